@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Starts (installing if missing) what the end-to-end tests need: Redis and PostgreSQL on
+# their standard loopback ports. Tests never depend on the data in them: each test uses
+# its own key prefix or database, and tests that kill Redis start their own server.
+set -euo pipefail
+
+have() { command -v "$1" >/dev/null 2>&1; }
+SUDO=""; if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; fi
+apt_install() {
+  if have apt-get; then
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "cannot install $* (no apt-get)" >&2; exit 1
+  fi
+}
+
+if ! have redis-server; then apt_install redis-server redis-tools; fi
+if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+fi
+
+if ! have pg_ctlcluster && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  apt_install postgresql
+fi
+if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  version=$(ls /etc/postgresql 2>/dev/null | head -n1)
+  if [ -n "$version" ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  fi
+fi
+for _ in $(seq 1 50); do
+  (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && break
+  sleep 0.2
+done

@@ -1,0 +1,323 @@
+//! Wiring: build every part from a [`Config`], bind, serve until told to stop.
+//!
+//! `App::build` binds the listener (port 0 in tests, read back with
+//! [`App::local_addr`]); [`App::run_until_stopped`] serves until the shutdown future
+//! resolves, then drains: stop accepting, tell every client to reconnect (with a
+//! random delay) and close it with 1001, wait for sockets up to the grace period.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{Minter, Verifier};
+use crate::bus::Bus;
+use crate::bus::memory::MemoryBus;
+use crate::bus::redis::{RedisBus, RedisSettings, Target};
+use crate::config::{Config, DatabaseConfig};
+use crate::crypto::BodyCipher;
+use crate::http::{HttpState, OriginPolicy, SocketBuffers};
+use crate::hub::{Hub, HubSettings};
+use crate::mentoring::{Limits, Mentoring};
+use crate::signalling::Signalling;
+use crate::store::Store;
+use crate::store::sql::SqlStore;
+
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    hub: Arc<Hub>,
+    store: Arc<dyn Store>,
+    signalling: Arc<Signalling>,
+    sockets: TaskTracker,
+    grace: Duration,
+}
+
+/// The process-wide Prometheus recorder (a recorder can be installed only once).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle())
+        })
+        .clone()
+}
+
+/// Opens the configured store (running migrations).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &config.scale.database {
+        DatabaseConfig::Sqlite { path } => {
+            if let Some(dir) = path.parent() {
+                private_dir(dir)?;
+            }
+            private_file(path)?;
+            Arc::new(
+                SqlStore::open_sqlite(path)
+                    .await
+                    .context("opening SQLite store")?,
+            )
+        }
+        DatabaseConfig::Postgres { url } => {
+            Arc::new(SqlStore::open_postgres(url).await.with_context(|| {
+                format!(
+                    "opening PostgreSQL store at {}",
+                    crate::config::mask_url_password(url)
+                )
+            })?)
+        }
+    })
+}
+
+/// The configured bus: Redis (single or cluster) when a URL is set, else in-process.
+/// A Redis bus starts even while Redis is unreachable (`/readyz` says so) and
+/// connects as soon as it can.
+pub fn open_bus(config: &Config, node: Arc<str>) -> Arc<dyn Bus> {
+    let scale = &config.scale;
+    let target = match (&scale.redis_url, scale.redis_cluster_urls.is_empty()) {
+        (Some(url), _) => Target::Single(url.clone()),
+        (None, false) => Target::Cluster(scale.redis_cluster_urls.clone()),
+        (None, true) => return Arc::new(MemoryBus::new()),
+    };
+    let mut settings = RedisSettings::new(target, scale.redis_prefix.clone(), node);
+    settings.node_ttl = scale.node_ttl;
+    tracing::info!(kind = settings.target.kind(), prefix = %settings.prefix, "starting the Redis bus");
+    RedisBus::start(settings)
+}
+
+/// Creates the data directory readable by the server's user only: the database holds
+/// metadata (who is paired with whom, who is behind a pseudonym) even though bodies
+/// are encrypted.
+fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("restricting data directory {}", dir.display()))
+}
+
+/// Creates the SQLite file with mode 0600 before SQLite opens it; SQLite gives its
+/// `-wal` and `-shm` files the database file's permissions.
+fn private_file(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("restricting {}", path.display()))
+}
+
+/// The token verifier and, with `--dev`, the minter behind `/api/dev/login`.
+///
+/// `--dev` signs tokens for anyone with a random per-start secret. Combining it with
+/// a real key would either sign dev logins with the production secret or accept two
+/// kinds of token, so that combination is refused.
+fn authentication(config: &Config) -> anyhow::Result<(Verifier, Option<Arc<Minter>>)> {
+    let configured = Verifier::from_config(&config.auth)?;
+    match (configured, config.dev) {
+        (Some(_), true) => anyhow::bail!(
+            "--dev cannot be combined with a configured JWT key (MENTORHUB_JWT_*): \
+             dev logins would be signed with or accepted beside the real key"
+        ),
+        (Some(verifier), false) => Ok((verifier, None)),
+        (None, true) => {
+            let minter = Minter::random_dev();
+            Ok((minter.verifier(), Some(Arc::new(minter))))
+        }
+        (None, false) => anyhow::bail!("no authentication configured"),
+    }
+}
+
+fn hub_settings(config: &Config) -> HubSettings {
+    let ws = &config.ws;
+    HubSettings {
+        max_frame_bytes: ws.max_frame_bytes,
+        ping_interval: ws.ping_interval,
+        idle_timeout: ws.idle_timeout,
+        hello_timeout: ws.hello_timeout,
+        outbound_queue: ws.outbound_queue,
+        rate_per_sec: ws.rate_per_sec,
+        rate_burst: ws.rate_burst,
+        max_connections: ws.max_connections,
+        token_leeway: config.auth.leeway,
+        drain_jitter: Duration::from_secs(5).min(config.shutdown_grace / 2),
+    }
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let store = open_store(&config).await?;
+        let cipher = BodyCipher::load(&config.encryption, &config.data_dir)
+            .context("loading message keys")?;
+        let (verifier, dev_minter) = authentication(&config)?;
+        let node: Arc<str> = Arc::from(config.node_id.as_str());
+        let bus = open_bus(&config, node.clone());
+        let limits = Limits {
+            history_page_max: config.mentoring.history_page_max,
+            room_member_limit: config.mentoring.room_member_limit,
+            ..Limits::default()
+        };
+        let mentoring = Arc::new(Mentoring::new(
+            store.clone(),
+            bus.clone(),
+            cipher,
+            node.clone(),
+            limits,
+        ));
+        let signalling = Signalling::start(
+            &config.calls,
+            &config.data_dir,
+            store.clone(),
+            bus.clone(),
+            node,
+        )
+        .await
+        .context("setting up calls")?;
+        let hub = Hub::new(
+            mentoring.clone(),
+            signalling.clone(),
+            verifier.clone(),
+            hub_settings(&config),
+            bus.clone(),
+        );
+        let sockets = TaskTracker::new();
+        let state = HttpState {
+            hub: hub.clone(),
+            mentoring,
+            signalling: signalling.clone(),
+            bus,
+            verifier,
+            dev_minter,
+            origins: OriginPolicy {
+                allowed: config.ws.allowed_origins.clone(),
+                allow_missing: config.ws.allow_missing_origin,
+            },
+            buffers: SocketBuffers {
+                read: config.ws.read_buffer_bytes,
+                write: config.ws.write_buffer_bytes,
+                max_write: config.ws.max_write_buffer_bytes,
+            },
+            metrics: metrics_handle(),
+            sockets: sockets.clone(),
+        };
+        let router = crate::http::router(state, config.web_client_dir.clone());
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        Ok(App {
+            listener,
+            router,
+            hub,
+            store,
+            signalling,
+            sockets,
+            grace: config.shutdown_grace,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Calls: the embedded TURN server's address ([`Signalling::turn_addr`]), for tests.
+    pub fn signalling(&self) -> &Arc<Signalling> {
+        &self.signalling
+    }
+
+    /// The store, for tests that check what was (and was not) recorded.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Serves until `shutdown` resolves, then drains within the grace period.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let App {
+            listener,
+            router,
+            hub,
+            store,
+            signalling,
+            sockets,
+            grace,
+        } = self;
+        let draining = hub.clone();
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining connections");
+            draining.drain();
+        });
+        serve.await.context("serving HTTP")?;
+        sockets.close();
+        if tokio::time::timeout(grace, sockets.wait()).await.is_err() {
+            tracing::warn!(
+                open = hub.connections(),
+                "grace period over; closing remaining sockets"
+            );
+        }
+        signalling.shutdown().await;
+        store.close().await.context("closing the store")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// `mentorhub serve`.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = App::build(config).await?;
+    let addr = app.local_addr();
+    tracing::info!(%addr, "listening");
+    // A stable line on stdout for scripts and tests that start on port 0.
+    println!("mentorhub listening on http://{addr}");
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+/// `mentorhub migrate`: opening the store applies pending migrations.
+pub async fn migrate(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    store.close().await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,399 @@
+//! Shared state in Redis, owned per node and guarded by a heartbeat with a TTL.
+//!
+//! Keys (every key has one slot, so this works unchanged on a cluster):
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{p}:nodes` | set | ids of nodes that have written state |
+//! | `{p}:alive:{node}` | string, TTL ⅔ `node_ttl` | the node's heartbeat |
+//! | `{p}:presence:{account}` | hash node → `online`/`away` | per-node presence |
+//! | `{p}:node:{node}:accounts` | set | accounts with presence on the node |
+//! | `{p}:call:{call}` | hash leg → `node` NUL `data` | live call legs |
+//! | `{p}:node:{node}:legs` | set of `call` NUL `leg` | legs held by the node |
+//! | `{p}:reap:{node}` | string, TTL | lock: one survivor cleans a dead node |
+//!
+//! The node keeps a mirror of what it owns. Its heartbeat is `SET … GET`: when the
+//! previous value is gone (first start, a Redis restart without persistence, or we were
+//! presumed dead after a long pause) the node writes its whole mirror again.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::future::join_all;
+use tokio::sync::Mutex as AsyncMutex;
+
+use super::RedisSettings;
+use super::conn::Conn;
+use crate::bus::state::{CallLeg, PresenceStatus, Reaped, SharedState, StateError};
+use crate::ids::AccountId;
+
+pub struct RedisState {
+    settings: RedisSettings,
+    /// The command connection, opened on first use and replaced after an error.
+    conn: AsyncMutex<Option<Conn>>,
+    /// What this node owns. `std` mutexes: never held across an `.await`.
+    presence: Mutex<HashMap<AccountId, PresenceStatus>>,
+    legs: Mutex<HashMap<(String, String), CallLeg>>,
+    /// Other nodes alive at the previous maintenance pass.
+    seen_alive: Mutex<std::collections::HashSet<String>>,
+}
+
+fn unavailable(error: redis::RedisError) -> StateError {
+    StateError::Unavailable(error.to_string())
+}
+
+const SEP: char = '\u{0}';
+
+impl RedisState {
+    pub fn new(settings: RedisSettings) -> Self {
+        RedisState {
+            settings,
+            conn: AsyncMutex::new(None),
+            presence: Mutex::new(HashMap::new()),
+            legs: Mutex::new(HashMap::new()),
+            seen_alive: Mutex::new(std::collections::HashSet::new()),
+        }
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}:{}", self.settings.prefix, rest)
+    }
+
+    fn me(&self) -> &str {
+        &self.settings.node
+    }
+
+    async fn conn(&self) -> Result<Conn, StateError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(conn) = slot.as_ref() {
+            return Ok(conn.clone());
+        }
+        let conn = self
+            .settings
+            .target
+            .connect(self.settings.timeouts, None)
+            .await
+            .map_err(unavailable)?;
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Runs one command; a failed command drops the connection so the next one
+    /// reconnects.
+    async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, StateError> {
+        let mut conn = self.conn().await?;
+        match conn.query(&cmd).await {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                if error.is_io_error() || error.is_timeout() || error.is_connection_dropped() {
+                    *self.conn.lock().await = None;
+                }
+                Err(unavailable(error))
+            }
+        }
+    }
+
+    async fn write_presence(
+        &self,
+        account: &AccountId,
+        status: PresenceStatus,
+    ) -> Result<(), StateError> {
+        let hash = self.key(&format!("presence:{account}"));
+        let owned = self.key(&format!("node:{}:accounts", self.me()));
+        if status == PresenceStatus::Offline {
+            self.run::<()>(redis::cmd("HDEL").arg(&hash).arg(self.me()).to_owned())
+                .await?;
+            self.run::<()>(
+                redis::cmd("SREM")
+                    .arg(&owned)
+                    .arg(account.as_str())
+                    .to_owned(),
+            )
+            .await
+        } else {
+            self.run::<()>(
+                redis::cmd("HSET")
+                    .arg(&hash)
+                    .arg(self.me())
+                    .arg(status.as_str())
+                    .to_owned(),
+            )
+            .await?;
+            self.run::<()>(
+                redis::cmd("SADD")
+                    .arg(&owned)
+                    .arg(account.as_str())
+                    .to_owned(),
+            )
+            .await
+        }
+    }
+
+    async fn write_leg(&self, leg: &CallLeg) -> Result<(), StateError> {
+        let mut value = format!("{}{SEP}", self.me()).into_bytes();
+        value.extend_from_slice(&leg.data);
+        self.run::<()>(
+            redis::cmd("HSET")
+                .arg(self.key(&format!("call:{}", leg.call)))
+                .arg(&leg.leg)
+                .arg(value)
+                .to_owned(),
+        )
+        .await?;
+        self.run::<()>(
+            redis::cmd("SADD")
+                .arg(self.key(&format!("node:{}:legs", self.me())))
+                .arg(format!("{}{SEP}{}", leg.call, leg.leg))
+                .to_owned(),
+        )
+        .await
+    }
+
+    /// Writes everything this node owns again (after Redis forgot it).
+    async fn rewrite_all(&self) -> Result<(), StateError> {
+        let presence: Vec<(AccountId, PresenceStatus)> = self
+            .presence
+            .lock()
+            .map(|p| p.iter().map(|(a, s)| (a.clone(), *s)).collect())
+            .unwrap_or_default();
+        for (account, status) in presence {
+            self.write_presence(&account, status).await?;
+        }
+        let legs: Vec<CallLeg> = self
+            .legs
+            .lock()
+            .map(|l| l.values().cloned().collect())
+            .unwrap_or_default();
+        for leg in legs {
+            self.write_leg(&leg).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes what a dead node owned and reports it.
+    async fn reap(&self, node: &str, reaped: &mut Reaped) -> Result<(), StateError> {
+        let accounts_key = self.key(&format!("node:{node}:accounts"));
+        let legs_key = self.key(&format!("node:{node}:legs"));
+        let accounts: Vec<String> = self
+            .run(redis::cmd("SMEMBERS").arg(&accounts_key).to_owned())
+            .await?;
+        for account in accounts {
+            self.run::<()>(
+                redis::cmd("HDEL")
+                    .arg(self.key(&format!("presence:{account}")))
+                    .arg(node)
+                    .to_owned(),
+            )
+            .await?;
+            reaped.accounts.push(AccountId::from_stored(account));
+        }
+        let legs: Vec<String> = self
+            .run(redis::cmd("SMEMBERS").arg(&legs_key).to_owned())
+            .await?;
+        for entry in legs {
+            let Some((call, leg)) = entry.split_once(SEP) else {
+                continue;
+            };
+            let hash = self.key(&format!("call:{call}"));
+            let value: Option<Vec<u8>> = self
+                .run(redis::cmd("HGET").arg(&hash).arg(leg).to_owned())
+                .await?;
+            let Some(value) = value else { continue };
+            let (owner, data) = split_owner(&value);
+            if owner != node.as_bytes() {
+                continue; // the leg moved to another node meanwhile
+            }
+            self.run::<()>(redis::cmd("HDEL").arg(&hash).arg(leg).to_owned())
+                .await?;
+            reaped.legs.push(CallLeg {
+                call: call.to_owned(),
+                leg: leg.to_owned(),
+                data: data.to_vec(),
+            });
+        }
+        // One key per DEL: two keys may sit on different cluster slots.
+        self.run::<()>(redis::cmd("DEL").arg(&accounts_key).to_owned())
+            .await?;
+        self.run::<()>(redis::cmd("DEL").arg(&legs_key).to_owned())
+            .await?;
+        self.run::<()>(
+            redis::cmd("SREM")
+                .arg(self.key("nodes"))
+                .arg(node)
+                .to_owned(),
+        )
+        .await?;
+        reaped.nodes.push(node.to_owned());
+        Ok(())
+    }
+}
+
+fn split_owner(value: &[u8]) -> (&[u8], &[u8]) {
+    match value.iter().position(|b| *b == 0) {
+        Some(i) => (&value[..i], &value[i + 1..]),
+        None => (value, &[]),
+    }
+}
+
+#[async_trait]
+impl SharedState for RedisState {
+    async fn set_presence(
+        &self,
+        account: &AccountId,
+        status: PresenceStatus,
+    ) -> Result<(), StateError> {
+        if let Ok(mut presence) = self.presence.lock() {
+            if status == PresenceStatus::Offline {
+                presence.remove(account);
+            } else {
+                presence.insert(account.clone(), status);
+            }
+        }
+        self.write_presence(account, status).await
+    }
+
+    async fn presence(
+        &self,
+        accounts: &[AccountId],
+    ) -> Result<HashMap<AccountId, PresenceStatus>, StateError> {
+        let reads = join_all(accounts.iter().map(|account| async move {
+            let entries: HashMap<String, String> = self
+                .run(
+                    redis::cmd("HGETALL")
+                        .arg(self.key(&format!("presence:{account}")))
+                        .to_owned(),
+                )
+                .await?;
+            let status = entries
+                .values()
+                .filter_map(|s| PresenceStatus::parse(s))
+                .fold(PresenceStatus::Offline, PresenceStatus::combine);
+            Ok::<_, StateError>((account.clone(), status))
+        }))
+        .await;
+        let mut out = HashMap::new();
+        for read in reads {
+            let (account, status) = read?;
+            if status != PresenceStatus::Offline {
+                out.insert(account, status);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put_call_leg(&self, leg: &CallLeg) -> Result<(), StateError> {
+        if let Ok(mut legs) = self.legs.lock() {
+            legs.insert((leg.call.clone(), leg.leg.clone()), leg.clone());
+        }
+        self.write_leg(leg).await
+    }
+
+    async fn remove_call_leg(&self, call: &str, leg: &str) -> Result<(), StateError> {
+        if let Ok(mut legs) = self.legs.lock() {
+            legs.remove(&(call.to_owned(), leg.to_owned()));
+        }
+        self.run::<()>(
+            redis::cmd("HDEL")
+                .arg(self.key(&format!("call:{call}")))
+                .arg(leg)
+                .to_owned(),
+        )
+        .await?;
+        self.run::<()>(
+            redis::cmd("SREM")
+                .arg(self.key(&format!("node:{}:legs", self.me())))
+                .arg(format!("{call}{SEP}{leg}"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn call_legs(&self, call: &str) -> Result<Vec<CallLeg>, StateError> {
+        let entries: HashMap<String, Vec<u8>> = self
+            .run(
+                redis::cmd("HGETALL")
+                    .arg(self.key(&format!("call:{call}")))
+                    .to_owned(),
+            )
+            .await?;
+        let mut legs: Vec<CallLeg> = entries
+            .into_iter()
+            .map(|(leg, value)| CallLeg {
+                call: call.to_owned(),
+                leg,
+                data: split_owner(&value).1.to_vec(),
+            })
+            .collect();
+        legs.sort_by(|a, b| a.leg.cmp(&b.leg));
+        Ok(legs)
+    }
+
+    async fn maintain(&self) -> Result<Reaped, StateError> {
+        let ttl = self.settings.node_ttl * 2 / 3;
+        let previous: Option<String> = self
+            .run(
+                redis::cmd("SET")
+                    .arg(self.key(&format!("alive:{}", self.me())))
+                    .arg(crate::ids::now_millis())
+                    .arg("PX")
+                    .arg(ttl.as_millis() as u64)
+                    .arg("GET")
+                    .to_owned(),
+            )
+            .await?;
+        self.run::<()>(
+            redis::cmd("SADD")
+                .arg(self.key("nodes"))
+                .arg(self.me())
+                .to_owned(),
+        )
+        .await?;
+        if previous.is_none() {
+            self.rewrite_all().await?;
+        }
+        let mut reaped = Reaped::default();
+        let nodes: Vec<String> = self
+            .run(redis::cmd("SMEMBERS").arg(self.key("nodes")).to_owned())
+            .await?;
+        let mut alive_now = std::collections::HashSet::new();
+        for node in nodes.iter().filter(|n| n.as_str() != self.me()) {
+            let alive: bool = self
+                .run(
+                    redis::cmd("EXISTS")
+                        .arg(self.key(&format!("alive:{node}")))
+                        .to_owned(),
+                )
+                .await?;
+            if alive {
+                alive_now.insert(node.clone());
+                continue;
+            }
+            let lock: Option<String> = self
+                .run(
+                    redis::cmd("SET")
+                        .arg(self.key(&format!("reap:{node}")))
+                        .arg(self.me())
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(self.settings.node_ttl.as_millis() as u64)
+                        .to_owned(),
+                )
+                .await?;
+            if lock.is_some() {
+                tracing::info!(%node, "node heartbeat expired; removing its presence and call legs");
+                self.reap(node, &mut reaped).await?;
+            }
+        }
+        if let Ok(mut seen) = self.seen_alive.lock() {
+            reaped.departed = seen.difference(&alive_now).cloned().collect();
+            *seen = alive_now;
+        }
+        Ok(reaped)
+    }
+
+    fn maintain_interval(&self) -> Duration {
+        (self.settings.node_ttl / 6).max(Duration::from_millis(200))
+    }
+}

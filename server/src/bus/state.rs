@@ -1,0 +1,227 @@
+//! State every node shares and that must outlive any one node: presence, per-node
+//! heartbeats and live call legs. Single node: [`MemoryState`]; several nodes: Redis
+//! with TTL-guarded heartbeats ([`super::redis::RedisState`]).
+//!
+//! Every entry is owned by the node that wrote it. A node refreshes its heartbeat every
+//! [`SharedState::maintain_interval`]; a node whose heartbeat expired is dead, and the
+//! first survivor to notice removes what it owned and reports it ([`Reaped`]) so the
+//! other parties can be told. The bound ("gone within `node_ttl`") is the heartbeat TTL
+//! plus one maintenance interval.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::ids::AccountId;
+
+/// An account's availability as other members see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PresenceStatus {
+    Offline,
+    Away,
+    Online,
+}
+
+impl PresenceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresenceStatus::Online => "online",
+            PresenceStatus::Away => "away",
+            PresenceStatus::Offline => "offline",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "online" => Some(PresenceStatus::Online),
+            "away" => Some(PresenceStatus::Away),
+            "offline" => Some(PresenceStatus::Offline),
+            _ => None,
+        }
+    }
+
+    /// Several devices (or nodes): online beats away beats offline.
+    pub fn combine(self, other: PresenceStatus) -> PresenceStatus {
+        self.max(other)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("shared state unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A call leg: one participant's presence in a ringing or running call, held by the
+/// node that serves the participant's connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallLeg {
+    pub call: String,
+    pub leg: String,
+    /// Opaque to the bus (the signalling module's own JSON).
+    pub data: Vec<u8>,
+}
+
+/// What a maintenance pass removed because its owner died.
+#[derive(Clone, Debug, Default)]
+pub struct Reaped {
+    /// Accounts whose presence changed (their status must be re-read and announced).
+    pub accounts: Vec<AccountId>,
+    /// Call legs that were held by dead nodes.
+    pub legs: Vec<CallLeg>,
+    /// Ids of the dead nodes this pass cleaned up after.
+    pub nodes: Vec<String>,
+    /// Nodes seen alive by the previous pass and gone now (dead or stopped). A dead
+    /// node may have committed messages it never published, so every node that notices
+    /// re-reads its connections' conversations from the store.
+    pub departed: Vec<String>,
+}
+
+#[async_trait]
+pub trait SharedState: Send + Sync + 'static {
+    /// Records this node's status for an account (`Offline`: no connection here).
+    async fn set_presence(
+        &self,
+        account: &AccountId,
+        status: PresenceStatus,
+    ) -> Result<(), StateError>;
+    /// Each account's status combined over every live node; absent means offline.
+    async fn presence(
+        &self,
+        accounts: &[AccountId],
+    ) -> Result<HashMap<AccountId, PresenceStatus>, StateError>;
+
+    /// Registers a call leg held by this node.
+    async fn put_call_leg(&self, leg: &CallLeg) -> Result<(), StateError>;
+    async fn remove_call_leg(&self, call: &str, leg: &str) -> Result<(), StateError>;
+    /// Every live leg of a call, whichever node holds it.
+    async fn call_legs(&self, call: &str) -> Result<Vec<CallLeg>, StateError>;
+
+    /// Refreshes this node's heartbeat (re-writing everything it owns if the shared
+    /// store forgot it, e.g. after a Redis restart) and removes what dead nodes left.
+    async fn maintain(&self) -> Result<Reaped, StateError>;
+    /// How often [`SharedState::maintain`] must run.
+    fn maintain_interval(&self) -> Duration;
+}
+
+/// One node: nothing is shared, nothing can die without taking everything with it.
+#[derive(Default)]
+pub struct MemoryState {
+    /// A `std` mutex: never held across an `.await`.
+    presence: Mutex<HashMap<AccountId, PresenceStatus>>,
+    legs: Mutex<HashMap<String, Vec<CallLeg>>>,
+}
+
+#[async_trait]
+impl SharedState for MemoryState {
+    async fn set_presence(
+        &self,
+        account: &AccountId,
+        status: PresenceStatus,
+    ) -> Result<(), StateError> {
+        if let Ok(mut presence) = self.presence.lock() {
+            if status == PresenceStatus::Offline {
+                presence.remove(account);
+            } else {
+                presence.insert(account.clone(), status);
+            }
+        }
+        Ok(())
+    }
+
+    async fn presence(
+        &self,
+        accounts: &[AccountId],
+    ) -> Result<HashMap<AccountId, PresenceStatus>, StateError> {
+        let presence = self
+            .presence
+            .lock()
+            .map_err(|_| StateError::Unavailable("poisoned".into()))?;
+        Ok(accounts
+            .iter()
+            .filter_map(|a| presence.get(a).map(|s| (a.clone(), *s)))
+            .collect())
+    }
+
+    async fn put_call_leg(&self, leg: &CallLeg) -> Result<(), StateError> {
+        if let Ok(mut legs) = self.legs.lock() {
+            let call = legs.entry(leg.call.clone()).or_default();
+            call.retain(|l| l.leg != leg.leg);
+            call.push(leg.clone());
+        }
+        Ok(())
+    }
+
+    async fn remove_call_leg(&self, call: &str, leg: &str) -> Result<(), StateError> {
+        if let Ok(mut legs) = self.legs.lock()
+            && let Some(entries) = legs.get_mut(call)
+        {
+            entries.retain(|l| l.leg != leg);
+            if entries.is_empty() {
+                legs.remove(call);
+            }
+        }
+        Ok(())
+    }
+
+    async fn call_legs(&self, call: &str) -> Result<Vec<CallLeg>, StateError> {
+        Ok(self
+            .legs
+            .lock()
+            .ok()
+            .and_then(|legs| legs.get(call).cloned())
+            .unwrap_or_default())
+    }
+
+    async fn maintain(&self) -> Result<Reaped, StateError> {
+        Ok(Reaped::default())
+    }
+
+    fn maintain_interval(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn online_beats_away_beats_offline() {
+        use PresenceStatus::*;
+        assert_eq!(Away.combine(Online), Online);
+        assert_eq!(Offline.combine(Away), Away);
+        assert_eq!(Offline.combine(Offline), Offline);
+        for s in [Online, Away, Offline] {
+            assert_eq!(PresenceStatus::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_state_tracks_presence_and_legs() {
+        let state = MemoryState::default();
+        let ann = AccountId::from_stored("dev:ann".into());
+        state
+            .set_presence(&ann, PresenceStatus::Away)
+            .await
+            .unwrap();
+        let seen = state.presence(std::slice::from_ref(&ann)).await.unwrap();
+        assert_eq!(seen.get(&ann), Some(&PresenceStatus::Away));
+        state
+            .set_presence(&ann, PresenceStatus::Offline)
+            .await
+            .unwrap();
+        assert!(state.presence(&[ann]).await.unwrap().is_empty());
+        let leg = CallLeg {
+            call: "k1".into(),
+            leg: "m1".into(),
+            data: b"{}".to_vec(),
+        };
+        state.put_call_leg(&leg).await.unwrap();
+        assert_eq!(state.call_legs("k1").await.unwrap(), vec![leg]);
+        state.remove_call_leg("k1", "m1").await.unwrap();
+        assert!(state.call_legs("k1").await.unwrap().is_empty());
+    }
+}

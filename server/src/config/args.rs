@@ -1,0 +1,171 @@
+//! The CLI/env surface: every setting declared once, as a clap flag with its
+//! `MENTORHUB_*` variable.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::errors::shown_value;
+
+/// Declares every setting once. The clap flag, the env var and the file key all come from
+/// this one list, so they cannot drift apart (a unit test checks the env names).
+macro_rules! settings {
+    ($( $(#[$meta:meta])* $field:ident = $env:literal; )*) => {
+        /// Options shared by `mentorhub serve`, `token` and `migrate`.
+        ///
+        /// Every value is a raw string here: [`Config::load`](super::Config::load) parses and validates it, so
+        /// errors name the setting the same way whichever source it came from.
+        #[derive(clap::Args, Default, Clone)]
+        pub struct ServeArgs {
+            /// TOML configuration file with flat snake_case keys (e.g. `listen = "0.0.0.0:8080"`)
+            #[arg(long, env = "MENTORHUB_CONFIG", value_name = "FILE")]
+            pub config: Option<PathBuf>,
+            $(
+                $(#[$meta])*
+                #[arg(long, env = $env, hide_env_values = true)]
+                pub $field: Option<String>,
+            )*
+        }
+
+        /// Every setting as (file key, environment variable).
+        pub const SETTINGS: &[(&str, &str)] = &[$((stringify!($field), $env)),*];
+
+        impl ServeArgs {
+            pub(super) fn values(&self) -> Vec<(&'static str, Option<&str>)> {
+                vec![$((stringify!($field), self.$field.as_deref())),*]
+            }
+        }
+
+        #[cfg(test)]
+        impl ServeArgs {
+            /// Sets a raw value by setting name.
+            pub(super) fn set(&mut self, name: &str, value: &str) {
+                match name {
+                    $(stringify!($field) => self.$field = Some(value.to_owned()),)*
+                    other => panic!("no setting named {other}"),
+                }
+            }
+        }
+
+        impl fmt::Debug for ServeArgs {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut d = f.debug_struct("ServeArgs");
+                d.field("config", &self.config);
+                $(
+                    d.field(
+                        stringify!($field),
+                        &self.$field.as_deref().map(|v| shown_value(stringify!($field), v)),
+                    );
+                )*
+                d.finish()
+            }
+        }
+    };
+}
+
+settings! {
+    /// Socket address to listen on [default: 127.0.0.1:8080]
+    listen = "MENTORHUB_LISTEN";
+    /// Development mode: enables POST /api/dev/login with a per-start random secret. Never in production [default: false]
+    #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    dev = "MENTORHUB_DEV";
+    /// Data directory: SQLite database, message key file [default: ./mentorhub-data]
+    data_dir = "MENTORHUB_DATA_DIR";
+    /// This node's id in a cluster, [a-z0-9_-]{1,64} [default: random n_xxxxxxxx per start]
+    node_id = "MENTORHUB_NODE_ID";
+    /// Database: sqlite:PATH or postgres://… [default: SQLite file mentorhub.sqlite3 in the data dir]
+    database_url = "MENTORHUB_DATABASE_URL";
+    /// Redis for multi-node pub/sub: redis://… or rediss://… [default: in-process bus]
+    redis_url = "MENTORHUB_REDIS_URL";
+    /// Redis Cluster node URLs, comma-separated (instead of --redis-url)
+    redis_cluster_urls = "MENTORHUB_REDIS_CLUSTER_URLS";
+    /// Prefix of every Redis channel and key, [a-z0-9_-]{1,64}; deployments sharing a Redis need different ones [default: mentorhub]
+    redis_prefix = "MENTORHUB_REDIS_PREFIX";
+    /// Seconds within which a dead node's presence and call legs disappear, 3–600 [default: 30]
+    node_ttl_secs = "MENTORHUB_NODE_TTL_SECS";
+    /// Directory of the browser client's static files [default: the repository's web-client/]
+    web_client_dir = "MENTORHUB_WEB_CLIENT_DIR";
+    /// Log format: text or json [default: text]
+    log_format = "MENTORHUB_LOG_FORMAT";
+    /// Seconds to drain connections on SIGTERM [default: 10]
+    shutdown_grace_secs = "MENTORHUB_SHUTDOWN_GRACE_SECS";
+
+    /// HS256 secret for JWT verification, at least 32 bytes (prefer the _FILE variant)
+    jwt_hs256_secret = "MENTORHUB_JWT_HS256_SECRET";
+    /// File holding the HS256 secret (surrounding whitespace ignored)
+    jwt_hs256_secret_file = "MENTORHUB_JWT_HS256_SECRET_FILE";
+    /// PEM public key of the identity provider (needs --jwt-algorithm)
+    jwt_public_key_file = "MENTORHUB_JWT_PUBLIC_KEY_FILE";
+    /// Algorithm bound to the public key: RS256, ES256 or EdDSA
+    jwt_algorithm = "MENTORHUB_JWT_ALGORITHM";
+    /// Required exact `iss` claim
+    jwt_issuer = "MENTORHUB_JWT_ISSUER";
+    /// Required `aud` claim
+    jwt_audience = "MENTORHUB_JWT_AUDIENCE";
+    /// Clock-skew leeway for exp/nbf in seconds [default: 60]
+    jwt_leeway_secs = "MENTORHUB_JWT_LEEWAY_SECS";
+
+    /// Message-body keys ID:BASE64 (32 bytes), comma-separated; the highest id encrypts [default: key file in the data dir]
+    encryption_keys = "MENTORHUB_ENCRYPTION_KEYS";
+
+    /// Largest inbound WebSocket frame in bytes, ≥ 1024 [default: 65536]
+    max_frame_bytes = "MENTORHUB_MAX_FRAME_BYTES";
+    /// Seconds between server pings [default: 20]
+    ping_interval_secs = "MENTORHUB_PING_INTERVAL_SECS";
+    /// Close a peer silent this many seconds; must exceed the ping interval [default: 60]
+    idle_timeout_secs = "MENTORHUB_IDLE_TIMEOUT_SECS";
+    /// Seconds to wait for the hello frame [default: 10]
+    hello_timeout_secs = "MENTORHUB_HELLO_TIMEOUT_SECS";
+    /// Outbound frames queued per connection, ≥ 8 [default: 256]
+    outbound_queue = "MENTORHUB_OUTBOUND_QUEUE";
+    /// Inbound frames per second per connection (token bucket refill) [default: 20]
+    rate_per_sec = "MENTORHUB_RATE_PER_SEC";
+    /// Token bucket size [default: 60]
+    rate_burst = "MENTORHUB_RATE_BURST";
+    /// Allowed browser origins, comma-separated, exact (e.g. https://mentor.example,http://localhost:5173)
+    allowed_origins = "MENTORHUB_ALLOWED_ORIGINS";
+    /// Accept WebSocket upgrades without an Origin header (non-browser clients) [default: true]
+    #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    allow_missing_origin = "MENTORHUB_ALLOW_MISSING_ORIGIN";
+    /// WebSocket read buffer in bytes [default: 4096]
+    ws_read_buffer_bytes = "MENTORHUB_WS_READ_BUFFER_BYTES";
+    /// WebSocket write buffer in bytes [default: 4096]
+    ws_write_buffer_bytes = "MENTORHUB_WS_WRITE_BUFFER_BYTES";
+    /// Hard cap of the WebSocket write buffer in bytes [default: 1048576]
+    ws_max_write_buffer_bytes = "MENTORHUB_WS_MAX_WRITE_BUFFER_BYTES";
+    /// Most simultaneous WebSocket connections on this node [default: 200000]
+    max_connections = "MENTORHUB_MAX_CONNECTIONS";
+
+    /// Most members in a group room [default: 16]
+    room_member_limit = "MENTORHUB_ROOM_MEMBER_LIMIT";
+    /// Largest history page a client may ask for [default: 200]
+    history_page_max = "MENTORHUB_HISTORY_PAGE_MAX";
+
+    /// Run the embedded TURN server [default: true]
+    #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    turn_enabled = "MENTORHUB_TURN_ENABLED";
+    /// UDP address of the embedded TURN server [default: 127.0.0.1:3478]
+    turn_listen = "MENTORHUB_TURN_LISTEN";
+    /// Public IP the embedded TURN server advertises in relay candidates
+    turn_public_ip = "MENTORHUB_TURN_PUBLIC_IP";
+    /// TURN REST shared secret, at least 16 bytes [default: generated and stored in the data dir]
+    turn_secret = "MENTORHUB_TURN_SECRET";
+    /// External TURN URLs (turn:/turns:), comma-separated
+    turn_urls = "MENTORHUB_TURN_URLS";
+    /// STUN URLs (stun:/stuns:), comma-separated
+    stun_urls = "MENTORHUB_STUN_URLS";
+    /// Lifetime of TURN credentials in seconds [default: 600]
+    turn_ttl_secs = "MENTORHUB_TURN_TTL_SECS";
+    /// Let TURN relay to private/loopback peer addresses (tests only) [default: false]
+    #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    turn_allow_private_peers = "MENTORHUB_TURN_ALLOW_PRIVATE_PEERS";
+    /// TURN allocations per user [default: 12]
+    turn_max_allocations_per_user = "MENTORHUB_TURN_MAX_ALLOCATIONS_PER_USER";
+    /// Seconds a call rings before it is missed [default: 60]
+    call_ring_timeout_secs = "MENTORHUB_CALL_RING_TIMEOUT_SECS";
+    /// Most participants in one call [default: 6]
+    call_max_participants = "MENTORHUB_CALL_MAX_PARTICIPANTS";
+    /// Seconds a dropped participant may rejoin a call [default: 30]
+    call_reconnect_grace_secs = "MENTORHUB_CALL_RECONNECT_GRACE_SECS";
+    /// Largest SDP in bytes; must be below max_frame_bytes [default: 16384]
+    max_sdp_bytes = "MENTORHUB_MAX_SDP_BYTES";
+}

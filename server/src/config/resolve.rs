@@ -1,0 +1,250 @@
+//! From layered raw values to a validated [`Config`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::errors::{ConfigError, named};
+use super::layers::{Layers, invalid};
+use super::parse::*;
+use super::*;
+
+pub(super) fn resolve(l: &Layers<'_>) -> Result<Config, ConfigError> {
+    let dev = l.or("dev", false, boolean)?;
+    let data_dir = l.or("data_dir", PathBuf::from(DEFAULT_DATA_DIR), path)?;
+    let default_sqlite = DatabaseConfig::Sqlite {
+        path: data_dir.join(DEFAULT_SQLITE_FILE),
+    };
+    let web_client_default = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"));
+    let config = Config {
+        listen: l.or("listen", DEFAULT_LISTEN, socket_addr)?,
+        dev,
+        node_id: match l.one("node_id", node_id)? {
+            Some(id) => id,
+            None => random_node_id(),
+        },
+        web_client_dir: l.or("web_client_dir", web_client_default, path)?,
+        log_format: l.or("log_format", LogFormat::Text, log_format)?,
+        shutdown_grace: l.or(
+            "shutdown_grace_secs",
+            Duration::from_secs(10),
+            secs(0, 3600),
+        )?,
+        auth: resolve_auth(l, dev)?,
+        encryption: resolve_encryption(l)?,
+        ws: resolve_ws(l)?,
+        mentoring: MentoringConfig {
+            room_member_limit: l.or("room_member_limit", 16, int(2, 1000))?,
+            history_page_max: l.or("history_page_max", 200, int(1, 10_000))?,
+        },
+        calls: resolve_calls(l)?,
+        scale: ScaleConfig {
+            database: l.or("database_url", default_sqlite, database)?,
+            redis_url: l.one("redis_url", redis_url)?,
+            redis_cluster_urls: l.list("redis_cluster_urls", redis_url)?,
+            redis_prefix: l.or("redis_prefix", "mentorhub".to_owned(), node_id)?,
+            node_ttl: l.or("node_ttl_secs", Duration::from_secs(30), secs(3, 600))?,
+        },
+        data_dir,
+    };
+    check_combinations(&config)?;
+    Ok(config)
+}
+
+pub(super) fn resolve_auth(l: &Layers<'_>, dev: bool) -> Result<AuthConfig, ConfigError> {
+    const MIN_SECRET: usize = 32;
+    let inline = l.one("jwt_hs256_secret", secret(MIN_SECRET))?;
+    let secret_file = l.one_at("jwt_hs256_secret_file", path)?;
+    let public_key = l.one_at("jwt_public_key_file", path)?;
+    let algorithm = l.one("jwt_algorithm", |s| s.parse::<JwtAlgorithm>())?;
+
+    if inline.is_some() && secret_file.is_some() {
+        return Err(ConfigError::Conflict(format!(
+            "set only one of {} and {}",
+            named("jwt_hs256_secret"),
+            named("jwt_hs256_secret_file")
+        )));
+    }
+    let hs_set = inline.is_some() || secret_file.is_some();
+    if hs_set && public_key.is_some() {
+        return Err(ConfigError::Conflict(format!(
+            "an HS256 secret and {} are mutually exclusive: each deployment trusts exactly one key",
+            named("jwt_public_key_file")
+        )));
+    }
+    if public_key.is_some() != algorithm.is_some() {
+        return Err(ConfigError::Conflict(format!(
+            "{} and {} go together: the public key is bound to one of RS256, ES256, EdDSA",
+            named("jwt_public_key_file"),
+            named("jwt_algorithm")
+        )));
+    }
+
+    let key = if let Some(secret) = inline {
+        Some(JwtKey::Hs256(secret))
+    } else if let Some((file, origin)) = secret_file {
+        let shown = file.display().to_string();
+        let text = std::fs::read(&file).map_err(|e| {
+            invalid(
+                "jwt_hs256_secret_file",
+                origin.clone(),
+                &shown,
+                format!("cannot be read: {e}"),
+            )
+        })?;
+        let trimmed = text.trim_ascii();
+        if trimmed.len() < MIN_SECRET {
+            return Err(invalid(
+                "jwt_hs256_secret_file",
+                origin,
+                &shown,
+                format!("holds fewer than {MIN_SECRET} bytes (surrounding whitespace ignored)"),
+            ));
+        }
+        Some(JwtKey::Hs256(Secret::new(trimmed)))
+    } else if let (Some((file, origin)), Some(algorithm)) = (public_key, algorithm) {
+        let shown = file.display().to_string();
+        let pem = std::fs::read(&file).map_err(|e| {
+            invalid(
+                "jwt_public_key_file",
+                origin.clone(),
+                &shown,
+                format!("cannot be read: {e}"),
+            )
+        })?;
+        // Refuse private keys outright: the server must never hold the IdP's signing key.
+        if pem.windows(16).any(|w| w == b"PRIVATE KEY-----") {
+            return Err(invalid(
+                "jwt_public_key_file",
+                origin,
+                &shown,
+                "holds a PRIVATE key; give the server only the identity provider's public key",
+            ));
+        }
+        // Parse now so a bad PEM stops start-up, not the first login.
+        if let Err(reason) = crate::auth::public_decoding_key(algorithm, &pem) {
+            return Err(invalid("jwt_public_key_file", origin, &shown, reason));
+        }
+        Some(JwtKey::PublicKey {
+            algorithm,
+            path: file,
+            pem,
+        })
+    } else {
+        None
+    };
+    if key.is_none() && !dev {
+        return Err(ConfigError::NoAuth);
+    }
+    Ok(AuthConfig {
+        key,
+        issuer: l.one("jwt_issuer", non_empty_text)?,
+        audience: l.one("jwt_audience", non_empty_text)?,
+        leeway: l.or("jwt_leeway_secs", Duration::from_secs(60), secs(0, 600))?,
+    })
+}
+
+pub(super) fn resolve_encryption(l: &Layers<'_>) -> Result<EncryptionConfig, ConfigError> {
+    let keys = l.list("encryption_keys", message_key)?;
+    for (index, key) in keys.iter().enumerate() {
+        if keys[..index].iter().any(|k| k.id() == key.id()) {
+            return Err(ConfigError::Conflict(format!(
+                "{}: key id {} appears twice",
+                named("encryption_keys"),
+                key.id()
+            )));
+        }
+    }
+    Ok(EncryptionConfig { keys })
+}
+
+pub(super) fn resolve_ws(l: &Layers<'_>) -> Result<WsConfig, ConfigError> {
+    Ok(WsConfig {
+        max_frame_bytes: l.or("max_frame_bytes", 64 * 1024, int(1024, 16 * MIB))?,
+        ping_interval: l.or("ping_interval_secs", Duration::from_secs(20), secs(1, 3600))?,
+        idle_timeout: l.or(
+            "idle_timeout_secs",
+            Duration::from_secs(60),
+            secs(2, 86_400),
+        )?,
+        hello_timeout: l.or("hello_timeout_secs", Duration::from_secs(10), secs(1, 600))?,
+        outbound_queue: l.or("outbound_queue", 256, int(8, 1_000_000))?,
+        rate_per_sec: l.or("rate_per_sec", 20.0, rate)?,
+        rate_burst: l.or("rate_burst", 60, int(1, 1_000_000))?,
+        allowed_origins: l.list("allowed_origins", origin)?,
+        allow_missing_origin: l.or("allow_missing_origin", true, boolean)?,
+        read_buffer_bytes: l.or("ws_read_buffer_bytes", 4096, int(256, 64 * MIB))?,
+        write_buffer_bytes: l.or("ws_write_buffer_bytes", 4096, int(0, 64 * MIB))?,
+        max_write_buffer_bytes: l.or("ws_max_write_buffer_bytes", MIB, int(1, 1024 * MIB))?,
+        max_connections: l.or("max_connections", 200_000, int(1, 10_000_000))?,
+    })
+}
+
+pub(super) fn resolve_calls(l: &Layers<'_>) -> Result<CallConfig, ConfigError> {
+    Ok(CallConfig {
+        turn_enabled: l.or("turn_enabled", true, boolean)?,
+        turn_listen: l.or("turn_listen", DEFAULT_TURN_LISTEN, socket_addr)?,
+        turn_public_ip: l.one("turn_public_ip", ip_addr)?,
+        turn_secret: l.one("turn_secret", secret(16))?,
+        turn_urls: l.list("turn_urls", ice_url(&["turn", "turns"]))?,
+        stun_urls: l.list("stun_urls", ice_url(&["stun", "stuns"]))?,
+        turn_ttl: l.or("turn_ttl_secs", Duration::from_secs(600), secs(60, 86_400))?,
+        turn_allow_private_peers: l.or("turn_allow_private_peers", false, boolean)?,
+        turn_max_allocations_per_user: l.or("turn_max_allocations_per_user", 12, int(1, 100))?,
+        ring_timeout: l.or(
+            "call_ring_timeout_secs",
+            Duration::from_secs(60),
+            secs(1, 3600),
+        )?,
+        max_participants: l.or("call_max_participants", 6, int(2, 50))?,
+        reconnect_grace: l.or(
+            "call_reconnect_grace_secs",
+            Duration::from_secs(30),
+            secs(0, 600),
+        )?,
+        max_sdp_bytes: l.or("max_sdp_bytes", 16 * 1024, int(1024, MIB))?,
+    })
+}
+
+pub(super) fn check_combinations(c: &Config) -> Result<(), ConfigError> {
+    let conflict = |message: String| Err(ConfigError::Conflict(message));
+    if c.ws.idle_timeout <= c.ws.ping_interval {
+        return conflict(format!(
+            "{} ({}s) must exceed {} ({}s), or healthy peers are dropped between pings",
+            named("idle_timeout_secs"),
+            c.ws.idle_timeout.as_secs(),
+            named("ping_interval_secs"),
+            c.ws.ping_interval.as_secs()
+        ));
+    }
+    if c.ws.max_write_buffer_bytes <= c.ws.write_buffer_bytes {
+        return conflict(format!(
+            "{} must exceed {}",
+            named("ws_max_write_buffer_bytes"),
+            named("ws_write_buffer_bytes")
+        ));
+    }
+    if c.ws.max_write_buffer_bytes <= c.ws.max_frame_bytes {
+        return conflict(format!(
+            "{} must exceed {}, or a full-size frame could never be written",
+            named("ws_max_write_buffer_bytes"),
+            named("max_frame_bytes")
+        ));
+    }
+    if c.calls.max_sdp_bytes >= c.ws.max_frame_bytes {
+        return conflict(format!(
+            "{} ({}) must be below {} ({}): an SDP travels inside one frame",
+            named("max_sdp_bytes"),
+            c.calls.max_sdp_bytes,
+            named("max_frame_bytes"),
+            c.ws.max_frame_bytes
+        ));
+    }
+    if c.scale.redis_url.is_some() && !c.scale.redis_cluster_urls.is_empty() {
+        return conflict(format!(
+            "set only one of {} and {}",
+            named("redis_url"),
+            named("redis_cluster_urls")
+        ));
+    }
+    Ok(())
+}

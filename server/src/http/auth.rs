@@ -1,0 +1,41 @@
+//! The `Authorization: Bearer <JWT>` extractor for REST routes.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::HttpState;
+use super::error::ApiError;
+use crate::auth::Principal;
+use crate::protocol::ErrorCode;
+
+/// The verified caller of a REST route.
+pub struct Authed(pub Principal);
+
+impl FromRequestParts<HttpState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "missing `Authorization: Bearer` token",
+                )
+            })?;
+        state
+            .verifier
+            .verify(header.trim())
+            .map(Authed)
+            .map_err(|error| {
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    format!("token refused: {}", error.code()),
+                )
+            })
+    }
+}

@@ -1,0 +1,67 @@
+//! One error shape for every REST route: `{"error": {"code": "...", "message": "..."}}`
+//! with the HTTP status of the code. Codes are the same as over the WebSocket.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::mentoring::Refusal;
+use crate::protocol::ErrorCode;
+
+#[derive(Debug)]
+pub struct ApiError(pub Refusal);
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        ApiError(Refusal::new(code, message))
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        ApiError(refusal)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.0.code;
+        metrics::counter!("mentorhub_errors_total", "code" => code.as_str()).increment(1);
+        let status =
+            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::json!({ "error": { "code": code, "message": self.0.message } });
+        (status, Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Parses a JSON request body into `T`, answering in our own error shape (axum's
+/// default rejection is plain text).
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    if body.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            "a JSON body is required",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|error| {
+        if error.is_syntax() || error.is_eof() {
+            ApiError::new(ErrorCode::InvalidJson, "the body is not valid JSON")
+        } else {
+            // serde names the field but may quote submitted values: keep only the
+            // category so nothing submitted is echoed.
+            let detail = if error.to_string().starts_with("missing field") {
+                error
+                    .to_string()
+                    .split(" at line")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            } else {
+                "a field is missing, unknown or has the wrong type".to_owned()
+            };
+            ApiError::new(ErrorCode::InvalidFrame, detail)
+        }
+    })
+}

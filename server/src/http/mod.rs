@@ -1,0 +1,134 @@
+//! HTTP: REST routes, the WebSocket upgrade, the static web client, health and
+//! metrics. Only this module (with `store` and `bus::redis`) touches the web framework.
+
+mod api;
+mod auth;
+mod error;
+mod extract;
+mod mentoring;
+mod ops;
+mod origin;
+mod safety;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio_util::task::TaskTracker;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use error::{ApiError, ApiResult};
+pub use origin::OriginPolicy;
+
+use crate::auth::{Minter, Verifier};
+use crate::bus::Bus;
+use crate::hub::Hub;
+use crate::mentoring::Mentoring;
+use crate::protocol::ErrorCode;
+use crate::signalling::Signalling;
+
+/// Socket buffer sizes for upgraded connections. Small on purpose: axum's and
+/// tungstenite's 128 KiB default read buffer per socket is what makes idle
+/// connections expensive (axum#3178, tungstenite-rs#480).
+#[derive(Clone, Debug)]
+pub struct SocketBuffers {
+    pub read: usize,
+    pub write: usize,
+    pub max_write: usize,
+}
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub hub: Arc<Hub>,
+    pub mentoring: Arc<Mentoring>,
+    pub signalling: Arc<Signalling>,
+    pub bus: Arc<dyn Bus>,
+    pub verifier: Verifier,
+    pub dev_minter: Option<Arc<Minter>>,
+    pub origins: OriginPolicy,
+    pub buffers: SocketBuffers,
+    pub metrics: PrometheusHandle,
+    /// Every upgraded socket holds a token so shutdown can wait for them.
+    pub sockets: TaskTracker,
+}
+
+pub fn router(state: HttpState, web_client_dir: PathBuf) -> Router {
+    let mut api = Router::new()
+        .route("/info", get(ops::info))
+        .route("/me", get(api::me))
+        .route("/me/settings", put(api::put_settings))
+        .route("/conversations", get(api::conversations))
+        .route("/conversations/{id}", get(api::conversation))
+        .route("/conversations/{id}/messages", get(api::messages))
+        .route("/conversations/{id}/threads", get(api::threads))
+        .route(
+            "/relationships",
+            get(api::relationships).post(api::request_mentor),
+        )
+        .merge(mentoring::routes())
+        .merge(safety::routes())
+        .route("/ice-servers", get(api::ice_servers));
+    if state.dev_minter.is_some() {
+        api = api.route("/dev/login", post(ops::dev_login));
+    }
+    let api = api
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(64 * 1024));
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/ws", get(upgrade))
+        .nest("/api", api)
+        .fallback_service(ServeDir::new(web_client_dir))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .with_state(state)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "method not allowed on this route",
+    )
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+}
+
+async fn upgrade(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !state.origins.permits(&headers) {
+        return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
+    }
+    let max = state.hub.settings().max_frame_bytes;
+    let hub = state.hub.clone();
+    let token = state.sockets.token();
+    upgrade
+        .read_buffer_size(state.buffers.read)
+        .write_buffer_size(state.buffers.write)
+        .max_write_buffer_size(state.buffers.max_write)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| async move {
+            crate::hub::serve_socket(hub, socket).await;
+            drop(token);
+        })
+}

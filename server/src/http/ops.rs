@@ -1,0 +1,116 @@
+//! Health, readiness, metrics and the `--dev` login.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::HttpState;
+use super::error::{ApiError, ApiResult, parse_body};
+use super::extract::Body;
+use crate::auth::Role;
+use crate::bus::BusHealth;
+use crate::ids::AccountId;
+use crate::protocol::ErrorCode;
+
+/// The process is up (liveness).
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// The node can serve: its store answers and its bus is connected.
+pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
+    let store =
+        match tokio::time::timeout(Duration::from_secs(2), state.mentoring.store().ping()).await {
+            Ok(Ok(())) => "up".to_owned(),
+            Ok(Err(error)) => format!("down: {error}"),
+            Err(_) => "down: timeout".to_owned(),
+        };
+    let bus = match state.bus.health().await {
+        BusHealth::Up => "up".to_owned(),
+        BusHealth::Down(why) => format!("down: {why}"),
+    };
+    let draining = state.hub.draining.is_cancelled();
+    let ready = store == "up" && bus == "up" && !draining;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "ready": ready,
+        "store": store,
+        "bus": bus,
+        "bus_kind": state.bus.kind(),
+        "draining": draining,
+        "connections": state.hub.connections(),
+        "node": state.mentoring.node().as_ref(),
+    });
+    (status, Json(body))
+}
+
+pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(),
+    )
+}
+
+/// What a client needs to know before signing in: the protocol version and whether
+/// `--dev` sign-in is offered (the web client shows demo accounts only then).
+pub async fn info(State(state): State<HttpState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "protocol": crate::protocol::server::PROTOCOL_VERSION,
+        "dev": state.dev_minter.is_some(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevLogin {
+    name: String,
+    #[serde(default)]
+    role: Option<Role>,
+    #[serde(default)]
+    roles: Vec<Role>,
+}
+
+/// `--dev` only: a token for any name and role, signed with a per-start secret. The
+/// account id is derived from the name so the same name signs in as the same person.
+pub async fn dev_login(
+    State(state): State<HttpState>,
+    Body(body): Body,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Some(minter) = &state.dev_minter else {
+        return Err(ApiError::new(ErrorCode::NotFound, "not found"));
+    };
+    let login: DevLogin = parse_body(&body)?;
+    let name = login.name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidFrame,
+            "name must be 1–64 printable characters",
+        ));
+    }
+    let mut roles = login.roles;
+    roles.extend(login.role);
+    if roles.is_empty() {
+        roles.push(Role::Mentee);
+    }
+    let slug: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { '-' })
+        .collect();
+    let account = AccountId::parse(&format!("dev:{slug}"))
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidFrame, "unusable name"))?;
+    let token = minter.mint(&account, name, &roles, Duration::from_secs(12 * 3600));
+    Ok(Json(json!({ "token": token, "account": account })))
+}

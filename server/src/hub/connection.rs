@@ -1,0 +1,258 @@
+//! One WebSocket from upgrade to close: `hello`, registration, `welcome`, then the
+//! reader loop in this task and the writer loop in its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+use super::handle::ConnHandle;
+use super::writer::{Cursor, Writer};
+use super::{Hub, reader::Reader};
+use crate::auth::Principal;
+use crate::ids::{ConversationId, Seq};
+use crate::protocol::server::{AccountView, Heartbeat, Limits, PROTOCOL_VERSION};
+use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
+
+/// Serves one upgraded socket until it closes.
+pub async fn serve_socket(hub: Arc<Hub>, mut socket: WebSocket) {
+    if !hub.admit() {
+        let _ = send_close(&mut socket, close::SERVER_FULL, "server full, retry later").await;
+        return;
+    }
+    metrics::counter!("mentorhub_connections_total").increment(1);
+    if let Some((principal, cursors)) = await_hello(&hub, &mut socket).await {
+        run_session(hub.clone(), socket, principal, cursors).await;
+    }
+    hub.release();
+}
+
+async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), axum::Error> {
+    socket.send(Message::Text(frame.to_json().into())).await
+}
+
+async fn send_close(
+    socket: &mut WebSocket,
+    code: u16,
+    reason: &'static str,
+) -> Result<(), axum::Error> {
+    socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await
+}
+
+/// Refuses the handshake with an error frame and a close code.
+async fn refuse(
+    socket: &mut WebSocket,
+    code: ErrorCode,
+    message: String,
+    close_code: u16,
+    reason: &'static str,
+) {
+    metrics::counter!("mentorhub_errors_total", "code" => code.as_str()).increment(1);
+    let _ = send_frame(socket, &ServerFrame::error(code, message)).await;
+    let _ = send_close(socket, close_code, reason).await;
+}
+
+/// Waits for `hello` (within the hello timeout) and verifies its token.
+async fn await_hello(
+    hub: &Hub,
+    socket: &mut WebSocket,
+) -> Option<(Principal, HashMap<String, Seq>)> {
+    let first = match timeout(hub.settings.hello_timeout, socket.recv()).await {
+        Err(_) => {
+            let _ = send_close(socket, close::HELLO_TIMEOUT, "no hello in time").await;
+            return None;
+        }
+        Ok(None) | Ok(Some(Err(_))) => return None,
+        Ok(Some(Ok(message))) => message,
+    };
+    let text = match first {
+        Message::Text(text) => text,
+        Message::Close(_) => return None,
+        _ => {
+            refuse(
+                socket,
+                ErrorCode::ProtocolViolation,
+                "the first frame must be a `hello` text frame".into(),
+                close::PROTOCOL_VIOLATION,
+                "expected hello",
+            )
+            .await;
+            return None;
+        }
+    };
+    let hello = match ClientFrame::decode(text.as_str()) {
+        Ok(ClientFrame::Hello(hello)) => hello,
+        Ok(_) => {
+            refuse(
+                socket,
+                ErrorCode::ProtocolViolation,
+                "the first frame must be `hello`".into(),
+                close::PROTOCOL_VIOLATION,
+                "expected hello",
+            )
+            .await;
+            return None;
+        }
+        Err(error) => {
+            refuse(
+                socket,
+                error.code,
+                error.detail,
+                close::PROTOCOL_VIOLATION,
+                "expected hello",
+            )
+            .await;
+            return None;
+        }
+    };
+    match hub.verifier.verify(&hello.token) {
+        Ok(principal) => Some((principal, hello.cursors)),
+        Err(error) => {
+            tracing::info!(reason = error.code(), "hello refused");
+            refuse(
+                socket,
+                ErrorCode::Unauthorized,
+                format!("token refused: {}", error.code()),
+                close::UNAUTHORIZED,
+                "unauthorized",
+            )
+            .await;
+            None
+        }
+    }
+}
+
+async fn run_session(
+    hub: Arc<Hub>,
+    mut socket: WebSocket,
+    principal: Principal,
+    cursors: HashMap<String, Seq>,
+) {
+    let start = match hub.mentoring.start_session(&principal).await {
+        Ok(start) => start,
+        Err(refusal) => {
+            refuse(
+                &mut socket,
+                refusal.code,
+                refusal.message.into_owned(),
+                close::GOING_AWAY,
+                "try again",
+            )
+            .await;
+            return;
+        }
+    };
+    let (queue, outbound) = mpsc::channel(hub.settings.outbound_queue);
+    let conn = Arc::new(ConnHandle::new(
+        hub.next_id(),
+        principal.account.clone(),
+        queue,
+        start.account.settings.read_receipts,
+    ));
+    // Register and subscribe *before* reading where each conversation stands, so
+    // nothing committed after that read can slip between it and live delivery.
+    hub.register(&conn);
+    let contexts = start.contexts();
+    for ctx in &contexts {
+        conn.set_context(ctx.clone());
+        if ctx.can_read() {
+            hub.subscribe(&conn, &ctx.conversation, &ctx.member);
+        }
+    }
+    let summaries = match hub.mentoring.summaries(&start.memberships).await {
+        Ok(summaries) => summaries,
+        Err(refusal) => {
+            hub.unregister(&conn);
+            refuse(
+                &mut socket,
+                refusal.code,
+                refusal.message.into_owned(),
+                close::GOING_AWAY,
+                "try again",
+            )
+            .await;
+            return;
+        }
+    };
+    // Each readable conversation resumes from the client's cursor (clamped to what
+    // exists and what this member may see) or, without one, from now.
+    let mut start_cursors: HashMap<ConversationId, Cursor> = HashMap::new();
+    let mut behind = Vec::new();
+    for (ctx, summary) in contexts.iter().zip(&summaries) {
+        if !ctx.can_read() {
+            continue;
+        }
+        let floor = ctx.visible_from.saturating_sub(1);
+        let seq = match cursors.get(ctx.conversation.as_str()) {
+            Some(&seen) => seen.min(summary.last_seq).max(floor),
+            None => summary.last_seq,
+        };
+        if seq < summary.last_seq {
+            behind.push(ctx.conversation.clone());
+        }
+        start_cursors.insert(
+            ctx.conversation.clone(),
+            Cursor {
+                seq,
+                visible_from: ctx.visible_from,
+            },
+        );
+    }
+    let settings = &hub.settings;
+    let welcome = ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        session: format!("s{}", conn.id),
+        node: hub.mentoring.node().to_string(),
+        account: AccountView {
+            id: principal.account.to_string(),
+            name: principal.name.clone(),
+            roles: principal
+                .roles
+                .iter()
+                .map(|r| crate::mentoring::role_name(*r).to_owned())
+                .collect(),
+        },
+        settings: start.account.settings.clone(),
+        expires_at: principal.expires_at,
+        heartbeat: Heartbeat {
+            ping_interval_ms: settings.ping_interval.as_millis() as u64,
+            idle_timeout_ms: settings.idle_timeout.as_millis() as u64,
+        },
+        limits: Limits {
+            max_frame_bytes: settings.max_frame_bytes,
+            max_body_chars: hub.mentoring.limits().max_body_chars,
+            rate_per_sec: settings.rate_per_sec,
+            rate_burst: settings.rate_burst,
+            history_page_max: hub.mentoring.limits().history_page_max,
+        },
+        conversations: summaries,
+    };
+    drop(start);
+    if send_frame(&mut socket, &welcome).await.is_err() {
+        hub.unregister(&conn);
+        return;
+    }
+    drop(welcome);
+    // A device that comes online while a call rings this account rings too.
+    let device: Arc<dyn crate::signalling::DeviceLink> = conn.clone();
+    hub.signalling.session_started(&device, &contexts).await;
+    let (sink, stream) = socket.split();
+    let writer = Writer::new(hub.clone(), conn.clone(), sink, start_cursors, behind);
+    let writer_task = tokio::spawn(writer.run(outbound));
+    Reader::new(hub.clone(), conn.clone(), principal)
+        .run(stream)
+        .await;
+    conn.closing.cancel();
+    let _ = writer_task.await;
+    hub.unregister(&conn);
+    // A participant whose socket dropped keeps its place in a call for a grace period.
+    hub.signalling.disconnected(conn.id).await;
+}

@@ -1,0 +1,403 @@
+//! The reader task: decodes frames, applies the rate limit, calls the domain and
+//! queues the reply. It also watches the heartbeat and the token's expiry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
+use tokio::time::{Instant, sleep_until};
+
+use super::Hub;
+use super::handle::{ConnHandle, Outbound};
+use super::ratelimit::FrameLimiter;
+use crate::auth::Principal;
+use crate::ids::now_millis;
+use crate::mentoring::{AckHook, MemberCtx, Refusal};
+use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
+
+/// How long before `exp` the client is asked to refresh its token.
+const EXPIRY_WARNING: Duration = Duration::from_secs(60);
+
+/// Correlation data for an error reply.
+#[derive(Default)]
+struct ReplyTo {
+    reference: Option<String>,
+    conversation: Option<String>,
+    client_id: Option<String>,
+}
+
+pub(super) struct Reader {
+    hub: Arc<Hub>,
+    conn: Arc<ConnHandle>,
+    principal: Principal,
+    limiter: FrameLimiter,
+    last_heard: Instant,
+    /// When the token's `exp` passes (may already be in the past, within leeway).
+    expires: Instant,
+    warned_expiry: bool,
+}
+
+impl Reader {
+    pub fn new(hub: Arc<Hub>, conn: Arc<ConnHandle>, principal: Principal) -> Self {
+        let limiter = FrameLimiter::new(hub.settings.rate_per_sec, hub.settings.rate_burst);
+        let expires = instant_at(principal.expires_at);
+        Reader {
+            hub,
+            conn,
+            principal,
+            limiter,
+            last_heard: Instant::now(),
+            expires,
+            warned_expiry: false,
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let idle = self.last_heard + self.hub.settings.idle_timeout;
+        let expiry = self.expires + self.hub.settings.token_leeway;
+        let warning = self
+            .expires
+            .checked_sub(EXPIRY_WARNING)
+            .unwrap_or(self.expires);
+        let mut deadline = idle.min(expiry);
+        if !self.warned_expiry {
+            deadline = deadline.min(warning);
+        }
+        deadline
+    }
+
+    pub async fn run(mut self, mut stream: SplitStream<WebSocket>) {
+        let closing = self.conn.closing.clone();
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                _ = closing.cancelled() => break,
+                message = stream.next() => match message {
+                    None | Some(Ok(Message::Close(_))) => break,
+                    Some(Err(error)) => {
+                        if is_too_big(error) {
+                            self.conn.close(close::MESSAGE_TOO_BIG, "frame too big");
+                        }
+                        break;
+                    }
+                    Some(Ok(Message::Text(text))) => {
+                        self.last_heard = Instant::now();
+                        self.on_text(text).await;
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        self.last_heard = Instant::now();
+                        self.reply_error(ReplyTo::default(), ErrorCode::InvalidJson, "binary frames are not supported".into());
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => self.last_heard = Instant::now(),
+                },
+                _ = sleep_until(deadline) => self.on_deadline(),
+            }
+        }
+    }
+
+    fn on_deadline(&mut self) {
+        let now = Instant::now();
+        if now >= self.last_heard + self.hub.settings.idle_timeout {
+            self.conn
+                .close(close::IDLE_TIMEOUT, "nothing heard within the idle timeout");
+            return;
+        }
+        let expires = self.expires;
+        if now >= expires + self.hub.settings.token_leeway {
+            self.conn.close(
+                close::SESSION_EXPIRED,
+                "token expired: sign in again and resume",
+            );
+            return;
+        }
+        if !self.warned_expiry && now + EXPIRY_WARNING >= expires {
+            self.warned_expiry = true;
+            let expires_in_ms = expires.saturating_duration_since(now).as_millis() as u64;
+            self.reply(ServerFrame::TokenExpiring { expires_in_ms });
+        }
+    }
+
+    fn reply(&self, frame: ServerFrame) {
+        self.conn.push(Outbound::Frame(frame.to_json().into()));
+    }
+
+    fn reply_error(&self, to: ReplyTo, code: ErrorCode, message: String) {
+        self.reply_error_with_retry(to, code, message, None);
+    }
+
+    fn reply_error_with_retry(
+        &self,
+        to: ReplyTo,
+        code: ErrorCode,
+        message: String,
+        retry_after_ms: Option<u64>,
+    ) {
+        metrics::counter!("mentorhub_errors_total", "code" => code.as_str()).increment(1);
+        self.reply(ServerFrame::Error {
+            reference: to.reference,
+            code,
+            message,
+            retry_after_ms,
+            conversation: to.conversation,
+            client_id: to.client_id,
+        });
+    }
+
+    async fn on_text(&mut self, text: Utf8Bytes) {
+        // Every frame counts toward the rate limit, valid or not.
+        let limited = self.limiter.check().err();
+        let frame = match ClientFrame::decode(text.as_str()) {
+            Ok(frame) => frame,
+            Err(error) => {
+                let to = ReplyTo {
+                    reference: error.reference,
+                    ..Default::default()
+                };
+                match limited {
+                    Some(wait) => self.refuse_rate(to, wait),
+                    None => self.reply_error(to, error.code, error.detail),
+                }
+                return;
+            }
+        };
+        metrics::counter!("mentorhub_frames_in_total", "type" => frame.kind()).increment(1);
+        if let Some(wait) = limited {
+            self.refuse_rate(reply_to(&frame), wait);
+            return;
+        }
+        let to = reply_to(&frame);
+        if let Err(refusal) = self.dispatch(frame).await {
+            self.reply_error(to, refusal.code, refusal.message.into_owned());
+        }
+    }
+
+    fn refuse_rate(&self, to: ReplyTo, wait: Duration) {
+        let retry = wait.as_millis().max(1) as u64;
+        self.reply_error_with_retry(
+            to,
+            ErrorCode::RateLimited,
+            "too many frames; retry later".into(),
+            Some(retry),
+        );
+    }
+
+    /// The connection's view of a conversation: its cache, else the store.
+    async fn ctx(&self, conversation: &str) -> Result<MemberCtx, Refusal> {
+        if let Some(ctx) = self.conn.context(conversation) {
+            return Ok(ctx);
+        }
+        self.hub
+            .mentoring
+            .member_ctx(&self.principal.account, conversation)
+            .await
+    }
+
+    async fn dispatch(&mut self, frame: ClientFrame) -> Result<(), Refusal> {
+        let mentoring = self.hub.mentoring.clone();
+        match frame {
+            ClientFrame::Hello(_) => Err(Refusal::new(
+                ErrorCode::ProtocolViolation,
+                "already said hello",
+            )),
+            ClientFrame::Refresh { reference, token } => self.refresh(reference, &token),
+            ClientFrame::Send(send) => {
+                let ctx = self.ctx(&send.conversation).await?;
+                // The ack of a fresh send is queued by the store's commit hook, ahead
+                // of the message event; a duplicate is acknowledged here.
+                let conn = self.conn.clone();
+                let reference = send.reference.clone();
+                let on_ack: AckHook = Box::new(move |acked| {
+                    conn.push(Outbound::Frame(acked.frame(reference).to_json().into()));
+                });
+                let acked = mentoring.send(&ctx, &send, Some(on_ack)).await?;
+                metrics::counter!("mentorhub_acks_total").increment(1);
+                if acked.duplicate {
+                    self.reply(acked.frame(send.reference));
+                }
+                Ok(())
+            }
+            ClientFrame::Edit {
+                reference,
+                conversation,
+                seq,
+                body,
+            } => {
+                let ctx = self.ctx(&conversation).await?;
+                let acked = mentoring.edit(&ctx, seq, &body).await?;
+                self.reply(acked.frame(reference));
+                Ok(())
+            }
+            ClientFrame::Delete {
+                reference,
+                conversation,
+                seq,
+            } => {
+                let ctx = self.ctx(&conversation).await?;
+                let acked = mentoring.delete(&ctx, seq).await?;
+                self.reply(acked.frame(reference));
+                Ok(())
+            }
+            ClientFrame::Read {
+                reference,
+                conversation,
+                seq,
+                thread,
+            } => {
+                let ctx = self.ctx(&conversation).await?;
+                mentoring
+                    .mark_read(&ctx, seq, thread, self.conn.share_receipts())
+                    .await?;
+                self.reply(ServerFrame::Ok { reference });
+                Ok(())
+            }
+            ClientFrame::Typing {
+                conversation,
+                thread,
+                active,
+            } => {
+                let ctx = self.ctx(&conversation).await?;
+                mentoring.typing(&ctx, thread, active)
+            }
+            ClientFrame::History(query) => {
+                let ctx = self.ctx(&query.conversation).await?;
+                let (events, has_more) = mentoring.history(&ctx, &query).await?;
+                self.reply(ServerFrame::History {
+                    reference: query.reference,
+                    conversation: ctx.conversation,
+                    events,
+                    has_more,
+                });
+                Ok(())
+            }
+            ClientFrame::Threads {
+                reference,
+                conversation,
+            } => {
+                let ctx = self.ctx(&conversation).await?;
+                let threads = mentoring.threads(&ctx).await?;
+                self.reply(ServerFrame::Threads {
+                    reference,
+                    conversation: ctx.conversation,
+                    threads,
+                });
+                Ok(())
+            }
+            ClientFrame::Ping { reference } => {
+                self.reply(ServerFrame::Pong { reference });
+                Ok(())
+            }
+            ClientFrame::Presence { reference, status } => {
+                let status = crate::mentoring::client_status(&status)?;
+                self.conn
+                    .set_away(status == crate::bus::PresenceStatus::Away);
+                self.hub.presence_changed(&self.principal.account);
+                self.reply(ServerFrame::Ok { reference });
+                Ok(())
+            }
+            ClientFrame::Call(request) => {
+                let device = self.conn.clone();
+                self.hub.signalling.handle(device, request).await
+            }
+        }
+    }
+
+    /// Extends the session with a new token for the same account.
+    fn refresh(&mut self, reference: Option<String>, token: &str) -> Result<(), Refusal> {
+        let principal = self.hub.verifier.verify(token).map_err(|error| {
+            Refusal::new(
+                ErrorCode::Unauthorized,
+                format!("token refused: {}", error.code()),
+            )
+        })?;
+        if principal.account != self.principal.account {
+            return Err(Refusal::new(
+                ErrorCode::Unauthorized,
+                "the new token is for another account",
+            ));
+        }
+        let expires_at = principal.expires_at;
+        self.expires = instant_at(expires_at);
+        self.principal = principal;
+        self.warned_expiry = false;
+        self.reply(ServerFrame::Refreshed {
+            reference,
+            expires_at,
+        });
+        Ok(())
+    }
+}
+
+/// A Unix time (seconds) as a tokio instant; times in the past map to instants in the
+/// past, so deadlines computed from them are already due.
+fn instant_at(unix_secs: i64) -> Instant {
+    let delta_ms = unix_secs.saturating_mul(1000) - now_millis();
+    let now = Instant::now();
+    if delta_ms >= 0 {
+        now + Duration::from_millis(delta_ms as u64)
+    } else {
+        now.checked_sub(Duration::from_millis(delta_ms.unsigned_abs()))
+            .unwrap_or(now)
+    }
+}
+
+fn reply_to(frame: &ClientFrame) -> ReplyTo {
+    match frame {
+        ClientFrame::Send(send) => ReplyTo {
+            reference: send.reference.clone(),
+            conversation: Some(send.conversation.clone()),
+            client_id: Some(send.client_id.clone()),
+        },
+        ClientFrame::Edit {
+            reference,
+            conversation,
+            ..
+        }
+        | ClientFrame::Delete {
+            reference,
+            conversation,
+            ..
+        }
+        | ClientFrame::Read {
+            reference,
+            conversation,
+            ..
+        }
+        | ClientFrame::Threads {
+            reference,
+            conversation,
+        } => ReplyTo {
+            reference: reference.clone(),
+            conversation: Some(conversation.clone()),
+            client_id: None,
+        },
+        ClientFrame::History(query) => ReplyTo {
+            reference: query.reference.clone(),
+            conversation: Some(query.conversation.clone()),
+            client_id: None,
+        },
+        ClientFrame::Typing { conversation, .. } => ReplyTo {
+            conversation: Some(conversation.clone()),
+            ..Default::default()
+        },
+        ClientFrame::Ping { reference } | ClientFrame::Presence { reference, .. } => ReplyTo {
+            reference: reference.clone(),
+            ..Default::default()
+        },
+        ClientFrame::Call(request) => ReplyTo {
+            reference: request.reference().map(str::to_owned),
+            ..Default::default()
+        },
+        _ => ReplyTo::default(),
+    }
+}
+
+/// A frame over the size limit surfaces as tungstenite's capacity error.
+fn is_too_big(error: axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    matches!(
+        error.into_inner().downcast_ref::<WsError>(),
+        Some(WsError::Capacity(_))
+    )
+}

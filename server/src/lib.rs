@@ -1,0 +1,35 @@
+//! Mentorhub: a real-time server for electronic mentoring in medical education.
+//!
+//! Module map (data flows one way: socket → `hub` → `mentoring` / `signalling` →
+//! `store` (commit) → `bus` (publish) → every node's `hub` → sockets):
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`config`] | typed configuration from CLI, `MENTORHUB_*` env and a TOML file, validated at start-up |
+//! | [`auth`] | JWT verification into a [`auth::Principal`]; token minting for `--dev` and operators |
+//! | [`ids`] | random, unlinkable id newtypes |
+//! | [`crypto`] | encryption of message bodies at rest (XChaCha20-Poly1305, key ids for rotation) |
+//! | [`protocol`] | every wire frame, error codes and close codes |
+//! | [`store`] | the [`store::Store`] trait and its SQL implementation (SQLite, PostgreSQL) |
+//! | [`bus`] | the [`bus::Bus`] trait: in-process, Redis pub/sub |
+//! | [`hub`] | live connections: reader/writer tasks, bounded queues, fan-out, resume |
+//! | [`mentoring`] | conversations, messages, relationships, rooms, pseudonyms, safety |
+//! | [`signalling`] | calls: life cycle, SDP/ICE relay and sanitising, TURN credentials, embedded TURN |
+//! | [`http`] | REST routes, WebSocket upgrade, static client, health, metrics |
+//! | [`app`] | wiring: build from a [`config::Config`], bind, run until shutdown |
+//!
+//! `protocol` and the domain modules never import `axum`, `redis` or `sqlx`; only
+//! `http`, `bus::redis` and `store` touch those.
+
+pub mod app;
+pub mod auth;
+pub mod bus;
+pub mod config;
+pub mod crypto;
+pub mod http;
+pub mod hub;
+pub mod ids;
+pub mod mentoring;
+pub mod protocol;
+pub mod signalling;
+pub mod store;

@@ -1,0 +1,350 @@
+//! The mentor directory: finding a mentor is the first obstacle mentees name.
+//!
+//! A mentor publishes a profile (display name, specialty, interests, languages, a short
+//! bio, whether they take new mentees and how many at most); mentees list and filter
+//! the profiles and choose whom to ask. Reading the directory writes nothing and logs
+//! nothing, so browsing (pseudonymous or not) leaves no trace a mentor can see.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Deserialize;
+
+use crate::auth::{Principal, Role};
+use crate::ids::{AccountId, now_millis};
+use crate::protocol::ErrorCode;
+use crate::protocol::mentoring::MentorProfileView;
+use crate::store::MentorProfileRecord;
+
+use super::{Mentoring, Outcome, Refusal};
+
+/// Active mentees a mentor takes when their profile does not say (or they have none).
+pub const DEFAULT_CAPACITY: u32 = 3;
+/// The most active mentees a profile may claim.
+pub const MAX_CAPACITY: u32 = 500;
+
+const MAX_SPECIALTY: usize = 100;
+const MAX_BIO: usize = 2_000;
+const MAX_LIST: usize = 20;
+const MAX_ITEM: usize = 50;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// Defaults to the account's name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub specialty: String,
+    #[serde(default)]
+    pub interests: Vec<String>,
+    /// Language tags (`en`, `fr`, `pt-BR`); compared case-insensitively.
+    #[serde(default)]
+    pub languages: Vec<String>,
+    #[serde(default)]
+    pub bio: String,
+    #[serde(default = "yes")]
+    pub accepting: bool,
+    #[serde(default)]
+    pub capacity: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Directory filters (all optional, combined with AND).
+#[derive(Debug, Default, Deserialize)]
+pub struct DirectoryFilter {
+    /// Case-insensitive part of the specialty.
+    pub specialty: Option<String>,
+    /// One language tag, case-insensitive.
+    pub language: Option<String>,
+    /// `true`: only mentors with a free place; `false`: only those without.
+    pub accepting: Option<bool>,
+}
+
+fn clean_list(items: &[String], what: &str) -> Outcome<Vec<String>> {
+    if items.len() > MAX_LIST {
+        return Err(Refusal::invalid(format!("at most {MAX_LIST} {what}")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let item = item.trim();
+        if item.is_empty() || item.chars().count() > MAX_ITEM || item.chars().any(char::is_control)
+        {
+            return Err(Refusal::invalid(format!(
+                "{what} are 1–{MAX_ITEM} printable characters each"
+            )));
+        }
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(item)) {
+            out.push(item.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+fn check_text(text: &str, max: usize, what: &str) -> Outcome<String> {
+    if text.chars().count() > max {
+        return Err(Refusal::invalid(format!(
+            "{what} is limited to {max} characters"
+        )));
+    }
+    Ok(text.trim().to_owned())
+}
+
+fn view(profile: &MentorProfileRecord, active: u64, blocked: bool) -> MentorProfileView {
+    let free = u64::from(profile.capacity).saturating_sub(active) as u32;
+    let accepting = profile.accepting && !blocked;
+    MentorProfileView {
+        mentor: profile.account.clone(),
+        display_name: profile.display_name.clone(),
+        specialty: profile.specialty.clone(),
+        interests: profile.interests.clone(),
+        languages: profile.languages.clone(),
+        bio: profile.bio.clone(),
+        accepting,
+        capacity: profile.capacity,
+        places_left: if accepting { free } else { 0 },
+        updated_at: profile.updated_at,
+    }
+}
+
+impl DirectoryFilter {
+    fn admits(&self, entry: &MentorProfileView) -> bool {
+        let specialty = self
+            .specialty
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        if let Some(wanted) = specialty
+            && !entry
+                .specialty
+                .to_lowercase()
+                .contains(&wanted.to_lowercase())
+        {
+            return false;
+        }
+        let language = self
+            .language
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        if let Some(wanted) = language
+            && !entry
+                .languages
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(wanted))
+        {
+            return false;
+        }
+        match self.accepting {
+            Some(wanted) => (entry.places_left > 0) == wanted,
+            None => true,
+        }
+    }
+}
+
+impl Mentoring {
+    /// The directory as `principal` sees it, filtered. Reads only.
+    pub async fn directory(
+        &self,
+        principal: &Principal,
+        filter: &DirectoryFilter,
+    ) -> Outcome<Vec<MentorProfileView>> {
+        let profiles = self.store.mentor_profiles().await?;
+        let active: HashMap<AccountId, u64> = self
+            .store
+            .active_mentee_counts()
+            .await?
+            .into_iter()
+            .collect();
+        let blockers: HashSet<AccountId> = self
+            .store
+            .blockers_of(&principal.account)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(profiles
+            .iter()
+            .map(|p| {
+                view(
+                    p,
+                    active.get(&p.account).copied().unwrap_or(0),
+                    blockers.contains(&p.account),
+                )
+            })
+            .filter(|entry| filter.admits(entry))
+            .collect())
+    }
+
+    /// One mentor's profile. Reads only.
+    pub async fn mentor(&self, principal: &Principal, raw: &str) -> Outcome<MentorProfileView> {
+        let not_found = || Refusal::new(ErrorCode::NotFound, "no such mentor");
+        let id = AccountId::parse(raw).ok_or_else(not_found)?;
+        let profile = self
+            .store
+            .mentor_profile(&id)
+            .await?
+            .ok_or_else(not_found)?;
+        let active = self.active_of(&id).await?;
+        let blocked = self.store.is_blocked(&id, &principal.account).await?;
+        Ok(view(&profile, active, blocked))
+    }
+
+    /// The caller's own profile, if they published one.
+    pub async fn my_mentor_profile(
+        &self,
+        principal: &Principal,
+    ) -> Outcome<Option<MentorProfileView>> {
+        let Some(profile) = self.store.mentor_profile(&principal.account).await? else {
+            return Ok(None);
+        };
+        let active = self.active_of(&principal.account).await?;
+        Ok(Some(view(&profile, active, false)))
+    }
+
+    /// Publishes or replaces the caller's profile (mentors only).
+    pub async fn update_mentor_profile(
+        &self,
+        principal: &Principal,
+        update: &ProfileUpdate,
+    ) -> Outcome<MentorProfileView> {
+        if !principal.has(Role::Mentor) {
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "only mentors have a directory profile",
+            ));
+        }
+        let account = self.remember(principal).await?;
+        let display_name = match &update.display_name {
+            Some(name) => self.check_display_name(name)?,
+            None => account.name.clone(),
+        };
+        let capacity = update.capacity.unwrap_or(DEFAULT_CAPACITY);
+        if capacity > MAX_CAPACITY {
+            return Err(Refusal::invalid(format!("capacity is 0–{MAX_CAPACITY}")));
+        }
+        let languages: Vec<String> = clean_list(&update.languages, "languages")?
+            .into_iter()
+            .map(|l| l.to_lowercase())
+            .collect();
+        let profile = MentorProfileRecord {
+            account: principal.account.clone(),
+            display_name,
+            specialty: check_text(&update.specialty, MAX_SPECIALTY, "specialty")?,
+            interests: clean_list(&update.interests, "interests")?,
+            languages,
+            bio: check_text(&update.bio, MAX_BIO, "bio")?,
+            accepting: update.accepting,
+            capacity,
+            updated_at: now_millis(),
+        };
+        self.store.upsert_mentor_profile(&profile).await?;
+        let active = self.active_of(&principal.account).await?;
+        Ok(view(&profile, active, false))
+    }
+
+    async fn active_of(&self, mentor: &AccountId) -> Outcome<u64> {
+        Ok(self.store.active_mentee_count(mentor).await?)
+    }
+
+    /// How many active mentees a mentor takes at most.
+    pub(super) async fn capacity_of(&self, mentor: &AccountId) -> Outcome<u64> {
+        let profile = self.store.mentor_profile(mentor).await?;
+        Ok(u64::from(profile.map_or(DEFAULT_CAPACITY, |p| p.capacity)))
+    }
+
+    /// Free places of a mentor: capacity minus active mentees. For a mentee's request
+    /// (`for_request`) a mentor who is not accepting has none; offers and assignments
+    /// only need a place under the capacity.
+    pub(super) async fn places_left(&self, mentor: &AccountId, for_request: bool) -> Outcome<u32> {
+        let profile = self.store.mentor_profile(mentor).await?;
+        if for_request && profile.as_ref().is_some_and(|p| !p.accepting) {
+            return Ok(0);
+        }
+        let capacity = u64::from(profile.map_or(DEFAULT_CAPACITY, |p| p.capacity));
+        Ok(capacity.saturating_sub(self.active_of(mentor).await?) as u32)
+    }
+
+    /// Free places of a mentor for one mentee's request: a mentor who blocked that
+    /// mentee has none (the mentee cannot tell a block from a full mentor).
+    pub(super) async fn places_left_for(
+        &self,
+        mentor: &AccountId,
+        mentee: &AccountId,
+    ) -> Outcome<u32> {
+        if self.store.is_blocked(mentor, mentee).await? {
+            return Ok(0);
+        }
+        self.places_left(mentor, true).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(
+        specialty: &str,
+        languages: &[&str],
+        accepting: bool,
+        capacity: u32,
+    ) -> MentorProfileRecord {
+        MentorProfileRecord {
+            account: AccountId::parse("acct-m").unwrap(),
+            display_name: "Dr M".into(),
+            specialty: specialty.into(),
+            interests: vec![],
+            languages: languages.iter().map(|l| l.to_string()).collect(),
+            bio: String::new(),
+            accepting,
+            capacity,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn places_left_follow_capacity_accepting_and_blocks() {
+        assert_eq!(view(&profile("x", &[], true, 3), 1, false).places_left, 2);
+        assert_eq!(view(&profile("x", &[], true, 3), 5, false).places_left, 0);
+        assert_eq!(view(&profile("x", &[], false, 3), 0, false).places_left, 0);
+        let blocked = view(&profile("x", &[], true, 3), 0, true);
+        assert_eq!((blocked.places_left, blocked.accepting), (0, false));
+    }
+
+    #[test]
+    fn filters_combine_case_insensitively() {
+        let entry = view(
+            &profile("Paediatric Anaesthesia", &["en", "pt-br"], true, 1),
+            0,
+            false,
+        );
+        let filter = |specialty: Option<&str>, language: Option<&str>, accepting: Option<bool>| {
+            DirectoryFilter {
+                specialty: specialty.map(Into::into),
+                language: language.map(Into::into),
+                accepting,
+            }
+        };
+        assert!(filter(None, None, None).admits(&entry));
+        assert!(filter(Some("anaes"), Some("PT-BR"), Some(true)).admits(&entry));
+        assert!(!filter(Some("surgery"), None, None).admits(&entry));
+        assert!(
+            !filter(None, Some("pt"), None).admits(&entry),
+            "a language tag matches whole"
+        );
+        assert!(!filter(None, None, Some(false)).admits(&entry));
+        assert!(
+            filter(Some("  "), Some(""), None).admits(&entry),
+            "blank filters are ignored"
+        );
+    }
+
+    #[test]
+    fn lists_are_trimmed_deduplicated_and_bounded() {
+        let cleaned = clean_list(&[" en ".into(), "EN".into(), "fr".into()], "languages").unwrap();
+        assert_eq!(cleaned, ["en", "fr"]);
+        assert!(clean_list(&["".into()], "languages").is_err());
+        assert!(clean_list(&vec!["x".to_string(); MAX_LIST + 1], "interests").is_err());
+    }
+}

@@ -1,0 +1,291 @@
+//! A relationship after it was started: accept, decline, withdraw, end; and who is
+//! told what.
+//!
+//! - Every state change is pushed live (`relationship` frame) to every party and to
+//!   the coordinator who assigned it, each in their own view.
+//! - Declining needs no reason and tells the others only "declined": once declined,
+//!   nobody's view says which party declined.
+//! - Ending is no-fault and open to any party at any time. The conversation becomes
+//!   read-only for its members (nobody posts, nobody joins); the ender may leave a
+//!   private note, sealed at rest, that only they ever see.
+
+use crate::auth::Principal;
+use crate::bus::{Audience, Control, Payload, Topic};
+use crate::ids::{AccountId, RelationshipId, now_millis};
+use crate::protocol::server::{PartyView, RelationshipView, SystemEvent};
+use crate::protocol::{ErrorCode, EventFrame, ServerFrame};
+use crate::store::{EndRelationship, RelationshipRecord, RelationshipResponse};
+
+use super::relationships::intro_aad;
+use super::{Mentoring, Outcome, Refusal};
+
+fn note_aad(id: &RelationshipId, account: &AccountId) -> Vec<u8> {
+    let mut aad = b"mentorhub/end-note/v1/".to_vec();
+    aad.extend_from_slice(id.as_str().as_bytes());
+    aad.push(b'/');
+    aad.extend_from_slice(account.as_str().as_bytes());
+    aad
+}
+
+fn no_relationship() -> Refusal {
+    Refusal::new(ErrorCode::NotFound, "no such relationship")
+}
+
+impl Mentoring {
+    /// A party accepts (optionally choosing a pseudonym, mentees only) or declines.
+    /// When every party has accepted, the conversation opens for all of them.
+    pub async fn respond(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+        accept: bool,
+        pseudonym: Option<&str>,
+    ) -> Outcome<RelationshipView> {
+        let id = RelationshipId::parse(raw_id).ok_or_else(no_relationship)?;
+        let record = self
+            .store
+            .relationship(&id)
+            .await?
+            .ok_or_else(no_relationship)?;
+        let party = record
+            .parties
+            .iter()
+            .find(|p| p.account == principal.account)
+            .ok_or_else(no_relationship)?;
+        if record.state != "pending" || party.response != "pending" {
+            return Err(Refusal::new(
+                ErrorCode::Conflict,
+                "this relationship is not awaiting your answer",
+            ));
+        }
+        let display_name = match pseudonym.filter(|p| !p.trim().is_empty()) {
+            Some(_) if party.role != "mentee" => {
+                return Err(Refusal::invalid("only the mentee chooses a pseudonym"));
+            }
+            Some(p) => Some((self.check_display_name(p)?, true)),
+            None => None,
+        };
+        let mut capacities = Vec::new();
+        for mentor in record.parties.iter().filter(|p| p.role == "mentor") {
+            capacities.push((
+                mentor.account.clone(),
+                self.capacity_of(&mentor.account).await?,
+            ));
+        }
+        let updated = self
+            .store
+            .respond_to_relationship(RelationshipResponse {
+                id: id.clone(),
+                account: principal.account.clone(),
+                accept,
+                display_name: if accept { display_name } else { None },
+                capacities,
+                now: now_millis(),
+            })
+            .await?;
+        self.announce_relationship(&updated);
+        match updated.state.as_str() {
+            "active" => self.open_conversation_for_parties(&updated).await,
+            "declined" => self.close_conversation_for_parties(&updated),
+            _ => {}
+        }
+        self.view_for(&updated, &principal.account)
+            .ok_or_else(no_relationship)
+    }
+
+    /// Whoever started a pending relationship takes it back.
+    pub async fn withdraw(&self, principal: &Principal, raw_id: &str) -> Outcome<RelationshipView> {
+        let id = RelationshipId::parse(raw_id).ok_or_else(no_relationship)?;
+        let updated = self
+            .store
+            .withdraw_relationship(&id, &principal.account, now_millis())
+            .await
+            .map_err(|e| match e {
+                crate::store::WriteError::TargetNotFound => no_relationship(),
+                other => other.into(),
+            })?;
+        self.announce_relationship(&updated);
+        self.close_conversation_for_parties(&updated);
+        self.view_for(&updated, &principal.account)
+            .ok_or_else(no_relationship)
+    }
+
+    /// Any party ends an active relationship, no fault, with an optional private note.
+    pub async fn end_relationship(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+        note: Option<&str>,
+    ) -> Outcome<RelationshipView> {
+        let id = RelationshipId::parse(raw_id).ok_or_else(no_relationship)?;
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        if let Some(note) = note
+            && note.chars().count() > self.limits.max_intro_chars
+        {
+            return Err(Refusal::new(
+                ErrorCode::BodyInvalid,
+                format!(
+                    "notes are limited to {} characters",
+                    self.limits.max_intro_chars
+                ),
+            ));
+        }
+        let sealed = note.map(|n| {
+            self.cipher
+                .seal(&note_aad(&id, &principal.account), n.as_bytes())
+        });
+        let changed = self
+            .store
+            .end_relationship(EndRelationship {
+                id: id.clone(),
+                account: principal.account.clone(),
+                note: sealed,
+                now: now_millis(),
+            })
+            .await
+            .map_err(|e| match e {
+                crate::store::WriteError::TargetNotFound => no_relationship(),
+                crate::store::WriteError::Conflict => Refusal::new(
+                    ErrorCode::Conflict,
+                    "only an active relationship can be ended",
+                ),
+                other => other.into(),
+            })?;
+        let record = changed.record;
+        if let Some((appended, meta)) = changed.event {
+            let event = EventFrame::System(SystemEvent {
+                conversation: record.conversation.clone(),
+                seq: appended.seq,
+                event: serde_json::from_str(&meta).unwrap_or_default(),
+                ts: appended.created_at,
+            });
+            self.publish_event(&record.conversation, appended.seq, &event);
+        }
+        self.announce_relationship(&record);
+        // Members keep reading; their connections learn the conversation is read-only.
+        self.open_conversation_for_parties(&record).await;
+        self.view_for(&record, &principal.account)
+            .ok_or_else(no_relationship)
+    }
+
+    pub async fn relationships(&self, principal: &Principal) -> Outcome<Vec<RelationshipView>> {
+        let records = self.store.relationships_of(&principal.account).await?;
+        Ok(records
+            .iter()
+            .filter_map(|r| self.view_for(r, &principal.account))
+            .collect())
+    }
+
+    /// Pushes each party, and the assigning coordinator, their own view.
+    pub(super) fn announce_relationship(&self, record: &RelationshipRecord) {
+        let mut audience: Vec<&AccountId> = record.parties.iter().map(|p| &p.account).collect();
+        audience.extend(record.coordinator.as_ref());
+        for account in audience {
+            if let Some(view) = self.view_for(record, account) {
+                self.push_to_account(account, &ServerFrame::Relationship { relationship: view });
+            }
+        }
+    }
+
+    /// Every party's connections (re)read the conversation and get its summary.
+    async fn open_conversation_for_parties(&self, record: &RelationshipRecord) {
+        for party in &record.parties {
+            self.resubscribe(&party.account, &record.conversation, 0);
+            match self
+                .store
+                .membership(&record.conversation, &party.account)
+                .await
+            {
+                Ok(Some(membership)) => match self.summary(&membership).await {
+                    Ok(summary) => self.push_to_account(
+                        &party.account,
+                        &ServerFrame::Conversation {
+                            conversation: summary,
+                        },
+                    ),
+                    Err(refusal) => tracing::warn!(%refusal, "cannot summarise a conversation"),
+                },
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "cannot read a conversation"),
+            }
+        }
+    }
+
+    /// A declined or withdrawn request's conversation disappears for every party.
+    fn close_conversation_for_parties(&self, record: &RelationshipRecord) {
+        for party in &record.parties {
+            self.publish(
+                Topic::Account(party.account.clone()),
+                Audience::Members,
+                Payload::Control(Control::Unsubscribe {
+                    conversation: record.conversation.clone(),
+                }),
+            );
+            self.push_to_account(
+                &party.account,
+                &ServerFrame::ConversationRemoved {
+                    conversation: record.conversation.clone(),
+                },
+            );
+        }
+    }
+
+    fn open_sealed(&self, aad: &[u8], sealed: Option<&crate::crypto::Sealed>) -> Option<String> {
+        let plain = self.cipher.open(aad, sealed?).ok()?;
+        String::from_utf8(plain).ok()
+    }
+
+    /// The relationship as `viewer` sees it: a party sees the others by member id and
+    /// display name; the assigning coordinator sees who the parties are (they paired
+    /// them). Anyone else: `None`.
+    pub(super) fn view_for(
+        &self,
+        record: &RelationshipRecord,
+        viewer: &AccountId,
+    ) -> Option<RelationshipView> {
+        let me = record.parties.iter().find(|p| &p.account == viewer);
+        let coordinator = me.is_none() && record.coordinator.as_ref() == Some(viewer);
+        if me.is_none() && !coordinator {
+            return None;
+        }
+        let declined = record.state == "declined";
+        let parties = record
+            .parties
+            .iter()
+            .map(|p| {
+                let mine = &p.account == viewer;
+                PartyView {
+                    member: (!coordinator).then(|| p.member.clone()),
+                    account: coordinator.then(|| p.account.clone()),
+                    display_name: if coordinator {
+                        p.account_name.clone()
+                    } else {
+                        p.display_name.clone()
+                    },
+                    role: p.role.clone(),
+                    response: (mine || !declined).then(|| p.response.clone()),
+                    pseudonymous: p.pseudonymous,
+                }
+            })
+            .collect();
+        let introduction = self.open_sealed(&intro_aad(&record.id), record.introduction.as_ref());
+        let my_note =
+            me.and_then(|p| self.open_sealed(&note_aad(&record.id, viewer), p.note.as_ref()));
+        Some(RelationshipView {
+            id: record.id.clone(),
+            conversation: record.conversation.clone(),
+            origin: record.origin.clone(),
+            state: record.state.clone(),
+            me: me.map(|p| p.member.clone()),
+            my_role: me.map_or_else(|| "coordinator".to_owned(), |p| p.role.clone()),
+            parties,
+            introduction,
+            first_conversation: record.first_conversation,
+            awaiting_me: record.state == "pending" && me.is_some_and(|p| p.response == "pending"),
+            my_note,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            ended_at: record.ended_at,
+        })
+    }
+}

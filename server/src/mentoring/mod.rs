@@ -1,0 +1,291 @@
+//! The mentoring domain: who may read and write what, and what happens when they do.
+//!
+//! Every operation takes the authenticated [`Principal`] and the raw ids from the wire;
+//! an id that does not parse, a conversation that does not exist and one the caller
+//! is not in all produce the same [`Refusal`] (`not_found`), so existence never leaks.
+//! Operations commit to the [`Store`] first and publish on the [`Bus`] after, so what
+//! anyone sees live is always already durable.
+
+mod access;
+pub mod directory;
+mod lifecycle;
+pub mod membership;
+mod messaging;
+mod oversight;
+mod presence;
+pub mod relationships;
+mod render;
+pub mod reports;
+pub mod rooms;
+pub mod safety;
+mod session;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+pub use access::MemberCtx;
+pub use messaging::{AckHook, Acked};
+pub use presence::client_status;
+pub use session::SessionStart;
+
+use crate::auth::Principal;
+use crate::bus::{Audience, Bus, Envelope, Payload, Topic};
+use crate::crypto::BodyCipher;
+use crate::ids::AccountId;
+use crate::protocol::{ErrorCode, ServerFrame};
+use crate::store::{Store, StoreError, WriteError};
+
+/// Limits the domain enforces (from configuration).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_body_chars: usize,
+    pub history_page_max: u32,
+    pub history_page_default: u32,
+    pub max_intro_chars: usize,
+    pub max_display_name_chars: usize,
+    /// A room's member limit when its creator sets none (`room_member_limit`).
+    pub room_member_limit: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_chars: 16_000,
+            history_page_max: 200,
+            history_page_default: 50,
+            max_intro_chars: 4_000,
+            max_display_name_chars: 64,
+            room_member_limit: 16,
+        }
+    }
+}
+
+/// A refused request: a stable code for clients and a message for humans. The
+/// message never contains submitted content.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", code.as_str())]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: Cow<'static, str>,
+}
+
+impl Refusal {
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Refusal::new(
+            ErrorCode::NotFound,
+            "no such conversation, or you are not a member",
+        )
+    }
+
+    pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
+        Refusal::new(ErrorCode::InvalidFrame, message)
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "store error");
+        Refusal::new(
+            ErrorCode::Unavailable,
+            "storage unavailable; nothing was changed, retry",
+        )
+    }
+}
+
+impl From<WriteError> for Refusal {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::ConversationClosed => Refusal::new(
+                ErrorCode::ConversationClosed,
+                "this conversation does not accept messages",
+            ),
+            WriteError::TargetNotFound => Refusal::new(ErrorCode::NotFound, "no such message"),
+            WriteError::NotOwnMessage => Refusal::new(
+                ErrorCode::NotOwnMessage,
+                "only your own messages can be changed",
+            ),
+            WriteError::Conflict => {
+                Refusal::new(ErrorCode::Conflict, "the state changed; reload and retry")
+            }
+            WriteError::NameTaken => Refusal::new(
+                ErrorCode::NameTaken,
+                "that display name is already used in this conversation",
+            ),
+            WriteError::CapacityReached => {
+                Refusal::new(ErrorCode::CapacityReached, "this mentor has no free place")
+            }
+            WriteError::RoomFull => Refusal::new(ErrorCode::RoomFull, "this room is full"),
+            WriteError::NotMember => Refusal::not_found(),
+            WriteError::Muted => Refusal::new(
+                ErrorCode::Muted,
+                "the facilitator has muted you in this room",
+            ),
+            WriteError::AgreementRequired => Refusal::new(
+                ErrorCode::AgreementRequired,
+                "accept the room's confidentiality agreement first",
+            ),
+            WriteError::Store(e) => e.into(),
+        }
+    }
+}
+
+pub type Outcome<T> = Result<T, Refusal>;
+
+/// Publishes timeline events. Cheap to clone into a store commit hook, so events are
+/// published from the store's writer in seq order.
+#[derive(Clone)]
+pub(crate) struct EventPublisher {
+    bus: Arc<dyn Bus>,
+    node: Arc<str>,
+}
+
+impl EventPublisher {
+    /// Serialises a timeline event once and publishes it to the conversation's readers
+    /// (except the given members).
+    pub(crate) fn publish_event(
+        &self,
+        conversation: &crate::ids::ConversationId,
+        seq: crate::ids::Seq,
+        event: &crate::protocol::EventFrame,
+        except: Vec<crate::ids::MemberId>,
+    ) {
+        let audience = if except.is_empty() {
+            Audience::Members
+        } else {
+            Audience::Except(except)
+        };
+        self.bus.publish(Envelope {
+            origin: self.node.clone(),
+            topic: Topic::Conversation(conversation.clone()),
+            audience,
+            payload: Payload::Event {
+                seq,
+                json: event.to_json().into(),
+            },
+        });
+    }
+}
+
+/// The domain services shared by every connection and request.
+pub struct Mentoring {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    cipher: BodyCipher,
+    node: Arc<str>,
+    limits: Limits,
+}
+
+impl Mentoring {
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        cipher: BodyCipher,
+        node: Arc<str>,
+        limits: Limits,
+    ) -> Self {
+        Mentoring {
+            store,
+            bus,
+            cipher,
+            node,
+            limits,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn node(&self) -> &Arc<str> {
+        &self.node
+    }
+
+    /// Records the account behind a verified token (name and roles may change at the
+    /// identity provider; the latest token wins).
+    pub async fn remember(&self, principal: &Principal) -> Outcome<crate::store::AccountRecord> {
+        let roles: Vec<String> = principal
+            .roles
+            .iter()
+            .map(|r| role_name(*r).to_owned())
+            .collect();
+        Ok(self
+            .store
+            .upsert_account(
+                &principal.account,
+                &principal.name,
+                &roles,
+                crate::ids::now_millis(),
+            )
+            .await?)
+    }
+
+    pub(crate) fn publisher(&self) -> EventPublisher {
+        EventPublisher {
+            bus: self.bus.clone(),
+            node: self.node.clone(),
+        }
+    }
+
+    fn publish(&self, topic: Topic, audience: Audience, payload: Payload) {
+        self.bus.publish(Envelope {
+            origin: self.node.clone(),
+            topic,
+            audience,
+            payload,
+        });
+    }
+
+    /// Tells an account's connections to re-read their membership of a conversation
+    /// (subscribe and catch up from `from_seq`, or stop receiving it).
+    fn resubscribe(
+        &self,
+        account: &AccountId,
+        conversation: &crate::ids::ConversationId,
+        from_seq: crate::ids::Seq,
+    ) {
+        self.publish(
+            Topic::Account(account.clone()),
+            Audience::Members,
+            Payload::Control(crate::bus::Control::Subscribe {
+                conversation: conversation.clone(),
+                from_seq,
+            }),
+        );
+    }
+
+    /// Sends one frame to every connection of an account.
+    fn push_to_account(&self, account: &AccountId, frame: &ServerFrame) {
+        self.publish(
+            Topic::Account(account.clone()),
+            Audience::Members,
+            Payload::Frame {
+                json: frame.to_json().into(),
+            },
+        );
+    }
+}
+
+pub fn role_name(role: crate::auth::Role) -> &'static str {
+    use crate::auth::Role;
+    match role {
+        Role::Mentee => "mentee",
+        Role::Mentor => "mentor",
+        Role::Coordinator => "coordinator",
+        Role::Safeguarding => "safeguarding",
+    }
+}

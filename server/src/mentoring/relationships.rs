@@ -1,0 +1,415 @@
+//! Starting a mentoring relationship, the three ways real programmes do it: a mentee
+//! **requests** a mentor (optionally just a "first conversation"), a mentor **offers**
+//! to mentor a mentee, a coordinator **assigns** one or two mentors to a mentee.
+//!
+//! Each creates the relationship, its conversation (pending: nobody can post) and every
+//! party with a fresh member id, in one transaction; the other side(s) then accept or
+//! decline (see `lifecycle.rs`). Parties see each other only by member id and display
+//! name; a mentee appears under a pseudonym when they chose one (on the request, on
+//! accepting, or as their default). A request to a mentor without a free place is
+//! refused with `capacity_reached` and creates nothing, so the mentor never sees it.
+
+use serde::Deserialize;
+
+use crate::auth::{Principal, Role};
+use crate::ids::{AccountId, ConversationId, MemberId, RelationshipId, now_millis};
+use crate::protocol::ErrorCode;
+use crate::protocol::server::RelationshipView;
+use crate::store::{AccountRecord, NewRelationship, RelationshipParty, RelationshipRecord};
+
+use super::{Mentoring, Outcome, Refusal};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MentorRequest {
+    /// The mentor's account id, as listed in the directory.
+    #[serde(default)]
+    pub mentor: Option<String>,
+    /// Two mentors (a triad) instead of `mentor`.
+    #[serde(default)]
+    pub mentors: Vec<String>,
+    #[serde(default)]
+    pub introduction: Option<String>,
+    /// Show the mentee under this name instead of their real name.
+    #[serde(default)]
+    pub pseudonym: Option<String>,
+    /// Ask for a first conversation before the bigger ask.
+    #[serde(default)]
+    pub first_conversation: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MentorOffer {
+    /// The mentee's account id …
+    #[serde(default)]
+    pub mentee: Option<String>,
+    /// … or a member of a room the mentor is in (`conversation` + `member`): the
+    /// mentor never learns that member's account.
+    #[serde(default)]
+    pub conversation: Option<String>,
+    #[serde(default)]
+    pub member: Option<String>,
+    #[serde(default)]
+    pub introduction: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    pub mentee: String,
+    /// One mentor (dyad) or two (triad).
+    pub mentors: Vec<String>,
+    #[serde(default)]
+    pub introduction: Option<String>,
+}
+
+/// How a new relationship starts and who is in it.
+struct Start {
+    origin: &'static str,
+    created_by: AccountId,
+    coordinator: Option<AccountId>,
+    mentee: RelationshipParty,
+    mentors: Vec<RelationshipParty>,
+    introduction: Option<String>,
+    first_conversation: bool,
+}
+
+pub(super) fn intro_aad(id: &RelationshipId) -> Vec<u8> {
+    let mut aad = b"mentorhub/intro/v1/".to_vec();
+    aad.extend_from_slice(id.as_str().as_bytes());
+    aad
+}
+
+fn party(
+    account: AccountId,
+    name: String,
+    role: &str,
+    pseudonymous: bool,
+    accepted: bool,
+) -> RelationshipParty {
+    RelationshipParty {
+        account,
+        member: MemberId::random(),
+        account_name: name.clone(),
+        display_name: name,
+        role: role.into(),
+        pseudonymous,
+        response: if accepted { "accepted" } else { "pending" }.into(),
+        note: None,
+    }
+}
+
+impl Mentoring {
+    pub(crate) fn check_display_name(&self, name: &str) -> Outcome<String> {
+        let name = name.trim();
+        let ok = !name.is_empty()
+            && name.chars().count() <= self.limits.max_display_name_chars
+            && !name.chars().any(char::is_control);
+        if ok {
+            Ok(name.to_owned())
+        } else {
+            Err(Refusal::invalid(format!(
+                "display names are 1–{} printable characters",
+                self.limits.max_display_name_chars
+            )))
+        }
+    }
+
+    /// The name a mentee or room member appears under: the chosen pseudonym, else
+    /// their default pseudonym, else their real name.
+    pub(super) fn chosen_name(
+        &self,
+        account: &AccountRecord,
+        chosen: Option<&str>,
+    ) -> Outcome<(String, bool)> {
+        let pseudonym = chosen
+            .filter(|p| !p.trim().is_empty())
+            .or(account.settings.default_pseudonym.as_deref())
+            .map(|p| self.check_display_name(p))
+            .transpose()?;
+        Ok(match pseudonym {
+            Some(p) => (p, true),
+            None => (account.name.clone(), false),
+        })
+    }
+
+    /// An account with `role`, or the same `not_found` whether it is missing or has
+    /// another role.
+    async fn account_with_role(&self, raw: &str, role: &str) -> Outcome<AccountRecord> {
+        let not_found = || Refusal::new(ErrorCode::NotFound, format!("no such {role}"));
+        let id = AccountId::parse(raw).ok_or_else(not_found)?;
+        let account = self.store.account(&id).await?.ok_or_else(not_found)?;
+        if account.roles.iter().any(|r| r == role) {
+            Ok(account)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// A mentor as a party: named as in their profile (or by their account name).
+    async fn mentor_party(
+        &self,
+        account: AccountRecord,
+        accepted: bool,
+    ) -> Outcome<RelationshipParty> {
+        let profile = self.store.mentor_profile(&account.id).await?;
+        let name = profile.map_or(account.name.clone(), |p| p.display_name);
+        let mut party = party(account.id, name, "mentor", false, accepted);
+        party.account_name = account.name;
+        Ok(party)
+    }
+
+    /// A mentee asks one mentor (or two, for a triad) for mentoring.
+    pub async fn request_mentor(
+        &self,
+        principal: &Principal,
+        request: &MentorRequest,
+    ) -> Outcome<RelationshipView> {
+        if !principal.has(Role::Mentee) {
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "only mentees can request a mentor",
+            ));
+        }
+        let mentee = self.remember(principal).await?;
+        let mut wanted: Vec<&str> = request.mentor.iter().map(String::as_str).collect();
+        wanted.extend(request.mentors.iter().map(String::as_str));
+        if wanted.is_empty() || wanted.len() > 2 {
+            return Err(Refusal::invalid(
+                "name one mentor (`mentor`) or two (`mentors`)",
+            ));
+        }
+        let mut mentors = Vec::new();
+        for raw in wanted {
+            let account = self.account_with_role(raw, "mentor").await?;
+            // Refused before anything exists, so a full mentor is never pestered. A
+            // mentor who blocked this mentee looks exactly like a full one.
+            if self
+                .places_left_for(&account.id, &principal.account)
+                .await?
+                == 0
+            {
+                return Err(capacity_reached());
+            }
+            mentors.push(self.mentor_party(account, false).await?);
+        }
+        let (name, pseudonymous) = self.chosen_name(&mentee, request.pseudonym.as_deref())?;
+        let record = self
+            .start_relationship(Start {
+                origin: "requested",
+                created_by: principal.account.clone(),
+                coordinator: None,
+                mentee: party(
+                    principal.account.clone(),
+                    name,
+                    "mentee",
+                    pseudonymous,
+                    true,
+                ),
+                mentors,
+                introduction: request.introduction.clone(),
+                first_conversation: request.first_conversation,
+            })
+            .await?;
+        self.view_for(&record, &principal.account)
+            .ok_or_else(Refusal::not_found)
+    }
+
+    /// A mentor offers to mentor a mentee (named by account id, or as a member of a
+    /// room they share).
+    pub async fn offer_mentoring(
+        &self,
+        principal: &Principal,
+        offer: &MentorOffer,
+    ) -> Outcome<RelationshipView> {
+        if !principal.has(Role::Mentor) {
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "only mentors can offer mentoring",
+            ));
+        }
+        let mentor = self.remember(principal).await?;
+        let no_mentee = || Refusal::new(ErrorCode::NotFound, "no such mentee");
+        let (mentee, room_name) = match (&offer.mentee, &offer.conversation, &offer.member) {
+            (Some(raw), None, None) => (self.account_with_role(raw, "mentee").await?, None),
+            (None, Some(conversation), Some(member)) => {
+                let (account, shown) = self
+                    .room_member_account(principal, conversation, member)
+                    .await?;
+                let account = self.account_with_role(account.as_str(), "mentee").await?;
+                (account, shown)
+            }
+            _ => {
+                return Err(Refusal::invalid(
+                    "name the mentee by `mentee`, or by `conversation` and `member`",
+                ));
+            }
+        };
+        if mentee.id == principal.account
+            || self
+                .store
+                .is_blocked(&mentee.id, &principal.account)
+                .await?
+        {
+            return Err(no_mentee());
+        }
+        if self.places_left(&principal.account, false).await? == 0 {
+            return Err(capacity_reached());
+        }
+        // A mentee known in the room under a pseudonym keeps it; else their own choice.
+        let (name, pseudonymous) = match room_name {
+            Some(shown) => shown,
+            None => self.chosen_name(&mentee, None)?,
+        };
+        let record = self
+            .start_relationship(Start {
+                origin: "offered",
+                created_by: principal.account.clone(),
+                coordinator: None,
+                mentee: party(mentee.id.clone(), name, "mentee", pseudonymous, false),
+                mentors: vec![self.mentor_party(mentor, true).await?],
+                introduction: offer.introduction.clone(),
+                first_conversation: false,
+            })
+            .await?;
+        self.view_for(&record, &principal.account)
+            .ok_or_else(Refusal::not_found)
+    }
+
+    /// A coordinator pairs a mentee with one or two mentors; every party answers.
+    pub async fn assign(
+        &self,
+        principal: &Principal,
+        assignment: &Assignment,
+    ) -> Outcome<RelationshipView> {
+        if !principal.has(Role::Coordinator) {
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "only coordinators can assign mentors",
+            ));
+        }
+        self.remember(principal).await?;
+        if assignment.mentors.is_empty() || assignment.mentors.len() > 2 {
+            return Err(Refusal::invalid("assign one mentor or two"));
+        }
+        let mentee = self.account_with_role(&assignment.mentee, "mentee").await?;
+        let mut mentors = Vec::new();
+        for raw in &assignment.mentors {
+            let account = self.account_with_role(raw, "mentor").await?;
+            if self.places_left(&account.id, false).await? == 0 {
+                return Err(capacity_reached());
+            }
+            mentors.push(self.mentor_party(account, false).await?);
+        }
+        let (name, pseudonymous) = self.chosen_name(&mentee, None)?;
+        let mut mentee_party = party(mentee.id.clone(), name, "mentee", pseudonymous, false);
+        mentee_party.account_name = mentee.name.clone();
+        let record = self
+            .start_relationship(Start {
+                origin: "assigned",
+                created_by: principal.account.clone(),
+                coordinator: Some(principal.account.clone()),
+                mentee: mentee_party,
+                mentors,
+                introduction: assignment.introduction.clone(),
+                first_conversation: false,
+            })
+            .await?;
+        self.view_for(&record, &principal.account)
+            .ok_or_else(Refusal::not_found)
+    }
+
+    async fn start_relationship(&self, start: Start) -> Outcome<RelationshipRecord> {
+        let mut accounts: Vec<&AccountId> = start.mentors.iter().map(|m| &m.account).collect();
+        accounts.push(&start.mentee.account);
+        accounts.sort();
+        accounts.dedup();
+        if accounts.len() != start.mentors.len() + 1 {
+            return Err(Refusal::invalid(
+                "a relationship's parties must be different people",
+            ));
+        }
+        if let Some(intro) = &start.introduction
+            && intro.chars().count() > self.limits.max_intro_chars
+        {
+            return Err(Refusal::new(
+                ErrorCode::BodyInvalid,
+                format!(
+                    "introductions are limited to {} characters",
+                    self.limits.max_intro_chars
+                ),
+            ));
+        }
+        let existing = self.store.relationships_of(&start.mentee.account).await?;
+        let already = existing.iter().any(|r| {
+            matches!(r.state.as_str(), "pending" | "active")
+                && r.parties.iter().any(|p| {
+                    p.role == "mentor" && start.mentors.iter().any(|m| m.account == p.account)
+                })
+        });
+        if already {
+            return Err(Refusal::new(
+                ErrorCode::Conflict,
+                "a pending or active relationship between these people already exists",
+            ));
+        }
+        let id = RelationshipId::random();
+        let introduction = start
+            .introduction
+            .as_deref()
+            .filter(|i| !i.trim().is_empty())
+            .map(|i| self.cipher.seal(&intro_aad(&id), i.as_bytes()));
+        let mut parties = vec![start.mentee];
+        parties.extend(start.mentors);
+        self.store
+            .create_relationship(NewRelationship {
+                id: id.clone(),
+                conversation: ConversationId::random(),
+                origin: start.origin.into(),
+                created_by: start.created_by,
+                coordinator: start.coordinator,
+                introduction,
+                parties,
+                first_conversation: start.first_conversation,
+                now: now_millis(),
+            })
+            .await?;
+        let record = self
+            .store
+            .relationship(&id)
+            .await?
+            .ok_or_else(Refusal::not_found)?;
+        self.announce_relationship(&record);
+        Ok(record)
+    }
+
+    /// The account behind a member of a room the caller reads, and the name it shows
+    /// there (if pseudonymous). Missing and foreign look alike.
+    async fn room_member_account(
+        &self,
+        principal: &Principal,
+        conversation: &str,
+        member: &str,
+    ) -> Outcome<(AccountId, Option<(String, bool)>)> {
+        let ctx = self.member_ctx(&principal.account, conversation).await?;
+        ctx.check_read()?;
+        let not_found = || Refusal::new(ErrorCode::NotFound, "no such mentee");
+        let member = MemberId::parse(member).ok_or_else(not_found)?;
+        let record = self
+            .store
+            .members(&ctx.conversation)
+            .await?
+            .into_iter()
+            .find(|m| m.member == member && m.left_at.is_none())
+            .ok_or_else(not_found)?;
+        let shown = record
+            .pseudonymous
+            .then(|| (record.display_name.clone(), true));
+        Ok((record.account, shown))
+    }
+}
+
+pub(super) fn capacity_reached() -> Refusal {
+    Refusal::new(ErrorCode::CapacityReached, "this mentor has no free place")
+}

@@ -1,0 +1,371 @@
+//! Group and peer mentoring rooms: creation, invitations (by account or single-use
+//! code) and joining.
+//!
+//! A mentor or coordinator creates a room (`group`, facilitated, or `peer`) and becomes
+//! its facilitator. Every room has a confidentiality agreement; a member who joined but
+//! has not accepted it sees only the room's title and agreement and receives nothing
+//! said inside (see `membership.rs`). By default a new member does not see what was
+//! said before they joined (`history_visible: false`).
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::auth::{Principal, Role};
+use crate::ids::{AccountId, ConversationId, MemberId, Millis, now_millis, opaque_token};
+use crate::protocol::mentoring::{InvitationView, InviteCodeView};
+use crate::protocol::server::{ConversationSummary, SystemEvent};
+use crate::protocol::{ErrorCode, EventFrame, ServerFrame};
+use crate::store::{
+    ConversationKind, InvitationRecord, JoinRoom, JoinTicket, Membership, NewInvite, NewRoom,
+    WriteError,
+};
+
+use super::{MemberCtx, Mentoring, Outcome, Refusal};
+
+/// The agreement a room gets when its creator writes none.
+pub const DEFAULT_AGREEMENT: &str = "What is said in this room stays in this room. I will \
+not share, copy or repeat what other members say, or who they are, outside it.";
+/// How long a single-use invite code stays valid.
+pub const INVITE_CODE_TTL_MS: Millis = 7 * 24 * 3600 * 1000;
+const MAX_TITLE: usize = 100;
+const MAX_AGREEMENT: usize = 4_000;
+const MAX_MEMBER_LIMIT: u32 = 1_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomRequest {
+    pub title: String,
+    /// `group` (facilitated, the default) or `peer`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The confidentiality agreement every member accepts before seeing anything.
+    #[serde(default)]
+    pub agreement: Option<String>,
+    #[serde(default)]
+    pub member_limit: Option<u32>,
+    /// Whether new members may read what was said before they joined (default: no).
+    #[serde(default)]
+    pub history_visible: bool,
+    /// The creator's name in the room (default: their own name).
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    pub account: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// A single-use invite code …
+    #[serde(default)]
+    pub code: Option<String>,
+    /// … or the room of a pending invitation.
+    #[serde(default)]
+    pub room: Option<String>,
+    /// Appear in this room under this name (default: the default pseudonym, else the
+    /// account's name).
+    #[serde(default)]
+    pub pseudonym: Option<String>,
+}
+
+pub(crate) fn code_hash(code: &str) -> String {
+    let digest = Sha256::digest(code.trim().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn invitation_view(record: &InvitationRecord) -> InvitationView {
+    InvitationView {
+        room: record.conversation.id.clone(),
+        title: record.conversation.title.clone(),
+        room_kind: record.conversation.room_kind.clone(),
+        agreement: record.conversation.agreement.clone(),
+        history_visible: record.conversation.history_visible,
+        invited_at: record.created_at,
+    }
+}
+
+fn bounded(text: &str, max: usize, what: &str) -> Outcome<String> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > max {
+        return Err(Refusal::invalid(format!("{what} is 1–{max} characters")));
+    }
+    Ok(text.to_owned())
+}
+
+impl Mentoring {
+    /// A mentor or coordinator creates a room and becomes its facilitator.
+    pub async fn create_room(
+        &self,
+        principal: &Principal,
+        request: &RoomRequest,
+    ) -> Outcome<ConversationSummary> {
+        if !principal.has(Role::Mentor) && !principal.has(Role::Coordinator) {
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "only mentors and coordinators create rooms",
+            ));
+        }
+        let account = self.remember(principal).await?;
+        let title = bounded(&request.title, MAX_TITLE, "a room's title")?;
+        let room_kind = match request.kind.as_deref().unwrap_or("group") {
+            kind @ ("group" | "peer") => kind.to_owned(),
+            _ => return Err(Refusal::invalid("a room's kind is `group` or `peer`")),
+        };
+        let agreement = match &request.agreement {
+            Some(text) => bounded(text, MAX_AGREEMENT, "the agreement")?,
+            None => DEFAULT_AGREEMENT.to_owned(),
+        };
+        let member_limit = request
+            .member_limit
+            .unwrap_or(self.limits.room_member_limit);
+        if !(2..=MAX_MEMBER_LIMIT).contains(&member_limit) {
+            return Err(Refusal::invalid(format!(
+                "member_limit is 2–{MAX_MEMBER_LIMIT}"
+            )));
+        }
+        let (name, pseudonymous) = match &request.display_name {
+            Some(name) => {
+                let name = self.check_display_name(name)?;
+                let differs = name != account.name;
+                (name, differs)
+            }
+            None => (account.name.clone(), false),
+        };
+        let id = ConversationId::random();
+        self.store
+            .create_room(NewRoom {
+                id: id.clone(),
+                title,
+                room_kind,
+                agreement,
+                member_limit,
+                history_visible: request.history_visible,
+                creator: principal.account.clone(),
+                creator_member: MemberId::random(),
+                creator_name: name,
+                creator_pseudonymous: pseudonymous,
+                now: now_millis(),
+            })
+            .await?;
+        self.refresh_member(&principal.account, &id).await
+    }
+
+    /// The caller's standing in a room where they facilitate. Not a member: `not_found`;
+    /// a member who does not facilitate: `forbidden`.
+    pub(super) async fn facilitator_ctx(
+        &self,
+        principal: &Principal,
+        raw: &str,
+    ) -> Outcome<MemberCtx> {
+        let ctx = self.member_ctx(&principal.account, raw).await?;
+        if ctx.kind != ConversationKind::Room {
+            return Err(Refusal::not_found());
+        }
+        if ctx.role != "facilitator" || !ctx.agreed {
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "only the room's facilitator can do this",
+            ));
+        }
+        Ok(ctx)
+    }
+
+    /// Invites one account; it is told live and sees the room's title and agreement.
+    pub async fn invite(
+        &self,
+        principal: &Principal,
+        raw_room: &str,
+        request: &InviteRequest,
+    ) -> Outcome<InvitationView> {
+        let ctx = self.facilitator_ctx(principal, raw_room).await?;
+        let not_found = || Refusal::new(ErrorCode::NotFound, "no such account");
+        let invitee = AccountId::parse(&request.account).ok_or_else(not_found)?;
+        self.store.account(&invitee).await?.ok_or_else(not_found)?;
+        if self
+            .store
+            .membership(&ctx.conversation, &invitee)
+            .await?
+            .is_some()
+        {
+            return Err(Refusal::new(
+                ErrorCode::Conflict,
+                "already a member of this room",
+            ));
+        }
+        self.store
+            .create_invite(NewInvite {
+                id: opaque_token(),
+                conversation: ctx.conversation.clone(),
+                account: Some(invitee.clone()),
+                code_hash: None,
+                created_by: principal.account.clone(),
+                expires_at: None,
+                now: now_millis(),
+            })
+            .await?;
+        let view = self
+            .store
+            .invitations_for(&invitee)
+            .await?
+            .iter()
+            .find(|i| i.conversation.id == ctx.conversation)
+            .map(invitation_view)
+            .ok_or_else(Refusal::not_found)?;
+        self.push_to_account(
+            &invitee,
+            &ServerFrame::Invitation {
+                invitation: view.clone(),
+            },
+        );
+        Ok(view)
+    }
+
+    /// A fresh single-use code, valid for [`INVITE_CODE_TTL_MS`]. Only its hash is stored.
+    pub async fn invite_code(
+        &self,
+        principal: &Principal,
+        raw_room: &str,
+    ) -> Outcome<InviteCodeView> {
+        let ctx = self.facilitator_ctx(principal, raw_room).await?;
+        let code = format!("{}{}", opaque_token(), opaque_token());
+        let now = now_millis();
+        let expires_at = now + INVITE_CODE_TTL_MS;
+        self.store
+            .create_invite(NewInvite {
+                id: opaque_token(),
+                conversation: ctx.conversation.clone(),
+                account: None,
+                code_hash: Some(code_hash(&code)),
+                created_by: principal.account.clone(),
+                expires_at: Some(expires_at),
+                now,
+            })
+            .await?;
+        Ok(InviteCodeView {
+            room: ctx.conversation,
+            code,
+            expires_at,
+        })
+    }
+
+    pub async fn invitations(&self, principal: &Principal) -> Outcome<Vec<InvitationView>> {
+        let records = self.store.invitations_for(&principal.account).await?;
+        Ok(records.iter().map(invitation_view).collect())
+    }
+
+    pub async fn decline_invitation(&self, principal: &Principal, raw_room: &str) -> Outcome<()> {
+        let not_found = || Refusal::new(ErrorCode::NotFound, "no such invitation");
+        let room = ConversationId::parse(raw_room).ok_or_else(not_found)?;
+        if self
+            .store
+            .decline_invitation(&principal.account, &room, now_millis())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// Joins with a code or an invitation, under a pseudonym if asked (or the default
+    /// one). The new member is not yet agreed: they see the title and agreement only.
+    pub async fn join_room(
+        &self,
+        principal: &Principal,
+        request: &JoinRequest,
+    ) -> Outcome<ConversationSummary> {
+        let account = self.remember(principal).await?;
+        let no_invitation =
+            || Refusal::new(ErrorCode::NotFound, "no such invitation, or it was used");
+        let ticket = match (&request.code, &request.room) {
+            (Some(code), None) => JoinTicket::Code(code_hash(code)),
+            (None, Some(room)) => {
+                JoinTicket::Invitation(ConversationId::parse(room).ok_or_else(no_invitation)?)
+            }
+            _ => return Err(Refusal::invalid("join with either `code` or `room`")),
+        };
+        let (display_name, pseudonymous) =
+            self.chosen_name(&account, request.pseudonym.as_deref())?;
+        let joined = self
+            .store
+            .join_room(JoinRoom {
+                ticket,
+                account: principal.account.clone(),
+                member: MemberId::random(),
+                display_name,
+                pseudonymous,
+                now: now_millis(),
+            })
+            .await
+            .map_err(|e| match e {
+                WriteError::TargetNotFound => no_invitation(),
+                WriteError::Conflict => {
+                    Refusal::new(ErrorCode::Conflict, "already a member of this room")
+                }
+                WriteError::ConversationClosed => no_invitation(),
+                other => other.into(),
+            })?;
+        let (membership, appended, meta) = joined;
+        self.publish_system(&membership.conversation.id, appended, &meta);
+        self.refresh_member(&principal.account, &membership.conversation.id)
+            .await
+    }
+
+    /// Publishes a committed system event to the conversation.
+    pub(super) fn publish_system(
+        &self,
+        conversation: &ConversationId,
+        appended: crate::store::Appended,
+        meta: &str,
+    ) {
+        let event = EventFrame::System(SystemEvent {
+            conversation: conversation.clone(),
+            seq: appended.seq,
+            event: serde_json::from_str(meta).unwrap_or_default(),
+            ts: appended.created_at,
+        });
+        self.publish_event(conversation, appended.seq, &event);
+    }
+
+    /// After an account's membership changed: its connections re-read it (and
+    /// subscribe if they may now read), and get the conversation's new summary.
+    pub(super) async fn refresh_member(
+        &self,
+        account: &AccountId,
+        conversation: &ConversationId,
+    ) -> Outcome<ConversationSummary> {
+        self.resubscribe(account, conversation, 0);
+        let membership: Membership = self
+            .store
+            .membership(conversation, account)
+            .await?
+            .ok_or_else(Refusal::not_found)?;
+        let summary = self.summary(&membership).await?;
+        self.push_to_account(
+            account,
+            &ServerFrame::Conversation {
+                conversation: summary.clone(),
+            },
+        );
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invite_codes_are_stored_as_a_stable_sha256() {
+        let hash = code_hash("abc");
+        assert_eq!(
+            hash,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(code_hash(" abc\n"), hash, "pasted codes are trimmed");
+    }
+}

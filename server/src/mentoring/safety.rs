@@ -1,0 +1,148 @@
+//! Blocking: a member can block another member, silently.
+//!
+//! A block is between accounts, made through a member id the blocker saw (so a
+//! pseudonymous member can be blocked without anyone learning who they are). In every
+//! conversation the two share *without a current facilitator* (dyads, triads, peer
+//! rooms whose facilitator left), nothing the blocked account sends from the block on
+//! reaches the blocker: its messages, edits, deletions, typing and receipts are left out
+//! at fan-out (`Audience::Except`) and in the blocker's history and catch-up reads (what
+//! it said before the block stays, unless it edits it afterwards). The
+//! blocked account's new requests and offers to the blocker are refused exactly as if
+//! the blocker had no free place / did not exist. The blocked party is never told.
+//! Where a facilitator is present, the facilitator moderates and the room stays whole.
+
+use serde::Deserialize;
+
+use crate::auth::Principal;
+use crate::ids::{AccountId, ConversationId, MemberId, now_millis};
+use crate::protocol::ErrorCode;
+use crate::protocol::mentoring::BlockView;
+use crate::store::{BlockRecord, NewBlock};
+
+use super::{Mentoring, Outcome, Refusal};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRequest {
+    pub conversation: String,
+    pub member: String,
+}
+
+fn no_member() -> Refusal {
+    Refusal::new(ErrorCode::NotFound, "no such member")
+}
+
+fn block_view(record: &BlockRecord) -> BlockView {
+    BlockView {
+        conversation: record.conversation.clone(),
+        member: record.member.clone(),
+        display_name: record.display_name.clone(),
+        created_at: record.created_at,
+    }
+}
+
+impl Mentoring {
+    /// Blocks the account behind a member of a conversation the caller is in.
+    pub async fn block(&self, principal: &Principal, request: &BlockRequest) -> Outcome<BlockView> {
+        let ctx = self
+            .member_ctx(&principal.account, &request.conversation)
+            .await?;
+        let member = MemberId::parse(&request.member).ok_or_else(no_member)?;
+        let target = self
+            .store
+            .members(&ctx.conversation)
+            .await?
+            .into_iter()
+            .find(|m| m.member == member)
+            .ok_or_else(no_member)?;
+        if target.account == principal.account {
+            return Err(Refusal::invalid("you cannot block yourself"));
+        }
+        let now = now_millis();
+        self.store
+            .add_block(NewBlock {
+                blocker: principal.account.clone(),
+                blocked: target.account.clone(),
+                conversation: ctx.conversation.clone(),
+                member: member.clone(),
+                display_name: target.display_name.clone(),
+                now,
+            })
+            .await?;
+        self.refresh_shared(&principal.account, &target.account)
+            .await?;
+        let existing = self.store.blocks_of(&principal.account).await?;
+        Ok(existing
+            .iter()
+            .find(|b| b.member == member && b.conversation == ctx.conversation)
+            .map(block_view)
+            .unwrap_or(BlockView {
+                conversation: ctx.conversation,
+                member,
+                display_name: target.display_name,
+                created_at: now,
+            }))
+    }
+
+    /// Lifts a block, named as it is listed (conversation + member id).
+    pub async fn unblock(
+        &self,
+        principal: &Principal,
+        raw_conversation: &str,
+        raw_member: &str,
+    ) -> Outcome<()> {
+        let not_found = || Refusal::new(ErrorCode::NotFound, "no such block");
+        let conversation = ConversationId::parse(raw_conversation).ok_or_else(not_found)?;
+        let member = MemberId::parse(raw_member).ok_or_else(not_found)?;
+        let blocks = self.store.blocks_of(&principal.account).await?;
+        if !blocks
+            .iter()
+            .any(|b| b.conversation == conversation && b.member == member)
+        {
+            return Err(not_found());
+        }
+        let blocked = self
+            .store
+            .members(&conversation)
+            .await?
+            .into_iter()
+            .find(|m| m.member == member)
+            .map(|m| m.account)
+            .ok_or_else(not_found)?;
+        self.store
+            .remove_block(&principal.account, &blocked)
+            .await?;
+        self.refresh_shared(&principal.account, &blocked).await
+    }
+
+    pub async fn blocks(&self, principal: &Principal) -> Outcome<Vec<BlockView>> {
+        Ok(self
+            .store
+            .blocks_of(&principal.account)
+            .await?
+            .iter()
+            .map(block_view)
+            .collect())
+    }
+
+    /// Both accounts' connections re-read their standing in every conversation they
+    /// share, so fan-out and catch-up apply the block (or stop applying it) at once.
+    /// Nothing visible is sent: the blocked account is not told.
+    async fn refresh_shared(&self, a: &AccountId, b: &AccountId) -> Outcome<()> {
+        let theirs: Vec<ConversationId> = self
+            .store
+            .memberships(b)
+            .await?
+            .into_iter()
+            .map(|m| m.conversation.id)
+            .collect();
+        for mine in self.store.memberships(a).await? {
+            let conversation = mine.conversation.id;
+            if theirs.contains(&conversation) {
+                self.resubscribe(a, &conversation, 0);
+                self.resubscribe(b, &conversation, 0);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,454 @@
+//! One call's state and its life cycle, as pure transitions: each takes the state and
+//! an input and returns what to tell whom ([`Step`]). Nothing here does I/O, so the
+//! rules are unit-tested directly and the state can live in any [`super::registry`].
+//!
+//! Life cycle: the caller's device is the first participant and every other eligible
+//! member is rung. A member answers (`accept`, on one device: that member's other
+//! devices stop ringing) or declines; a member already in another call is busy. The
+//! call is *answered* once anyone but the caller joins. Unanswered, it ends when
+//! nobody is left ringing (everyone declined or was busy), when the ring times out, or
+//! when the caller hangs up (cancel). Answered, it goes on while anyone is in it;
+//! members may join and leave; it ends when the last participant leaves. A participant
+//! whose connection drops keeps its place for a grace period.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AccountId, CallId, ConversationId, MemberId, Millis};
+use crate::mentoring::Refusal;
+use crate::protocol::ErrorCode;
+use crate::protocol::call::{CallEvent, Media, Reason, RingStop};
+
+/// One connection, on one node.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Device {
+    pub node: String,
+    pub conn: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Participant {
+    pub member: MemberId,
+    pub account: AccountId,
+    pub device: Device,
+    /// Pseudonymous in this conversation: relay-only ICE, sanitised signals.
+    pub relay_only: bool,
+    /// Members this participant blocked or was blocked by here (as of joining): no
+    /// signal passes between them, so their pair never connects.
+    #[serde(default)]
+    pub avoid: Vec<MemberId>,
+    pub joined_at: Millis,
+    /// Set while the device's connection is gone and the grace period runs.
+    pub lost_at: Option<Millis>,
+}
+
+impl Participant {
+    pub fn connected(&self) -> bool {
+        self.lost_at.is_none()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Answer {
+    Ringing,
+    Joined,
+    Declined,
+    Busy,
+    Missed,
+}
+
+/// A member the call rang.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Invitee {
+    pub member: MemberId,
+    pub account: AccountId,
+    pub answer: Answer,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CallState {
+    pub id: CallId,
+    pub conversation: ConversationId,
+    pub media: Media,
+    /// Bumped on every change (compare-and-set in the registry).
+    pub version: u64,
+    pub started_at: Millis,
+    pub answered_at: Option<Millis>,
+    pub caller: MemberId,
+    pub participants: Vec<Participant>,
+    pub invitees: Vec<Invitee>,
+    /// Every member who has been a participant (the stored participant count).
+    pub took_part: Vec<MemberId>,
+}
+
+/// Who a call event goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// One connection.
+    Device(Device),
+    /// Every device of these members.
+    Members(Vec<MemberId>),
+    /// Every device of every member of the conversation.
+    Everyone,
+}
+
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub to: Target,
+    pub event: CallEvent,
+}
+
+/// What a transition asks the service to do.
+#[derive(Debug, Default)]
+pub struct Step {
+    pub deliveries: Vec<Delivery>,
+    /// The call is over: remove it, record the end, tell everyone.
+    pub ended: Option<Reason>,
+    /// Start a grace timer for this participant's device.
+    pub grace: Option<(MemberId, Device)>,
+    /// A join took over a place the account already held.
+    pub rejoined: bool,
+}
+
+fn call_state(message: &'static str) -> Refusal {
+    Refusal::new(ErrorCode::CallState, message)
+}
+
+impl CallState {
+    /// A new call with the caller as first participant, ringing `invitees` (those
+    /// already marked busy are not rung).
+    pub fn start(
+        id: CallId,
+        conversation: ConversationId,
+        media: Media,
+        caller: Participant,
+        invitees: Vec<Invitee>,
+        ring_timeout_ms: u64,
+    ) -> (CallState, Step) {
+        let mut call = CallState {
+            id,
+            conversation,
+            media,
+            version: 0,
+            started_at: caller.joined_at,
+            answered_at: None,
+            caller: caller.member.clone(),
+            took_part: vec![caller.member.clone()],
+            participants: vec![caller],
+            invitees,
+        };
+        let mut step = Step::default();
+        let ringing = call.members_with(Answer::Ringing);
+        if !ringing.is_empty() {
+            step.deliveries.push(Delivery {
+                to: Target::Members(ringing),
+                event: CallEvent::Ringing {
+                    call: call.id.clone(),
+                    conversation: call.conversation.clone(),
+                    media,
+                    from: call.caller.clone(),
+                    ring_timeout_ms,
+                },
+            });
+        }
+        for member in call.members_with(Answer::Busy) {
+            let event = call.declined(member, Reason::UserBusy);
+            step.deliveries.push(Delivery {
+                to: Target::Device(call.participants[0].device.clone()),
+                event,
+            });
+        }
+        call.end_if_unanswered(&mut step);
+        (call, step)
+    }
+
+    pub fn participant_by_account(&self, account: &AccountId) -> Option<&Participant> {
+        self.participants.iter().find(|p| &p.account == account)
+    }
+
+    pub fn participant_by_device(&self, device: &Device) -> Option<&Participant> {
+        self.participants
+            .iter()
+            .find(|p| &p.device == device && p.connected())
+    }
+
+    pub fn invitee(&self, account: &AccountId) -> Option<&Invitee> {
+        self.invitees.iter().find(|i| &i.account == account)
+    }
+
+    /// Someone who knows about this call: rung, or in it.
+    pub fn involves(&self, account: &AccountId) -> bool {
+        self.invitee(account).is_some() || self.participant_by_account(account).is_some()
+    }
+
+    pub fn members_with(&self, answer: Answer) -> Vec<MemberId> {
+        self.invitees
+            .iter()
+            .filter(|i| i.answer == answer)
+            .map(|i| i.member.clone())
+            .collect()
+    }
+
+    /// Connected participants other than `member`.
+    pub fn others(&self, member: &MemberId) -> impl Iterator<Item = &Participant> {
+        self.participants
+            .iter()
+            .filter(move |p| &p.member != member && p.connected())
+    }
+
+    fn tell_others(&self, step: &mut Step, member: &MemberId, event: CallEvent) {
+        for other in self.others(member) {
+            step.deliveries.push(Delivery {
+                to: Target::Device(other.device.clone()),
+                event: event.clone(),
+            });
+        }
+    }
+
+    fn declined(&self, member: MemberId, reason: Reason) -> CallEvent {
+        CallEvent::Declined {
+            call: self.id.clone(),
+            conversation: self.conversation.clone(),
+            member,
+            reason,
+        }
+    }
+
+    /// Adds `joiner` (or moves the account's place to the joiner's device: `join` from
+    /// another device, or either action while the held place is in its grace period).
+    /// `answering`: the member must be ringing (`accept`), not just a member (`join`).
+    pub fn join(
+        &mut self,
+        joiner: Participant,
+        answering: bool,
+        max: usize,
+    ) -> Result<Step, Refusal> {
+        let mut step = Step::default();
+        if let Some(index) = self
+            .participants
+            .iter()
+            .position(|p| p.account == joiner.account)
+        {
+            let held = &mut self.participants[index];
+            if held.device == joiner.device && held.connected() {
+                return Ok(step); // repeated join from the same device
+            }
+            if answering && held.connected() {
+                // Two devices answered at once: the first wins. (`join` moves on purpose.)
+                return Err(call_state("you already answered on another device"));
+            }
+            let previous = std::mem::replace(&mut held.device, joiner.device.clone());
+            let was_connected = held.lost_at.take().is_none();
+            let member = held.member.clone();
+            if was_connected {
+                step.deliveries.push(Delivery {
+                    to: Target::Device(previous),
+                    event: CallEvent::Left {
+                        call: self.id.clone(),
+                        conversation: self.conversation.clone(),
+                        reason: Reason::JoinedElsewhere,
+                    },
+                });
+            }
+            let event = CallEvent::ParticipantReconnected {
+                call: self.id.clone(),
+                conversation: self.conversation.clone(),
+                member: member.clone(),
+            };
+            self.tell_others(&mut step, &member, event);
+            step.rejoined = true;
+            return Ok(step);
+        }
+        let invitee = self
+            .invitees
+            .iter()
+            .position(|i| i.account == joiner.account);
+        let ringing = invitee.is_some_and(|i| self.invitees[i].answer == Answer::Ringing);
+        if answering && !ringing {
+            return Err(call_state("this call is not ringing for you"));
+        }
+        if self.participants.len() >= max {
+            return Err(Refusal::new(
+                ErrorCode::CallFull,
+                "the call has the most participants allowed",
+            ));
+        }
+        if let Some(index) = invitee {
+            self.invitees[index].answer = Answer::Joined;
+        }
+        if ringing {
+            step.deliveries.push(Delivery {
+                to: Target::Members(vec![joiner.member.clone()]),
+                event: CallEvent::RingStopped {
+                    call: self.id.clone(),
+                    conversation: self.conversation.clone(),
+                    reason: RingStop::Answered,
+                },
+            });
+        }
+        self.answered_at.get_or_insert(joiner.joined_at);
+        if !self.took_part.contains(&joiner.member) {
+            self.took_part.push(joiner.member.clone());
+        }
+        let event = CallEvent::ParticipantJoined {
+            call: self.id.clone(),
+            conversation: self.conversation.clone(),
+            member: joiner.member.clone(),
+        };
+        self.tell_others(&mut step, &joiner.member, event);
+        self.participants.push(joiner);
+        Ok(step)
+    }
+
+    /// A rung member refuses (on every device).
+    pub fn decline(&mut self, account: &AccountId, reason: Reason) -> Result<Step, Refusal> {
+        let invitee = self
+            .invitees
+            .iter_mut()
+            .find(|i| &i.account == account && i.answer == Answer::Ringing)
+            .ok_or_else(|| call_state("this call is not ringing for you"))?;
+        invitee.answer = if reason == Reason::UserBusy {
+            Answer::Busy
+        } else {
+            Answer::Declined
+        };
+        let member = invitee.member.clone();
+        let mut step = Step::default();
+        step.deliveries.push(Delivery {
+            to: Target::Members(vec![member.clone()]),
+            event: CallEvent::RingStopped {
+                call: self.id.clone(),
+                conversation: self.conversation.clone(),
+                reason: RingStop::Declined,
+            },
+        });
+        let event = self.declined(member.clone(), reason);
+        self.tell_others(&mut step, &member, event);
+        self.end_if_unanswered(&mut step);
+        Ok(step)
+    }
+
+    /// The account hangs up (from any of its devices).
+    pub fn leave(&mut self, account: &AccountId, reason: Reason) -> Result<Step, Refusal> {
+        let index = self
+            .participants
+            .iter()
+            .position(|p| &p.account == account)
+            .ok_or_else(|| call_state("you are not in this call"))?;
+        Ok(self.remove_participant(index, reason))
+    }
+
+    /// A participant's connection dropped. `None` if the device was not in the call.
+    pub fn lose(&mut self, device: &Device, now: Millis, grace_ms: u64) -> Option<Step> {
+        let held = self
+            .participants
+            .iter_mut()
+            .find(|p| &p.device == device && p.lost_at.is_none())?;
+        held.lost_at = Some(now);
+        let member = held.member.clone();
+        let mut step = Step {
+            grace: Some((member.clone(), device.clone())),
+            ..Step::default()
+        };
+        let event = CallEvent::ParticipantDisconnected {
+            call: self.id.clone(),
+            conversation: self.conversation.clone(),
+            member: member.clone(),
+            grace_ms,
+        };
+        self.tell_others(&mut step, &member, event);
+        Some(step)
+    }
+
+    /// The grace period ran out. `None` if the participant came back (or left) since.
+    pub fn expire_grace(&mut self, member: &MemberId, device: &Device) -> Option<Step> {
+        let index = self
+            .participants
+            .iter()
+            .position(|p| &p.member == member && &p.device == device && p.lost_at.is_some())?;
+        Some(self.remove_participant(index, Reason::ConnectionLost))
+    }
+
+    /// Nobody answered in time: stop ringing; end the call if nobody answered at all.
+    /// `None` if nobody was ringing any more.
+    pub fn ring_timeout(&mut self) -> Option<Step> {
+        let ringing = self.members_with(Answer::Ringing);
+        if ringing.is_empty() {
+            return None;
+        }
+        for invitee in &mut self.invitees {
+            if invitee.answer == Answer::Ringing {
+                invitee.answer = Answer::Missed;
+            }
+        }
+        let mut step = Step::default();
+        if self.answered_at.is_some() {
+            step.deliveries.push(Delivery {
+                to: Target::Members(ringing),
+                event: CallEvent::RingStopped {
+                    call: self.id.clone(),
+                    conversation: self.conversation.clone(),
+                    reason: RingStop::InviteTimeout,
+                },
+            });
+        } else {
+            self.end(&mut step, Reason::InviteTimeout);
+        }
+        Some(step)
+    }
+
+    fn remove_participant(&mut self, index: usize, reason: Reason) -> Step {
+        let gone = self.participants.remove(index);
+        let mut step = Step::default();
+        let event = CallEvent::ParticipantLeft {
+            call: self.id.clone(),
+            conversation: self.conversation.clone(),
+            member: gone.member.clone(),
+            reason,
+        };
+        self.tell_others(&mut step, &gone.member, event);
+        if self.participants.is_empty() {
+            let reason = if self.answered_at.is_none() && reason == Reason::UserHangup {
+                Reason::UserCancelled
+            } else {
+                reason
+            };
+            self.end(&mut step, reason);
+        }
+        step
+    }
+
+    /// Unanswered and nobody left ringing: every member rung refused.
+    fn end_if_unanswered(&mut self, step: &mut Step) {
+        if self.answered_at.is_some() || !self.members_with(Answer::Ringing).is_empty() {
+            return;
+        }
+        let all_busy = self.invitees.iter().all(|i| i.answer == Answer::Busy);
+        let reason = if all_busy {
+            Reason::UserBusy
+        } else {
+            Reason::UserDeclined
+        };
+        self.end(step, reason);
+    }
+
+    fn end(&mut self, step: &mut Step, reason: Reason) {
+        for invitee in &mut self.invitees {
+            if invitee.answer == Answer::Ringing {
+                invitee.answer = Answer::Missed;
+            }
+        }
+        step.ended = Some(reason);
+        step.deliveries.push(Delivery {
+            to: Target::Everyone,
+            event: CallEvent::Ended {
+                call: self.id.clone(),
+                conversation: self.conversation.clone(),
+                reason,
+            },
+        });
+    }
+}
+
+#[cfg(test)]
+#[path = "call_tests.rs"]
+mod tests;

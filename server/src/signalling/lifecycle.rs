@@ -1,0 +1,325 @@
+//! The call life cycle as requests and timers see it: each step reads what it needs,
+//! applies one [`CallState`] transition with compare-and-set, replies to the
+//! requesting device first and then tells everyone else.
+
+use std::sync::Arc;
+
+use super::call::{Answer, CallState, Device, Invitee, Participant};
+use super::{DeviceLink, Signalling, call_state, no_call};
+use crate::ids::{CallId, MemberId, now_millis};
+use crate::mentoring::{MemberCtx, Refusal};
+use crate::protocol::ServerFrame;
+use crate::protocol::call::{CallEvent, Media, Reason};
+
+impl Signalling {
+    pub(super) async fn start_call(
+        &self,
+        device: &Arc<dyn DeviceLink>,
+        reference: Option<String>,
+        raw_conversation: &str,
+        media: Media,
+    ) -> Result<(), Refusal> {
+        let account = device.account().clone();
+        let (ctx, relay_only) = self.membership(&account, raw_conversation).await?;
+        ctx.check_post()?;
+        self.check_relay_possible(relay_only)?;
+        if self.registry.participating(&account).await?.is_some() {
+            return Err(call_state("you are already in a call: leave it first"));
+        }
+        if self
+            .registry
+            .in_conversation(&ctx.conversation)
+            .await?
+            .is_some()
+        {
+            return Err(call_state(
+                "a call is already in progress in this conversation: join it",
+            ));
+        }
+        let avoid = avoided(&ctx);
+        let mut invitees = Vec::new();
+        for member in self.store.members(&ctx.conversation).await? {
+            // Blocks hold both ways: neither side is rung by the other's calls.
+            let eligible = member.account != account
+                && !avoid.contains(&member.member)
+                && member.left_at.is_none()
+                && member.agreed_at.is_some()
+                && !member.muted;
+            if !eligible {
+                continue;
+            }
+            let busy = self
+                .registry
+                .participating(&member.account)
+                .await?
+                .is_some();
+            invitees.push(Invitee {
+                member: member.member,
+                account: member.account,
+                answer: if busy { Answer::Busy } else { Answer::Ringing },
+            });
+        }
+        if invitees.is_empty() {
+            return Err(call_state("there is nobody else here to call"));
+        }
+        let caller = Participant {
+            member: ctx.member.clone(),
+            account,
+            device: self.device_of(device),
+            relay_only,
+            avoid,
+            joined_at: now_millis(),
+            lost_at: None,
+        };
+        let ring_ms = self.settings.ring_timeout.as_millis() as u64;
+        let (call, step) = CallState::start(
+            CallId::random(),
+            ctx.conversation.clone(),
+            media,
+            caller.clone(),
+            invitees,
+            ring_ms,
+        );
+        let live = step.ended.is_none();
+        if live && !self.registry.create(&call).await? {
+            return Err(call_state(
+                "a call is already in progress in this conversation: join it",
+            ));
+        }
+        if let Err(error) = self.store.record_call_start(&super::record_of(&call)).await {
+            if live {
+                self.registry.remove(&call.id, call.version).await?;
+            }
+            return Err(error.into());
+        }
+        metrics::counter!("mentorhub_calls_started_total").increment(1);
+        tracing::info!(call = %call.id, conversation = %call.conversation, media = media.as_str(), "call started");
+        self.devices.insert(device.id(), device.clone());
+        let view = self.view(&call, &caller, reference, false);
+        device.send(&ServerFrame::Call(CallEvent::Started(view)));
+        if live {
+            self.arm_ring_timeout(call.id.clone());
+        }
+        self.apply(&call, step).await;
+        Ok(())
+    }
+
+    /// `accept` (`answering`) or `join`.
+    pub(super) async fn join(
+        &self,
+        device: &Arc<dyn DeviceLink>,
+        reference: Option<String>,
+        raw_call: &str,
+        answering: bool,
+    ) -> Result<(), Refusal> {
+        let account = device.account().clone();
+        let id = CallId::parse(raw_call).ok_or_else(no_call)?;
+        let found = self.registry.get(&id).await?.ok_or_else(no_call)?;
+        let (ctx, relay_only) = match self.membership(&account, found.conversation.as_str()).await {
+            Ok(found) => found,
+            Err(refusal) if refusal.code == crate::protocol::ErrorCode::NotFound => {
+                return Err(no_call());
+            }
+            Err(refusal) => return Err(refusal),
+        };
+        ctx.check_post()?;
+        self.check_relay_possible(relay_only)?;
+        if let Some(other) = self.registry.participating(&account).await?
+            && other != id
+        {
+            return Err(call_state(
+                "you are already in another call: leave it first",
+            ));
+        }
+        let joiner = Participant {
+            member: ctx.member.clone(),
+            account: account.clone(),
+            device: self.device_of(device),
+            relay_only,
+            avoid: avoided(&ctx),
+            joined_at: now_millis(),
+            lost_at: None,
+        };
+        let max = self.settings.max_participants;
+        let (call, step) = self
+            .update(&id, |call| {
+                call.join(joiner.clone(), answering, max).map(Some)
+            })
+            .await?;
+        self.devices.insert(device.id(), device.clone());
+        let me = call
+            .participant_by_account(&account)
+            .cloned()
+            .unwrap_or(joiner);
+        let view = self.view(&call, &me, reference, step.rejoined);
+        device.send(&ServerFrame::Call(CallEvent::Joined(view)));
+        self.apply(&call, step).await;
+        Ok(())
+    }
+
+    pub(super) async fn decline(
+        &self,
+        device: &Arc<dyn DeviceLink>,
+        reference: Option<String>,
+        raw_call: &str,
+        reason: Reason,
+    ) -> Result<(), Refusal> {
+        let account = device.account().clone();
+        let found = self.visible_call(&account, raw_call).await?;
+        let (call, step) = self
+            .update(&found.id, |call| call.decline(&account, reason).map(Some))
+            .await?;
+        device.send(&ServerFrame::Ok { reference });
+        self.apply(&call, step).await;
+        Ok(())
+    }
+
+    pub(super) async fn leave(
+        &self,
+        device: &Arc<dyn DeviceLink>,
+        reference: Option<String>,
+        raw_call: &str,
+        reason: Reason,
+    ) -> Result<(), Refusal> {
+        let account = device.account().clone();
+        let found = self.visible_call(&account, raw_call).await?;
+        let (call, step) = self
+            .update(&found.id, |call| call.leave(&account, reason).map(Some))
+            .await?;
+        device.send(&ServerFrame::Ok { reference });
+        self.apply(&call, step).await;
+        Ok(())
+    }
+
+    /// A connection closed. If it was in a call, its place is kept for the grace
+    /// period (the others are told), after which it is gone.
+    pub async fn disconnected(&self, device_id: u64) {
+        let Some((_, link)) = self.devices.remove(&device_id) else {
+            return; // never started or joined a call
+        };
+        let device = Device {
+            node: self.node.to_string(),
+            conn: device_id,
+        };
+        let grace_ms = self.settings.reconnect_grace.as_millis() as u64;
+        let result = async {
+            let Some(id) = self.registry.participating(link.account()).await? else {
+                return Ok(None);
+            };
+            let now = now_millis();
+            self.update(&id, |call| Ok(call.lose(&device, now, grace_ms)))
+                .await
+                .map(Some)
+        }
+        .await;
+        match result {
+            Ok(Some((call, step))) => self.apply(&call, step).await,
+            Ok(None) => {}
+            Err(refusal) => tracing::debug!(%refusal, "dropped connection: call already gone"),
+        }
+    }
+
+    fn arm_ring_timeout(&self, id: CallId) {
+        let me = self.me.clone();
+        let after = self.settings.ring_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            if let Some(signalling) = me.upgrade() {
+                signalling.ring_expired(&id).await;
+            }
+        });
+    }
+
+    async fn ring_expired(&self, id: &CallId) {
+        match self.update(id, |call| Ok(call.ring_timeout())).await {
+            Ok((call, step)) => self.apply(&call, step).await,
+            Err(refusal) => tracing::debug!(%refusal, "ring timeout: call already gone"),
+        }
+    }
+
+    pub(super) fn arm_grace(&self, id: CallId, member: MemberId, device: Device) {
+        let me = self.me.clone();
+        let after = self.settings.reconnect_grace;
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            if let Some(signalling) = me.upgrade() {
+                signalling.grace_expired(&id, &member, &device).await;
+            }
+        });
+    }
+
+    async fn grace_expired(&self, id: &CallId, member: &MemberId, device: &Device) {
+        match self
+            .update(id, |call| Ok(call.expire_grace(member, device)))
+            .await
+        {
+            Ok((call, step)) => self.apply(&call, step).await,
+            Err(refusal) => tracing::debug!(%refusal, "grace period over: call already gone"),
+        }
+    }
+}
+
+/// Members on either side of a block with this member here.
+fn avoided(ctx: &MemberCtx) -> Vec<MemberId> {
+    let mut avoid: Vec<MemberId> = ctx.hidden.iter().map(|h| h.member.clone()).collect();
+    avoid.extend(ctx.blocked_by.iter().cloned());
+    avoid
+}
+
+impl Signalling {
+    /// A device came online: it rings for every call that rings its account now, with
+    /// the time left.
+    pub async fn session_started(&self, device: &Arc<dyn DeviceLink>, contexts: &[MemberCtx]) {
+        let now = now_millis();
+        let timeout = self.settings.ring_timeout.as_millis() as i64;
+        for ctx in contexts.iter().filter(|c| c.can_read()) {
+            let Ok(Some(call)) = self.registry.in_conversation(&ctx.conversation).await else {
+                continue;
+            };
+            let ringing = call
+                .invitee(device.account())
+                .is_some_and(|i| i.answer == Answer::Ringing);
+            let left = call.started_at + timeout - now;
+            if ringing && left > 0 {
+                device.send(&ServerFrame::Call(CallEvent::Ringing {
+                    call: call.id.clone(),
+                    conversation: call.conversation.clone(),
+                    media: call.media,
+                    from: call.caller.clone(),
+                    ring_timeout_ms: left as u64,
+                }));
+            }
+        }
+    }
+
+    /// The account's standing in a conversation changed so that it may no longer call
+    /// there: it leaves the conversation's call, if it is in it.
+    pub async fn standing_changed(
+        &self,
+        account: &crate::ids::AccountId,
+        conversation: &crate::ids::ConversationId,
+        may_call: bool,
+    ) {
+        if may_call {
+            return;
+        }
+        let Ok(Some(found)) = self.registry.in_conversation(conversation).await else {
+            return;
+        };
+        if found.participant_by_account(account).is_none() {
+            return;
+        }
+        let result = self
+            .update(&found.id, |call| {
+                Ok(call.participant_by_account(account).is_some().then(|| {
+                    call.leave(account, Reason::ConversationClosed)
+                        .unwrap_or_default()
+                }))
+            })
+            .await;
+        match result {
+            Ok((call, step)) => self.apply(&call, step).await,
+            Err(refusal) => tracing::debug!(%refusal, "standing changed: call already gone"),
+        }
+    }
+}

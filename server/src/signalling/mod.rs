@@ -1,0 +1,460 @@
+//! Calls: WebRTC signalling, ICE/TURN configuration, the embedded TURN server and the
+//! relay-only policy for pseudonymous members.
+//!
+//! Media never passes through the hub. The server rings, keeps each call's life
+//! cycle ([`call`]), relays offers/answers/candidates between the participants of one
+//! call only — the sender always taken from the authenticated connection — after
+//! validating them ([`sdp`], [`candidate`]), and hands out STUN/TURN configuration
+//! with short-lived credentials ([`ice`], [`credentials`], [`turn`]).
+//!
+//! | file | owns |
+//! |---|---|
+//! | `call.rs` | one call's state and its transitions (pure) |
+//! | `registry.rs` | where live calls are kept (in-process now; Redis-shaped trait) |
+//! | `lifecycle.rs` | start, accept/join, decline, leave, dropped connections, timers |
+//! | `signals.rs` | relaying descriptions and candidates |
+//! | `sdp.rs`, `candidate.rs` | validation, relay-only sanitising |
+//! | `ice.rs`, `credentials.rs` | ICE configuration, TURN REST credentials, the shared secret |
+//! | `turn/` | the embedded TURN server with its peer policy and allocation quota |
+//!
+//! Only call metadata reaches the store (start, answer, end, participant count,
+//! reason). SDP, candidates and addresses are never stored and never logged.
+
+pub mod call;
+pub mod candidate;
+pub mod credentials;
+pub mod ice;
+mod lifecycle;
+pub mod registry;
+pub mod sdp;
+mod signals;
+pub mod turn;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use dashmap::DashMap;
+
+use self::call::{CallState, Delivery, Device, Participant, Step, Target};
+use self::credentials::TurnCredentials;
+use self::ice::IceDirectory;
+use self::registry::{CallRegistry, MemoryRegistry, RegistryError};
+use self::turn::{EmbeddedTurn, TurnSettings};
+use crate::bus::{Audience, Bus, Envelope, Payload, Topic};
+use crate::config::CallConfig;
+use crate::ids::{AccountId, CallId, ConversationId};
+use crate::mentoring::{MemberCtx, Refusal};
+use crate::protocol::call::{CallRequest, CallView, IceConfig, IcePolicy, Reason};
+use crate::protocol::{ErrorCode, ServerFrame};
+use crate::store::{CallRecord, ConversationState, Store};
+
+/// A live connection as signalling sees it (the hub's connection handle).
+pub trait DeviceLink: Send + Sync + 'static {
+    /// Unique on this node while the connection lives.
+    fn id(&self) -> u64;
+    fn account(&self) -> &AccountId;
+    /// Queues a frame without waiting.
+    fn send(&self, frame: &ServerFrame);
+}
+
+/// A session description or candidate that failed validation (`invalid_signal`).
+/// Messages never quote the submitted text.
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    #[error("the session description is larger than {0} bytes")]
+    SdpTooLarge(usize),
+    #[error("the session description {0}")]
+    Sdp(&'static str),
+    #[error("the candidate {0}")]
+    Candidate(&'static str),
+}
+
+impl From<SignalError> for Refusal {
+    fn from(error: SignalError) -> Self {
+        Refusal::new(ErrorCode::InvalidSignal, error.to_string())
+    }
+}
+
+impl From<RegistryError> for Refusal {
+    fn from(error: RegistryError) -> Self {
+        tracing::error!(%error, "call registry error");
+        Refusal::new(
+            ErrorCode::Unavailable,
+            "calls are unavailable right now; nothing was changed, retry",
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignallingError {
+    #[error("TURN shared secret: {0}")]
+    Secret(#[from] credentials::SecretError),
+    #[error(transparent)]
+    Turn(#[from] turn::TurnError),
+}
+
+/// Call behaviour, from configuration.
+#[derive(Clone, Debug)]
+pub struct CallSettings {
+    pub ring_timeout: Duration,
+    pub max_participants: usize,
+    pub reconnect_grace: Duration,
+    pub max_sdp_bytes: usize,
+}
+
+impl From<&CallConfig> for CallSettings {
+    fn from(config: &CallConfig) -> Self {
+        CallSettings {
+            ring_timeout: config.ring_timeout,
+            max_participants: config.max_participants as usize,
+            reconnect_grace: config.reconnect_grace,
+            max_sdp_bytes: config.max_sdp_bytes,
+        }
+    }
+}
+
+pub struct Signalling {
+    settings: CallSettings,
+    registry: Arc<dyn CallRegistry>,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    node: Arc<str>,
+    ice: IceDirectory,
+    turn: Option<EmbeddedTurn>,
+    /// Connections on this node that started or joined a call, until they close.
+    devices: DashMap<u64, Arc<dyn DeviceLink>>,
+    /// For timers, which must not keep the service alive.
+    me: Weak<Signalling>,
+}
+
+/// After this many lost compare-and-set rounds a request gives up (`unavailable`).
+const MAX_ATTEMPTS: usize = 16;
+
+fn no_call() -> Refusal {
+    Refusal::new(ErrorCode::NotFound, "no such call, or you are not a member")
+}
+
+fn call_state(message: &'static str) -> Refusal {
+    Refusal::new(ErrorCode::CallState, message)
+}
+
+impl Signalling {
+    /// Loads the TURN secret and, if enabled, starts the embedded TURN server.
+    pub async fn start(
+        config: &CallConfig,
+        data_dir: &Path,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        node: Arc<str>,
+    ) -> Result<Arc<Signalling>, SignallingError> {
+        let secret = credentials::load_secret(config.turn_secret.as_ref(), data_dir)?;
+        let issuer = TurnCredentials::new(secret, config.turn_ttl);
+        let turn = if config.turn_enabled {
+            let settings = TurnSettings {
+                listen: config.turn_listen,
+                public_ip: config.turn_public_ip,
+                allow_private_peers: config.turn_allow_private_peers,
+                max_allocations_per_user: config.turn_max_allocations_per_user,
+            };
+            Some(EmbeddedTurn::start(&settings, issuer.clone()).await?)
+        } else {
+            None
+        };
+        let mut turn_urls: Vec<String> = turn.iter().map(EmbeddedTurn::turn_url).collect();
+        turn_urls.extend(config.turn_urls.iter().cloned());
+        let mut stun_urls: Vec<String> = turn.iter().map(EmbeddedTurn::stun_url).collect();
+        stun_urls.extend(config.stun_urls.iter().cloned());
+        let ice = IceDirectory::new(issuer, turn_urls, stun_urls);
+        Ok(Arc::new_cyclic(|me| Signalling {
+            settings: CallSettings::from(config),
+            registry: Arc::new(MemoryRegistry::new()),
+            store,
+            bus,
+            node,
+            ice,
+            turn,
+            devices: DashMap::new(),
+            me: me.clone(),
+        }))
+    }
+
+    /// The embedded TURN server's bound address, if it runs.
+    pub fn turn_addr(&self) -> Option<SocketAddr> {
+        self.turn.as_ref().map(EmbeddedTurn::local_addr)
+    }
+
+    pub async fn shutdown(&self) {
+        if let Some(turn) = &self.turn {
+            turn.close().await;
+        }
+    }
+
+    /// `GET /api/ice-servers[?conversation=…]`: the policy is relay-only where the
+    /// caller is pseudonymous in that conversation.
+    pub async fn ice_for(
+        &self,
+        account: &AccountId,
+        conversation: Option<&str>,
+    ) -> Result<IceConfig, Refusal> {
+        let relay_only = match conversation {
+            Some(raw) => self.membership(account, raw).await?.1,
+            None => false,
+        };
+        Ok(self.ice.config(account, policy(relay_only)))
+    }
+
+    /// One call frame from a connection. Replies (with the request's `ref`) and
+    /// deliveries to others are queued here; a refusal is returned for the caller to
+    /// answer with an `error` frame, and changes nothing.
+    pub async fn handle(
+        &self,
+        device: Arc<dyn DeviceLink>,
+        request: CallRequest,
+    ) -> Result<(), Refusal> {
+        metrics::counter!("mentorhub_call_requests_total", "action" => request.action())
+            .increment(1);
+        match request {
+            CallRequest::Start {
+                reference,
+                conversation,
+                media,
+            } => {
+                self.start_call(&device, reference, &conversation, media)
+                    .await
+            }
+            CallRequest::Accept { reference, call } => {
+                self.join(&device, reference, &call, true).await
+            }
+            CallRequest::Join { reference, call } => {
+                self.join(&device, reference, &call, false).await
+            }
+            CallRequest::Decline {
+                reference,
+                call,
+                reason,
+            } => {
+                let reason = reason.map_or(Reason::UserDeclined, Reason::from);
+                self.decline(&device, reference, &call, reason).await
+            }
+            CallRequest::Leave {
+                reference,
+                call,
+                reason,
+            } => {
+                let reason = reason.map_or(Reason::UserHangup, Reason::from);
+                self.leave(&device, reference, &call, reason).await
+            }
+            CallRequest::Description {
+                reference,
+                call,
+                to,
+                description,
+            } => {
+                self.relay_description(&device, reference, &call, &to, description)
+                    .await
+            }
+            CallRequest::Candidate {
+                reference,
+                call,
+                to,
+                candidate,
+            } => {
+                self.relay_candidate(&device, reference, &call, &to, candidate)
+                    .await
+            }
+        }
+    }
+
+    // ---- shared helpers ----------------------------------------------------------
+
+    fn device_of(&self, link: &Arc<dyn DeviceLink>) -> Device {
+        Device {
+            node: self.node.to_string(),
+            conn: link.id(),
+        }
+    }
+
+    /// The account's standing in a conversation (with the blocks that apply there),
+    /// and whether it is pseudonymous there.
+    async fn membership(
+        &self,
+        account: &AccountId,
+        raw_conversation: &str,
+    ) -> Result<(MemberCtx, bool), Refusal> {
+        let conversation =
+            ConversationId::parse(raw_conversation).ok_or_else(Refusal::not_found)?;
+        let membership = self
+            .store
+            .membership(&conversation, account)
+            .await?
+            .filter(|m| m.conversation.state != ConversationState::Closed)
+            .ok_or_else(Refusal::not_found)?;
+        let blocks = self.store.block_edges(account, Some(&conversation)).await?;
+        Ok((
+            MemberCtx::from_membership(&membership).with_blocks(&blocks),
+            membership.member.pseudonymous,
+        ))
+    }
+
+    /// A call the account may know of: rung or in it, or a member of its conversation.
+    /// Anything else — unknown id, someone else's call — is `not_found`.
+    async fn visible_call(&self, account: &AccountId, raw: &str) -> Result<CallState, Refusal> {
+        let id = CallId::parse(raw).ok_or_else(no_call)?;
+        let call = self.registry.get(&id).await?.ok_or_else(no_call)?;
+        if call.involves(account) {
+            return Ok(call);
+        }
+        match self.membership(account, call.conversation.as_str()).await {
+            Ok(_) => Ok(call),
+            Err(refusal) if refusal.code == ErrorCode::NotFound => Err(no_call()),
+            Err(refusal) => Err(refusal),
+        }
+    }
+
+    fn check_relay_possible(&self, relay_only: bool) -> Result<(), Refusal> {
+        if relay_only && !self.ice.has_turn() {
+            return Err(call_state(
+                "you are pseudonymous here, which needs a TURN relay, and none is configured",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies `change` to the stored call with compare-and-set, retrying from a fresh
+    /// read when another change won. `Ok(None)` from `change` means nothing to do.
+    async fn update<F>(&self, id: &CallId, mut change: F) -> Result<(CallState, Step), Refusal>
+    where
+        F: FnMut(&mut CallState) -> Result<Option<Step>, Refusal>,
+    {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut call = self.registry.get(id).await?.ok_or_else(no_call)?;
+            let expected = call.version;
+            let Some(step) = change(&mut call)? else {
+                return Ok((call, Step::default()));
+            };
+            call.version = expected + 1;
+            let stored = if step.ended.is_some() {
+                self.registry.remove(id, expected).await?
+            } else {
+                self.registry.replace(&call, expected).await?
+            };
+            if stored {
+                return Ok((call, step));
+            }
+        }
+        Err(Refusal::new(
+            ErrorCode::Unavailable,
+            "the call kept changing; retry",
+        ))
+    }
+
+    /// Delivers a transition's events, arms its timer and records its end.
+    async fn apply(&self, call: &CallState, step: Step) {
+        for delivery in step.deliveries {
+            self.deliver(&call.conversation, delivery);
+        }
+        if let Some((member, device)) = step.grace {
+            self.arm_grace(call.id.clone(), member, device);
+        }
+        if let Some(reason) = step.ended {
+            self.record_end(call, reason).await;
+        }
+    }
+
+    fn deliver(&self, conversation: &ConversationId, delivery: Delivery) {
+        metrics::counter!("mentorhub_call_events_total", "event" => delivery.event.name())
+            .increment(1);
+        let frame = ServerFrame::Call(delivery.event);
+        let audience = match delivery.to {
+            Target::Device(device) => {
+                self.send_to_device(&device, &frame);
+                return;
+            }
+            Target::Members(members) => Audience::Only(members),
+            Target::Everyone => Audience::Members,
+        };
+        self.bus.publish(Envelope {
+            origin: self.node.clone(),
+            topic: Topic::Conversation(conversation.clone()),
+            audience,
+            payload: Payload::Frame {
+                json: frame.to_json().into(),
+            },
+        });
+    }
+
+    /// Devices are connections on this node. (Reaching a device on another node is
+    /// issue 5's cross-node routing; until then a call's participants share a node.)
+    fn send_to_device(&self, device: &Device, frame: &ServerFrame) -> bool {
+        if device.node != *self.node {
+            return false;
+        }
+        match self.devices.get(&device.conn) {
+            Some(link) => {
+                link.send(frame);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn view(
+        &self,
+        call: &CallState,
+        me: &Participant,
+        reference: Option<String>,
+        rejoined: bool,
+    ) -> CallView {
+        let others = call.participants.iter().filter(|p| p.member != me.member);
+        let (connected, lost): (Vec<&Participant>, Vec<&Participant>) =
+            others.partition(|p| p.connected());
+        CallView {
+            reference,
+            call: call.id.clone(),
+            conversation: call.conversation.clone(),
+            media: call.media,
+            me: me.member.clone(),
+            participants: connected.iter().map(|p| p.member.clone()).collect(),
+            reconnecting: lost.iter().map(|p| p.member.clone()).collect(),
+            ringing: call.members_with(call::Answer::Ringing),
+            ice: self.ice.config(&me.account, policy(me.relay_only)),
+            rejoined,
+        }
+    }
+
+    async fn record_end(&self, call: &CallState, reason: Reason) {
+        metrics::counter!("mentorhub_calls_ended_total", "reason" => reason.as_str()).increment(1);
+        tracing::info!(call = %call.id, reason = reason.as_str(), participants = call.took_part.len(), "call ended");
+        let record = CallRecord {
+            ended_at: Some(crate::ids::now_millis()),
+            end_reason: Some(reason.as_str().to_owned()),
+            ..record_of(call)
+        };
+        if let Err(error) = self.store.record_call_end(&record).await {
+            tracing::warn!(call = %call.id, %error, "could not record the end of a call");
+        }
+    }
+}
+
+fn policy(relay_only: bool) -> IcePolicy {
+    if relay_only {
+        IcePolicy::Relay
+    } else {
+        IcePolicy::All
+    }
+}
+
+fn record_of(call: &CallState) -> CallRecord {
+    CallRecord {
+        id: call.id.clone(),
+        conversation: call.conversation.clone(),
+        media: call.media.as_str().to_owned(),
+        started_at: call.started_at,
+        answered_at: call.answered_at,
+        ended_at: None,
+        participants: call.took_part.len() as u32,
+        end_reason: None,
+    }
+}

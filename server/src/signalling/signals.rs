@@ -1,0 +1,161 @@
+//! Relaying offers, answers and trickled candidates between two participants of one
+//! call. The sender is the participant holding the requesting connection; the target
+//! must be another connected participant of the same call. Everything is validated
+//! before it is relayed, and a relay-only sender's signals are sanitised so that only
+//! TURN relay addresses leave it. Nothing here is stored or logged.
+
+use std::sync::Arc;
+
+use super::call::{CallState, Participant, Target};
+use super::{DeviceLink, SignalError, Signalling, call_state, candidate, sdp};
+use crate::ids::MemberId;
+use crate::mentoring::Refusal;
+use crate::protocol::ServerFrame;
+use crate::protocol::call::{CallEvent, IceCandidate, SessionDescription};
+
+const MAX_MID_CHARS: usize = 64;
+const MAX_UFRAG_CHARS: usize = 256;
+
+impl Signalling {
+    pub(super) async fn relay_description(
+        &self,
+        device: &Arc<dyn DeviceLink>,
+        reference: Option<String>,
+        raw_call: &str,
+        raw_to: &str,
+        description: SessionDescription,
+    ) -> Result<(), Refusal> {
+        let (call, sender, target) = self.route(device, raw_call, raw_to).await?;
+        sdp::validate(&description.sdp, self.settings.max_sdp_bytes)?;
+        let sdp = if sender.relay_only {
+            sdp::relay_only(&description.sdp)
+        } else {
+            description.sdp
+        };
+        let event = CallEvent::Description {
+            call: call.id.clone(),
+            conversation: call.conversation.clone(),
+            from: sender.member.clone(),
+            description: SessionDescription {
+                kind: description.kind,
+                sdp,
+            },
+        };
+        self.relay(&call, (&sender, target), event, device, reference);
+        Ok(())
+    }
+
+    pub(super) async fn relay_candidate(
+        &self,
+        device: &Arc<dyn DeviceLink>,
+        reference: Option<String>,
+        raw_call: &str,
+        raw_to: &str,
+        candidate: IceCandidate,
+    ) -> Result<(), Refusal> {
+        let (call, sender, target) = self.route(device, raw_call, raw_to).await?;
+        check_short(
+            candidate.sdp_mid.as_deref(),
+            MAX_MID_CHARS,
+            "has an invalid sdpMid",
+        )?;
+        check_short(
+            candidate.username_fragment.as_deref(),
+            MAX_UFRAG_CHARS,
+            "has an invalid usernameFragment",
+        )?;
+        let line = if candidate.candidate.is_empty() {
+            String::new() // end of candidates
+        } else {
+            let parsed = candidate::parse(&candidate.candidate)?;
+            if sender.relay_only {
+                if !parsed.is_relay() {
+                    // The member was told to gather relay candidates only; whatever
+                    // else its client sends is dropped, never relayed.
+                    metrics::counter!("mentorhub_call_candidates_dropped_total").increment(1);
+                    device.send(&ServerFrame::Ok { reference });
+                    return Ok(());
+                }
+                let prefix = if candidate.candidate.starts_with("candidate:") {
+                    "candidate:"
+                } else {
+                    ""
+                };
+                format!("{prefix}{}", parsed.without_related_address())
+            } else {
+                candidate.candidate.clone()
+            }
+        };
+        let event = CallEvent::Candidate {
+            call: call.id.clone(),
+            conversation: call.conversation.clone(),
+            from: sender.member.clone(),
+            candidate: IceCandidate {
+                candidate: line,
+                ..candidate
+            },
+        };
+        self.relay(&call, (&sender, target), event, device, reference);
+        Ok(())
+    }
+
+    /// Sends `event` to `target` — unless a block stands between sender and target,
+    /// in which case it is dropped and the sender is not told (as with messages).
+    fn relay(
+        &self,
+        call: &CallState,
+        (sender, target): (&Participant, Participant),
+        event: CallEvent,
+        device: &Arc<dyn DeviceLink>,
+        reference: Option<String>,
+    ) {
+        if sender.avoid.contains(&target.member) {
+            if reference.is_some() {
+                device.send(&ServerFrame::Ok { reference });
+            }
+            return;
+        }
+        let delivery = super::call::Delivery {
+            to: Target::Device(target.device),
+            event,
+        };
+        self.deliver(&call.conversation, delivery);
+        if reference.is_some() {
+            device.send(&ServerFrame::Ok { reference });
+        }
+    }
+
+    /// The call, the sender (this connection's participant) and the target.
+    async fn route(
+        &self,
+        device: &Arc<dyn DeviceLink>,
+        raw_call: &str,
+        raw_to: &str,
+    ) -> Result<(CallState, Participant, Participant), Refusal> {
+        let call = self.visible_call(device.account(), raw_call).await?;
+        let me = self.device_of(device);
+        let sender = call
+            .participant_by_device(&me)
+            .cloned()
+            .ok_or_else(|| call_state("you are not in this call on this connection"))?;
+        let target = MemberId::parse(raw_to)
+            .filter(|to| *to != sender.member)
+            .and_then(|to| call.participants.iter().find(|p| p.member == to))
+            .cloned()
+            .ok_or_else(|| call_state("that member is not in this call"))?;
+        if !target.connected() {
+            return Err(call_state(
+                "that member is reconnecting: send again after participant_reconnected",
+            ));
+        }
+        Ok((call, sender, target))
+    }
+}
+
+fn check_short(value: Option<&str>, max: usize, problem: &'static str) -> Result<(), Refusal> {
+    let Some(value) = value else { return Ok(()) };
+    if value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(SignalError::Candidate(problem).into());
+    }
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! Plain records the store reads and writes. No sqlx types leak out of `store`.
+
+use std::collections::BTreeMap;
+
+use crate::crypto::Sealed;
+use crate::ids::{AccountId, CallId, ConversationId, MemberId, Millis, RelationshipId, Seq};
+use crate::protocol::server::Settings;
+
+#[derive(Clone, Debug)]
+pub struct AccountRecord {
+    pub id: AccountId,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub settings: Settings,
+    pub created_at: Millis,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConversationKind {
+    Relationship,
+    Room,
+}
+
+impl ConversationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Relationship => "relationship",
+            ConversationKind::Room => "room",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "relationship" => Some(Self::Relationship),
+            "room" => Some(Self::Room),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConversationState {
+    /// Created with a relationship request: members exist, nobody may post yet.
+    Pending,
+    Active,
+    /// Ended relationship: members read, nobody posts, nobody joins.
+    ReadOnly,
+    /// Declined or withdrawn request: nothing to read.
+    Closed,
+}
+
+impl ConversationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationState::Pending => "pending",
+            ConversationState::Active => "active",
+            ConversationState::ReadOnly => "read_only",
+            ConversationState::Closed => "closed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pending" => Some(Self::Pending),
+            "active" => Some(Self::Active),
+            "read_only" => Some(Self::ReadOnly),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ConversationRecord {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    pub state: ConversationState,
+    pub last_seq: Seq,
+    pub created_at: Millis,
+    pub created_by: Option<AccountId>,
+    pub title: Option<String>,
+    pub room_kind: Option<String>,
+    pub agreement: Option<String>,
+    pub member_limit: Option<u32>,
+    pub history_visible: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct MemberRecord {
+    pub conversation: ConversationId,
+    pub member: MemberId,
+    pub account: AccountId,
+    pub display_name: String,
+    pub role: String,
+    pub pseudonymous: bool,
+    pub agreed_at: Option<Millis>,
+    pub visible_from: Seq,
+    pub joined_at: Millis,
+    pub left_at: Option<Millis>,
+    pub muted: bool,
+    pub read_seq: Seq,
+}
+
+/// An account's membership of a conversation, read together.
+#[derive(Clone, Debug)]
+pub struct Membership {
+    pub conversation: ConversationRecord,
+    pub member: MemberRecord,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnreadCounts {
+    pub main: u64,
+    pub threads: BTreeMap<Seq, u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Message,
+    Edit,
+    Delete,
+    System,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Message => "message",
+            EventKind::Edit => "edit",
+            EventKind::Delete => "delete",
+            EventKind::System => "system",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "message" => Some(Self::Message),
+            "edit" => Some(Self::Edit),
+            "delete" => Some(Self::Delete),
+            "system" => Some(Self::System),
+            _ => None,
+        }
+    }
+}
+
+/// One timeline entry as stored. For an `Edit`, `body` is the edited message's
+/// *current* body (bodies are stored once, on the message itself).
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub conversation: ConversationId,
+    pub seq: Seq,
+    pub kind: EventKind,
+    pub sender: Option<MemberId>,
+    pub client_id: Option<String>,
+    pub thread_root: Option<Seq>,
+    pub target: Option<Seq>,
+    pub body: Option<Sealed>,
+    pub meta: Option<String>,
+    pub created_at: Millis,
+    pub edited_at: Option<Millis>,
+    pub deleted: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum AppendKind {
+    Message { body: Sealed, thread: Option<Seq> },
+    Edit { target: Seq, body: Sealed },
+    Delete { target: Seq },
+    System { meta: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct AppendRequest {
+    pub conversation: ConversationId,
+    pub sender: Option<MemberId>,
+    pub client_id: Option<String>,
+    pub kind: AppendKind,
+    pub now: Millis,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: Seq,
+    pub created_at: Millis,
+    /// The client id was already committed; `seq`/`created_at` are the original's.
+    pub duplicate: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReadMarker {
+    pub conversation: ConversationId,
+    pub member: MemberId,
+    /// `None` for the main timeline, `Some(root)` for a thread.
+    pub thread: Option<Seq>,
+    pub seq: Seq,
+}
+
+#[derive(Clone, Debug)]
+pub struct EventQuery {
+    pub conversation: ConversationId,
+    /// Only events with `seq > after`.
+    pub after: Option<Seq>,
+    /// Only events with `seq < before`.
+    pub before: Option<Seq>,
+    /// Never events below this seq (history hidden from late joiners).
+    pub visible_from: Seq,
+    /// Only a thread's root and its replies.
+    pub thread: Option<Seq>,
+    /// Maximum events returned. With `before` (or neither bound) the newest `limit`
+    /// events below the bound are returned, still oldest first.
+    pub limit: u32,
+    /// Never events these members sent (or edited) since the reader blocked them.
+    pub hidden_senders: Vec<HiddenSender>,
+}
+
+/// A member whose events a reader does not receive: everything they send, and every
+/// message of theirs they edit, from `since` (the block's time) on. What they said
+/// before the block stays readable (it may matter for a report).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HiddenSender {
+    pub member: MemberId,
+    pub since: Millis,
+}
+
+#[derive(Clone, Debug)]
+pub struct ThreadRecord {
+    pub root: Seq,
+    pub replies: u64,
+    pub last_seq: Seq,
+    pub last_ts: Millis,
+}
+
+#[derive(Clone, Debug)]
+pub struct RelationshipParty {
+    pub account: AccountId,
+    pub member: MemberId,
+    pub display_name: String,
+    /// `mentee` or `mentor`.
+    pub role: String,
+    pub pseudonymous: bool,
+    /// `pending`, `accepted` or `declined`.
+    pub response: String,
+    /// The account's name as its token says (shown only to an assigning coordinator).
+    pub account_name: String,
+    /// The party's private end note, sealed (shown to that party only).
+    pub note: Option<Sealed>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RelationshipRecord {
+    pub id: RelationshipId,
+    pub conversation: ConversationId,
+    pub origin: String,
+    pub state: String,
+    pub created_by: AccountId,
+    pub coordinator: Option<AccountId>,
+    pub introduction: Option<Sealed>,
+    pub parties: Vec<RelationshipParty>,
+    /// A mentee's request for a first conversation before the bigger ask.
+    pub first_conversation: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub ended_at: Option<Millis>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewRelationship {
+    pub id: RelationshipId,
+    pub conversation: ConversationId,
+    /// `requested`, `offered` or `assigned`.
+    pub origin: String,
+    pub created_by: AccountId,
+    pub coordinator: Option<AccountId>,
+    pub introduction: Option<Sealed>,
+    /// Parties with their initial response (the initiator's is `accepted`).
+    pub parties: Vec<RelationshipParty>,
+    pub first_conversation: bool,
+    pub now: Millis,
+}
+
+#[derive(Clone, Debug)]
+pub struct RelationshipResponse {
+    pub id: RelationshipId,
+    pub account: AccountId,
+    pub accept: bool,
+    /// A new display name (and whether it is a pseudonym) chosen when accepting.
+    pub display_name: Option<(String, bool)>,
+    /// Each mentor's capacity: when this answer would make the relationship active,
+    /// a mentor already at capacity refuses it (`CapacityReached`), checked inside the
+    /// committing transaction.
+    pub capacities: Vec<(AccountId, u64)>,
+    pub now: Millis,
+}
+
+/// A call's metadata: never SDP, candidates or addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRecord {
+    pub id: CallId,
+    pub conversation: ConversationId,
+    /// `audio` or `video`.
+    pub media: String,
+    pub started_at: Millis,
+    pub answered_at: Option<Millis>,
+    /// `None` while the call is live.
+    pub ended_at: Option<Millis>,
+    /// Distinct members who took part.
+    pub participants: u32,
+    /// `invite_timeout`, `user_hangup`, … (`None` while live).
+    pub end_reason: Option<String>,
+}

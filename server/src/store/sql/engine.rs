@@ -1,0 +1,844 @@
+//! The SQL behind [`Store`], written once and compiled for each engine by
+//! [`impl_sql_store!`]. Placeholders are `$N`, which both SQLite and PostgreSQL accept;
+//! integers are `i64` and flags `0/1` in both schemas, so the same statements and row
+//! types serve both. Engine-specific set-up (pools, pragmas, migrations) lives in `mod.rs`.
+
+macro_rules! impl_sql_store {
+    ($db:ty) => {
+        impl $crate::store::sql::writer::BatchCommit for $crate::store::sql::Committer<$db> {
+            async fn commit(
+                &self,
+                ops: &[$crate::store::sql::writer::WriteOp],
+            ) -> Result<Vec<$crate::store::sql::writer::Outcome>, $crate::store::StoreError> {
+                use $crate::store::sql::writer::{Outcome, WriteOp};
+                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let mut outcomes = Vec::with_capacity(ops.len());
+                for op in ops {
+                    let outcome = match op {
+                        WriteOp::Append(request) => {
+                            Outcome::Appended(append_in_tx(&mut tx, request, false).await)
+                        }
+                        WriteOp::Read(marker) => Outcome::Read(mark_read_in_tx(&mut tx, marker).await),
+                        WriteOp::UpsertAccount { id, name, roles, now } => {
+                            sqlx::query(
+                                "INSERT INTO accounts (id, name, roles, created_at, seen_at) \
+                                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO UPDATE SET \
+                                 name = excluded.name, roles = excluded.roles, seen_at = excluded.seen_at",
+                            )
+                            .bind(id)
+                            .bind(name)
+                            .bind(roles)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                            Outcome::Account(Ok(()))
+                        }
+                    };
+                    // A transport error inside a job fails the whole batch (retried singly).
+                    if let Outcome::Appended(Err(WriteError::Store(e)))
+                    | Outcome::Read(Err(WriteError::Store(e))) = &outcome
+                    {
+                        return Err(StoreError::Unavailable(e.to_string()));
+                    }
+                    outcomes.push(outcome);
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(outcomes)
+            }
+        }
+
+        /// Appends one event inside an open transaction. `any_state` lets system events
+        /// be recorded while a conversation is changing state.
+        async fn append_in_tx(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            request: &AppendRequest,
+            any_state: bool,
+        ) -> Result<Appended, WriteError> {
+            let conversation = request.conversation.as_str();
+            let sender = request.sender.as_ref().map(|m| m.as_str());
+            if let (Some(client_id), Some(sender)) = (&request.client_id, sender) {
+                let existing: Option<(i64, i64)> = sqlx::query_as(
+                    "SELECT seq, created_at FROM events \
+                     WHERE conversation_id = $1 AND sender = $2 AND client_id = $3",
+                )
+                .bind(conversation)
+                .bind(sender)
+                .bind(client_id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_error)?;
+                if let Some((seq, created_at)) = existing {
+                    return Ok(Appended { seq: seq as u64, created_at, duplicate: true });
+                }
+            }
+            if let Some(sender) = sender {
+                check_standing(tx, conversation, sender).await?;
+            }
+            if let AppendKind::Message { thread: Some(root), .. } = &request.kind {
+                let root_ok: Option<i64> = sqlx::query_scalar(
+                    "SELECT seq FROM events WHERE conversation_id = $1 AND seq = $2 \
+                     AND kind = 'message' AND thread_root IS NULL",
+                )
+                .bind(conversation)
+                .bind(*root as i64)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_error)?;
+                if root_ok.is_none() {
+                    return Err(WriteError::TargetNotFound);
+                }
+            }
+            let seq = allocate_seq(tx, conversation, any_state || matches!(request.kind, AppendKind::System { .. })).await?;
+            let Some(seq) = seq else {
+                return Err(WriteError::ConversationClosed);
+            };
+            let mut thread_root: Option<i64> = None;
+            let mut target: Option<i64> = None;
+            let (mut key_id, mut nonce, mut body, mut meta): (Option<i64>, Option<&[u8]>, Option<&[u8]>, Option<&str>) =
+                (None, None, None, None);
+            match &request.kind {
+                AppendKind::Message { body: sealed, thread } => {
+                    thread_root = thread.map(|t| t as i64);
+                    key_id = Some(i64::from(sealed.key_id));
+                    nonce = Some(&sealed.nonce);
+                    body = Some(&sealed.ciphertext);
+                }
+                AppendKind::Edit { target: t, body: sealed } => {
+                    let root = update_target(tx, conversation, *t, sender, Some(sealed), request.now).await;
+                    match root {
+                        Ok(root) => thread_root = root,
+                        Err(e) => {
+                            release_seq(tx, conversation).await?;
+                            return Err(e);
+                        }
+                    }
+                    target = Some(*t as i64);
+                }
+                AppendKind::Delete { target: t } => {
+                    let root = update_target(tx, conversation, *t, sender, None, request.now).await;
+                    match root {
+                        Ok(root) => thread_root = root,
+                        Err(e) => {
+                            release_seq(tx, conversation).await?;
+                            return Err(e);
+                        }
+                    }
+                    target = Some(*t as i64);
+                }
+                AppendKind::System { meta: m } => meta = Some(m),
+            }
+            let kind = match &request.kind {
+                AppendKind::Message { .. } => EventKind::Message,
+                AppendKind::Edit { .. } => EventKind::Edit,
+                AppendKind::Delete { .. } => EventKind::Delete,
+                AppendKind::System { .. } => EventKind::System,
+            };
+            let client_id = match kind {
+                EventKind::Message => request.client_id.as_deref(),
+                _ => None,
+            };
+            sqlx::query(
+                "INSERT INTO events (conversation_id, seq, kind, sender, client_id, thread_root, \
+                 target_seq, key_id, nonce, body, meta, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(conversation)
+            .bind(seq)
+            .bind(kind.as_str())
+            .bind(sender)
+            .bind(client_id)
+            .bind(thread_root)
+            .bind(target)
+            .bind(key_id)
+            .bind(nonce)
+            .bind(body)
+            .bind(meta)
+            .bind(request.now)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+            Ok(Appended { seq: seq as u64, created_at: request.now, duplicate: false })
+        }
+
+        /// The sender must still be a member who accepted the agreement and is not
+        /// muted: checked inside the committing transaction, so a connection's cached
+        /// standing can never let a message through after a removal or a mute.
+        async fn check_standing(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            conversation: &str,
+            sender: &str,
+        ) -> Result<(), WriteError> {
+            let standing: Option<(Option<i64>, Option<i64>, i64)> = sqlx::query_as(
+                "SELECT left_at, agreed_at, muted FROM members \
+                 WHERE conversation_id = $1 AND member_id = $2",
+            )
+            .bind(conversation)
+            .bind(sender)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+            match standing {
+                None | Some((Some(_), _, _)) => Err(WriteError::NotMember),
+                Some((None, None, _)) => Err(WriteError::AgreementRequired),
+                Some((None, Some(_), muted)) if muted != 0 => Err(WriteError::Muted),
+                Some(_) => Ok(()),
+            }
+        }
+
+        /// Takes the conversation's next seq. The row lock taken by this UPDATE is what
+        /// keeps the sequence gap-free and commit-ordered on PostgreSQL.
+        async fn allocate_seq(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            conversation: &str,
+            any_state: bool,
+        ) -> Result<Option<i64>, WriteError> {
+            let sql = if any_state {
+                "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq"
+            } else {
+                "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 \
+                 AND state = 'active' RETURNING last_seq"
+            };
+            sqlx::query_scalar(sql)
+                .bind(conversation)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(|e| WriteError::Store(db_error(e)))
+        }
+
+        /// Gives back a seq taken in this transaction (we still hold the row lock, so
+        /// nobody else can have taken a later one).
+        async fn release_seq(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            conversation: &str,
+        ) -> Result<(), WriteError> {
+            sqlx::query("UPDATE conversations SET last_seq = last_seq - 1 WHERE id = $1")
+                .bind(conversation)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        }
+
+        /// Edits (`Some(body)`) or deletes (`None`) the sender's own live message and
+        /// returns its thread root. Deleting clears the ciphertext for good.
+        async fn update_target(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            conversation: &str,
+            target: Seq,
+            sender: Option<&str>,
+            body: Option<&Sealed>,
+            now: Millis,
+        ) -> Result<Option<i64>, WriteError> {
+            let sender = sender.ok_or(WriteError::NotOwnMessage)?;
+            let updated: Option<Option<i64>> = match body {
+                Some(sealed) => sqlx::query_scalar(
+                    "UPDATE events SET key_id = $4, nonce = $5, body = $6, edited_at = $7 \
+                     WHERE conversation_id = $1 AND seq = $2 AND kind = 'message' \
+                     AND deleted = 0 AND sender = $3 RETURNING thread_root",
+                )
+                .bind(conversation)
+                .bind(target as i64)
+                .bind(sender)
+                .bind(i64::from(sealed.key_id))
+                .bind(&sealed.nonce)
+                .bind(&sealed.ciphertext)
+                .bind(now)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_error)?,
+                None => sqlx::query_scalar(
+                    "UPDATE events SET key_id = NULL, nonce = NULL, body = NULL, deleted = 1 \
+                     WHERE conversation_id = $1 AND seq = $2 AND kind = 'message' \
+                     AND deleted = 0 AND sender = $3 RETURNING thread_root",
+                )
+                .bind(conversation)
+                .bind(target as i64)
+                .bind(sender)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_error)?,
+            };
+            if let Some(root) = updated {
+                return Ok(root);
+            }
+            let owner: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT sender FROM events WHERE conversation_id = $1 AND seq = $2 \
+                 AND kind = 'message' AND deleted = 0",
+            )
+            .bind(conversation)
+            .bind(target as i64)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+            Err(match owner {
+                Some(_) => WriteError::NotOwnMessage,
+                None => WriteError::TargetNotFound,
+            })
+        }
+
+        async fn mark_read_in_tx(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            marker: &ReadMarker,
+        ) -> Result<bool, WriteError> {
+            let result = match marker.thread {
+                None => sqlx::query(
+                    "UPDATE members SET read_seq = $3 WHERE conversation_id = $1 \
+                     AND member_id = $2 AND read_seq < $3 \
+                     AND $3 <= (SELECT last_seq FROM conversations WHERE id = $1)",
+                )
+                .bind(marker.conversation.as_str())
+                .bind(marker.member.as_str())
+                .bind(marker.seq as i64)
+                .execute(&mut **tx)
+                .await,
+                Some(root) => sqlx::query(
+                    "INSERT INTO thread_reads (conversation_id, member_id, root_seq, read_seq) \
+                     SELECT $1, $2, $3, $4 WHERE $4 <= (SELECT last_seq FROM conversations WHERE id = $1) \
+                     ON CONFLICT (conversation_id, member_id, root_seq) \
+                     DO UPDATE SET read_seq = excluded.read_seq \
+                     WHERE thread_reads.read_seq < excluded.read_seq",
+                )
+                .bind(marker.conversation.as_str())
+                .bind(marker.member.as_str())
+                .bind(root as i64)
+                .bind(marker.seq as i64)
+                .execute(&mut **tx)
+                .await,
+            };
+            Ok(result.map_err(db_error)?.rows_affected() > 0)
+        }
+
+        async fn relationship_in(
+            executor: &mut <$db as sqlx::Database>::Connection,
+            id: &str,
+        ) -> StoreResult<Option<RelationshipRecord>> {
+            let row: Option<RelationshipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {RELATIONSHIP_COLUMNS} FROM relationships r WHERE r.id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(&mut *executor)
+            .await
+            .map_err(db_error)?;
+            let Some(row) = row else { return Ok(None) };
+            let parties: Vec<PartyRow> = sqlx::query_as(PARTIES_SELECT_ONE)
+                .bind(id)
+                .fetch_all(&mut *executor)
+                .await
+                .map_err(db_error)?;
+            Ok(Some(assemble_relationship(row, parties)))
+        }
+
+        #[async_trait::async_trait]
+        impl Store for SqlStore<$db> {
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.read).await.map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn close(&self) -> StoreResult<()> {
+                self.on_close().await
+            }
+
+            async fn upsert_account(
+                &self,
+                id: &AccountId,
+                name: &str,
+                roles: &[String],
+                now: Millis,
+            ) -> StoreResult<AccountRecord> {
+                let roles_text = roles.join(",");
+                let existing = self.account(id).await?;
+                if let Some(existing) = existing {
+                    if existing.name == name && existing.roles.join(",") == roles_text {
+                        return Ok(existing);
+                    }
+                }
+                let op = writer::WriteOp::UpsertAccount {
+                    id: id.as_str().to_owned(),
+                    name: name.to_owned(),
+                    roles: roles_text,
+                    now,
+                };
+                match writer::submit(&self.jobs, op, None).await? {
+                    writer::Outcome::Account(Ok(())) => {}
+                    writer::Outcome::Account(Err(e)) => return Err(into_store_error(e)),
+                    _ => return Err(StoreError::Corrupt("writer answered another job".into())),
+                }
+                self.account(id)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("account vanished after upsert".into()))
+            }
+
+            async fn account(&self, id: &AccountId) -> StoreResult<Option<AccountRecord>> {
+                let row: Option<AccountRow> = sqlx::query_as(
+                    "SELECT id, name, roles, read_receipts, default_pseudonym, created_at \
+                     FROM accounts WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn update_settings(&self, id: &AccountId, settings: &Settings) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE accounts SET read_receipts = $2, default_pseudonym = $3 WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .bind(i64::from(settings.read_receipts))
+                .bind(settings.default_pseudonym.as_deref())
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn memberships(&self, account: &AccountId) -> StoreResult<Vec<Membership>> {
+                let rows: Vec<MembershipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {CONVERSATION_COLUMNS}, {MEMBER_COLUMNS} FROM members m \
+                     JOIN conversations c ON c.id = m.conversation_id \
+                     WHERE m.account_id = $1 AND m.left_at IS NULL ORDER BY c.created_at, c.id"
+                )))
+                .bind(account.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn membership(
+                &self,
+                conversation: &ConversationId,
+                account: &AccountId,
+            ) -> StoreResult<Option<Membership>> {
+                let row: Option<MembershipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {CONVERSATION_COLUMNS}, {MEMBER_COLUMNS} FROM members m \
+                     JOIN conversations c ON c.id = m.conversation_id \
+                     WHERE m.conversation_id = $1 AND m.account_id = $2 AND m.left_at IS NULL"
+                )))
+                .bind(conversation.as_str())
+                .bind(account.as_str())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_error)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn members(&self, conversation: &ConversationId) -> StoreResult<Vec<MemberRecord>> {
+                let rows: Vec<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {MEMBER_COLUMNS} FROM members m WHERE m.conversation_id = $1 \
+                     ORDER BY m.joined_at, m.member_id"
+                )))
+                .bind(conversation.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn unread(&self, member: &MemberRecord) -> StoreResult<UnreadCounts> {
+                let main: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM events WHERE conversation_id = $1 AND seq > $2 \
+                     AND seq >= $3 AND kind = 'message' AND thread_root IS NULL AND deleted = 0 \
+                     AND sender <> $4",
+                )
+                .bind(member.conversation.as_str())
+                .bind(member.read_seq as i64)
+                .bind(member.visible_from as i64)
+                .bind(member.member.as_str())
+                .fetch_one(&self.read)
+                .await
+                .map_err(db_error)?;
+                let per_thread: Vec<(i64, i64)> = sqlx::query_as(
+                    "SELECT e.thread_root, COUNT(*) FROM events e LEFT JOIN thread_reads r \
+                     ON r.conversation_id = e.conversation_id AND r.member_id = $2 \
+                     AND r.root_seq = e.thread_root \
+                     WHERE e.conversation_id = $1 AND e.thread_root IS NOT NULL \
+                     AND e.kind = 'message' AND e.deleted = 0 AND e.sender <> $2 \
+                     AND e.seq >= $3 AND e.seq > COALESCE(r.read_seq, 0) \
+                     GROUP BY e.thread_root",
+                )
+                .bind(member.conversation.as_str())
+                .bind(member.member.as_str())
+                .bind(member.visible_from as i64)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(UnreadCounts {
+                    main: main as u64,
+                    threads: per_thread.into_iter().map(|(root, n)| (root as u64, n as u64)).collect(),
+                })
+            }
+
+            async fn append(
+                &self,
+                request: AppendRequest,
+                on_commit: Option<CommitHook>,
+            ) -> Result<Appended, WriteError> {
+                match writer::submit(&self.jobs, writer::WriteOp::Append(request), on_commit).await? {
+                    writer::Outcome::Appended(result) => result,
+                    _ => Err(StoreError::Corrupt("writer answered another job".into()).into()),
+                }
+            }
+
+            async fn mark_read(&self, marker: ReadMarker) -> Result<bool, WriteError> {
+                match writer::submit(&self.jobs, writer::WriteOp::Read(marker), None).await? {
+                    writer::Outcome::Read(result) => result,
+                    _ => Err(StoreError::Corrupt("writer answered another job".into()).into()),
+                }
+            }
+
+            async fn events(&self, query: &EventQuery) -> StoreResult<Vec<StoredEvent>> {
+                let ascending = query.after.is_some();
+                let thread_filter = if query.thread.is_some() {
+                    " AND (e.seq = $5 OR e.thread_root = $5)"
+                } else {
+                    ""
+                };
+                let order = if ascending { "ASC" } else { "DESC" };
+                // Blocked senders' events are left out here, in SQL, so pages keep
+                // their size and `has_more` stays right.
+                let hidden_filter: String = (0..query.hidden_senders.len())
+                    .map(|i| {
+                        let (member, since) = (7 + 2 * i, 8 + 2 * i);
+                        format!(
+                            " AND NOT (COALESCE(e.sender, '') = ${member} AND \
+                             (e.created_at >= ${since} OR COALESCE(e.edited_at, 0) >= ${since}))"
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "{EVENT_SELECT} WHERE e.conversation_id = $1 AND e.seq >= $2 AND e.seq > $3 \
+                     AND e.seq < $4{thread_filter}{hidden_filter} ORDER BY e.seq {order} LIMIT $6"
+                );
+                let mut select = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(query.conversation.as_str())
+                    .bind(query.visible_from as i64)
+                    .bind(query.after.unwrap_or(0) as i64)
+                    .bind(query.before.map(|b| b as i64).unwrap_or(i64::MAX))
+                    .bind(query.thread.map(|t| t as i64).unwrap_or(0))
+                    .bind(i64::from(query.limit));
+                for hidden in &query.hidden_senders {
+                    select = select.bind(hidden.member.as_str()).bind(hidden.since);
+                }
+                let rows: Vec<EventRow> = select
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?;
+                let mut events: Vec<StoredEvent> =
+                    rows.into_iter().map(TryInto::try_into).collect::<StoreResult<_>>()?;
+                if !ascending {
+                    events.reverse();
+                }
+                Ok(events)
+            }
+
+            async fn event(
+                &self,
+                conversation: &ConversationId,
+                seq: Seq,
+            ) -> StoreResult<Option<StoredEvent>> {
+                let row: Option<EventRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!("{EVENT_SELECT} WHERE e.conversation_id = $1 AND e.seq = $2")))
+                        .bind(conversation.as_str())
+                        .bind(seq as i64)
+                        .fetch_optional(&self.read)
+                        .await
+                        .map_err(db_error)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn threads(
+                &self,
+                conversation: &ConversationId,
+                visible_from: Seq,
+            ) -> StoreResult<Vec<ThreadRecord>> {
+                let rows: Vec<ThreadRow> = sqlx::query_as(
+                    "SELECT thread_root AS root, COUNT(*) AS replies, MAX(seq) AS last_seq, \
+                     MAX(created_at) AS last_ts FROM events WHERE conversation_id = $1 \
+                     AND thread_root IS NOT NULL AND thread_root >= $2 AND kind = 'message' \
+                     AND deleted = 0 GROUP BY thread_root ORDER BY MAX(seq) DESC",
+                )
+                .bind(conversation.as_str())
+                .bind(visible_from as i64)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn create_relationship(&self, new: NewRelationship) -> Result<(), WriteError> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                sqlx::query(
+                    "INSERT INTO conversations (id, kind, state, last_seq, created_at, created_by) \
+                     VALUES ($1, 'relationship', 'pending', 0, $2, $3)",
+                )
+                .bind(new.conversation.as_str())
+                .bind(new.now)
+                .bind(new.created_by.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                for party in &new.parties {
+                    sqlx::query(
+                        "INSERT INTO members (conversation_id, member_id, account_id, display_name, \
+                         role, pseudonymous, agreed_at, visible_from, joined_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7)",
+                    )
+                    .bind(new.conversation.as_str())
+                    .bind(party.member.as_str())
+                    .bind(party.account.as_str())
+                    .bind(&party.display_name)
+                    .bind(&party.role)
+                    .bind(i64::from(party.pseudonymous))
+                    .bind(new.now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique_as_name_taken)?;
+                }
+                let intro = new.introduction.as_ref();
+                sqlx::query(
+                    "INSERT INTO relationships (id, conversation_id, origin, state, created_by, \
+                     coordinator, intro_key_id, intro_nonce, intro, created_at, updated_at, \
+                     first_conversation) \
+                     VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $9, $10)",
+                )
+                .bind(new.id.as_str())
+                .bind(new.conversation.as_str())
+                .bind(&new.origin)
+                .bind(new.created_by.as_str())
+                .bind(new.coordinator.as_ref().map(|c| c.as_str()))
+                .bind(intro.map(|s| i64::from(s.key_id)))
+                .bind(intro.map(|s| s.nonce.as_slice()))
+                .bind(intro.map(|s| s.ciphertext.as_slice()))
+                .bind(new.now)
+                .bind(i64::from(new.first_conversation))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                for party in &new.parties {
+                    sqlx::query(
+                        "INSERT INTO relationship_parties (relationship_id, account_id, member_id, \
+                         role, response) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(new.id.as_str())
+                    .bind(party.account.as_str())
+                    .bind(party.member.as_str())
+                    .bind(&party.role)
+                    .bind(&party.response)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn relationship(&self, id: &RelationshipId) -> StoreResult<Option<RelationshipRecord>> {
+                let mut conn = self.read.acquire().await.map_err(db_error)?;
+                relationship_in(&mut *conn, id.as_str()).await
+            }
+
+            async fn relationships_of(&self, account: &AccountId) -> StoreResult<Vec<RelationshipRecord>> {
+                let filter = "r.id IN (SELECT relationship_id FROM relationship_parties \
+                              WHERE account_id = $1) OR r.coordinator = $1";
+                let rows: Vec<RelationshipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {RELATIONSHIP_COLUMNS} FROM relationships r WHERE {filter} \
+                     ORDER BY r.created_at DESC, r.id"
+                )))
+                .bind(account.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                let parties: Vec<PartyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{PARTIES_SELECT} WHERE {filter}"
+                )))
+                .bind(account.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                let mut by_relationship: std::collections::HashMap<String, Vec<PartyRow>> =
+                    std::collections::HashMap::new();
+                for party in parties {
+                    by_relationship.entry(party.relationship_id.clone()).or_default().push(party);
+                }
+                Ok(rows
+                    .into_iter()
+                    .map(|row| {
+                        let parties = by_relationship.remove(&row.id).unwrap_or_default();
+                        assemble_relationship(row, parties)
+                    })
+                    .collect())
+            }
+
+            async fn respond_to_relationship(
+                &self,
+                change: RelationshipResponse,
+            ) -> Result<RelationshipRecord, WriteError> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                let current = relationship_in(&mut *tx, change.id.as_str())
+                    .await?
+                    .ok_or(WriteError::TargetNotFound)?;
+                if current.state != "pending" {
+                    return Err(WriteError::Conflict);
+                }
+                let answered = sqlx::query(
+                    "UPDATE relationship_parties SET response = $3 WHERE relationship_id = $1 \
+                     AND account_id = $2 AND response = 'pending'",
+                )
+                .bind(change.id.as_str())
+                .bind(change.account.as_str())
+                .bind(if change.accept { "accepted" } else { "declined" })
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if answered.rows_affected() == 0 {
+                    return Err(WriteError::Conflict);
+                }
+                if let (true, Some((name, pseudonymous))) = (change.accept, &change.display_name) {
+                    sqlx::query(
+                        "UPDATE members SET display_name = $3, pseudonymous = $4 \
+                         WHERE conversation_id = $1 AND account_id = $2",
+                    )
+                    .bind(current.conversation.as_str())
+                    .bind(change.account.as_str())
+                    .bind(name)
+                    .bind(i64::from(*pseudonymous))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique_as_name_taken)?;
+                }
+                let conversation = current.conversation.as_str();
+                if !change.accept {
+                    set_relationship_state(&mut tx, &change.id, conversation, "declined", "closed", change.now).await?;
+                } else {
+                    let waiting: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM relationship_parties WHERE relationship_id = $1 \
+                         AND response <> 'accepted'",
+                    )
+                    .bind(change.id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if waiting == 0 {
+                        check_capacity(&mut tx, &current, &change.capacities).await?;
+                        set_relationship_state(&mut tx, &change.id, conversation, "active", "active", change.now).await?;
+                        let meta = serde_json::json!({ "kind": "relationship_active", "relationship": change.id }).to_string();
+                        let request = AppendRequest {
+                            conversation: current.conversation.clone(),
+                            sender: None,
+                            client_id: None,
+                            kind: AppendKind::System { meta },
+                            now: change.now,
+                        };
+                        append_in_tx(&mut tx, &request, true).await?;
+                    }
+                }
+                let updated = relationship_in(&mut *tx, change.id.as_str())
+                    .await?
+                    .ok_or(WriteError::TargetNotFound)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(updated)
+            }
+
+            async fn relationship_of_conversation(
+                &self,
+                conversation: &ConversationId,
+            ) -> StoreResult<Option<RelationshipId>> {
+                let id: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM relationships WHERE conversation_id = $1")
+                        .bind(conversation.as_str())
+                        .fetch_optional(&self.read)
+                        .await
+                        .map_err(db_error)?;
+                Ok(id.map(RelationshipId::from_stored))
+            }
+
+            async fn active_mentee_count(&self, mentor: &AccountId) -> StoreResult<u64> {
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM relationship_parties p JOIN relationships r \
+                     ON r.id = p.relationship_id WHERE p.account_id = $1 AND p.role = 'mentor' \
+                     AND r.state = 'active'",
+                )
+                .bind(mentor.as_str())
+                .fetch_one(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(count as u64)
+            }
+
+            async fn record_call_start(&self, call: &CallRecord) -> StoreResult<()> {
+                insert_call(&self.write, call).await
+            }
+
+            async fn record_call_end(&self, call: &CallRecord) -> StoreResult<()> {
+                finish_call(&self.write, call).await
+            }
+
+            async fn call_record(&self, id: &CallId) -> StoreResult<Option<CallRecord>> {
+                select_call(&self.read, id).await
+            }
+        }
+
+        /// Refuses to activate a relationship when one of its mentors already has as
+        /// many active mentees as their capacity. The mentor's profile row is touched
+        /// first so concurrent activations for one mentor (PostgreSQL) queue up.
+        async fn check_capacity(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            relationship: &RelationshipRecord,
+            capacities: &[(AccountId, u64)],
+        ) -> Result<(), WriteError> {
+            for party in relationship.parties.iter().filter(|p| p.role == "mentor") {
+                let Some((_, capacity)) = capacities.iter().find(|(a, _)| a == &party.account) else {
+                    continue;
+                };
+                sqlx::query("UPDATE mentor_profiles SET updated_at = updated_at WHERE account_id = $1")
+                    .bind(party.account.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
+                let active: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM relationship_parties p JOIN relationships r \
+                     ON r.id = p.relationship_id WHERE p.account_id = $1 AND p.role = 'mentor' \
+                     AND r.state = 'active'",
+                )
+                .bind(party.account.as_str())
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db_error)?;
+                if active as u64 >= *capacity {
+                    return Err(WriteError::CapacityReached);
+                }
+            }
+            Ok(())
+        }
+
+        async fn set_relationship_state(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            id: &RelationshipId,
+            conversation: &str,
+            relationship_state: &str,
+            conversation_state: &str,
+            now: Millis,
+        ) -> Result<(), WriteError> {
+            sqlx::query("UPDATE relationships SET state = $2, updated_at = $3 WHERE id = $1")
+                .bind(id.as_str())
+                .bind(relationship_state)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            sqlx::query("UPDATE conversations SET state = $2 WHERE id = $1")
+                .bind(conversation)
+                .bind(conversation_state)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use impl_sql_store;

@@ -1,0 +1,1060 @@
+//! The SQL behind [`crate::store::MentoringStore`], compiled per engine by
+//! [`impl_mentoring_store!`] inside the same module as `impl_sql_store!`, whose
+//! transaction helpers (`append_in_tx`, `relationship_in`, …) it uses.
+
+use crate::ids::{ConversationId, MemberId};
+use crate::store::{
+    BlockEdge, BlockRecord, BlockSide, InvitationRecord, MemberChange, MentorProfileRecord,
+    ReportAccessRecord, ReportRecord, RoomOverview, StoreError,
+};
+
+use super::rows::{ConversationRow, sealed};
+
+/// Milliseconds in a week, for activity buckets.
+pub(crate) const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// A system event's JSON: its kind, the member it is about and any extra fields.
+pub(crate) fn member_meta(kind: &str, member: &MemberId, extra: &[(&str, &str)]) -> String {
+    let mut object = serde_json::Map::new();
+    object.insert("kind".into(), kind.into());
+    object.insert("member".into(), member.as_str().into());
+    for (key, value) in extra {
+        object.insert((*key).into(), (*value).into());
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
+/// The system event kind and extra fields recording one membership change.
+pub(crate) fn change_meta(member: &MemberId, change: &MemberChange) -> String {
+    match change {
+        MemberChange::Agree => member_meta("agreement_accepted", member, &[]),
+        MemberChange::Leave => member_meta("member_left", member, &[]),
+        MemberChange::Remove { by } => {
+            member_meta("member_removed", member, &[("by", by.as_str())])
+        }
+        MemberChange::Mute { by, muted: true } => {
+            member_meta("member_muted", member, &[("by", by.as_str())])
+        }
+        MemberChange::Mute { by, muted: false } => {
+            member_meta("member_unmuted", member, &[("by", by.as_str())])
+        }
+        MemberChange::Role { by, role } => member_meta(
+            "role_changed",
+            member,
+            &[("role", role), ("by", by.as_str())],
+        ),
+        MemberChange::Reveal { display_name } => member_meta(
+            "identity_revealed",
+            member,
+            &[("display_name", display_name)],
+        ),
+    }
+}
+
+/// The one value a membership change writes (bound as `$3` after the ids).
+pub(crate) enum ChangeValue {
+    Int(i64),
+    Text(String),
+}
+
+pub(crate) fn change_statement(change: &MemberChange, now: i64) -> (&'static str, ChangeValue) {
+    match change {
+        MemberChange::Agree => (
+            "UPDATE members SET agreed_at = $3 WHERE conversation_id = $1 AND member_id = $2",
+            ChangeValue::Int(now),
+        ),
+        MemberChange::Leave | MemberChange::Remove { .. } => (
+            "UPDATE members SET left_at = $3 WHERE conversation_id = $1 AND member_id = $2",
+            ChangeValue::Int(now),
+        ),
+        MemberChange::Mute { muted, .. } => (
+            "UPDATE members SET muted = $3 WHERE conversation_id = $1 AND member_id = $2",
+            ChangeValue::Int(i64::from(*muted)),
+        ),
+        MemberChange::Role { role, .. } => (
+            "UPDATE members SET role = $3 WHERE conversation_id = $1 AND member_id = $2",
+            ChangeValue::Text(role.clone()),
+        ),
+        MemberChange::Reveal { display_name } => (
+            "UPDATE members SET display_name = $3, pseudonymous = 0 \
+             WHERE conversation_id = $1 AND member_id = $2",
+            ChangeValue::Text(display_name.clone()),
+        ),
+    }
+}
+
+fn json_list(raw: &str) -> Vec<String> {
+    serde_json::from_str(raw).unwrap_or_default()
+}
+
+pub(crate) fn json_text(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ProfileRow {
+    pub account_id: String,
+    pub display_name: String,
+    pub specialty: String,
+    pub interests: String,
+    pub languages: String,
+    pub bio: String,
+    pub accepting: i64,
+    pub capacity: i64,
+    pub updated_at: i64,
+}
+
+pub(crate) const PROFILE_COLUMNS: &str = "account_id, display_name, specialty, interests, \
+    languages, bio, accepting, capacity, updated_at";
+
+impl From<ProfileRow> for MentorProfileRecord {
+    fn from(row: ProfileRow) -> Self {
+        MentorProfileRecord {
+            account: crate::ids::AccountId::from_stored(row.account_id),
+            display_name: row.display_name,
+            specialty: row.specialty,
+            interests: json_list(&row.interests),
+            languages: json_list(&row.languages),
+            bio: row.bio,
+            accepting: row.accepting != 0,
+            capacity: row.capacity.clamp(0, i64::from(u32::MAX)) as u32,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InvitationRow {
+    #[sqlx(flatten)]
+    pub conversation: ConversationRow,
+    pub invited_at: i64,
+}
+
+impl TryFrom<InvitationRow> for InvitationRecord {
+    type Error = StoreError;
+    fn try_from(row: InvitationRow) -> Result<Self, StoreError> {
+        Ok(InvitationRecord {
+            conversation: row.conversation.try_into()?,
+            created_at: row.invited_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RoomOverviewRow {
+    #[sqlx(flatten)]
+    pub conversation: ConversationRow,
+    pub current_members: i64,
+    pub agreed_members: i64,
+}
+
+impl TryFrom<RoomOverviewRow> for RoomOverview {
+    type Error = StoreError;
+    fn try_from(row: RoomOverviewRow) -> Result<Self, StoreError> {
+        Ok(RoomOverview {
+            conversation: row.conversation.try_into()?,
+            members: row.current_members as u64,
+            agreed: row.agreed_members as u64,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct BlockRow {
+    pub conversation_id: String,
+    pub member_id: String,
+    pub display_name: String,
+    pub created_at: i64,
+}
+
+impl From<BlockRow> for BlockRecord {
+    fn from(row: BlockRow) -> Self {
+        BlockRecord {
+            conversation: ConversationId::from_stored(row.conversation_id),
+            member: MemberId::from_stored(row.member_id),
+            display_name: row.display_name,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EdgeRow {
+    pub conversation_id: String,
+    pub member_id: String,
+    pub side: String,
+    pub created_at: i64,
+}
+
+impl From<EdgeRow> for BlockEdge {
+    fn from(row: EdgeRow) -> Self {
+        BlockEdge {
+            conversation: ConversationId::from_stored(row.conversation_id),
+            member: MemberId::from_stored(row.member_id),
+            side: if row.side == "hidden" {
+                BlockSide::Hidden
+            } else {
+                BlockSide::BlockedBy
+            },
+            since: row.created_at,
+        }
+    }
+}
+
+/// Blocks that apply to `$1` (optionally only in conversation `$2`, or `''` for all),
+/// in both directions, outside conversations with a current facilitator.
+pub(crate) const EDGES_SELECT: &str = "SELECT m.conversation_id, m.member_id, 'hidden' AS side, \
+    b.created_at \
+    FROM blocks b JOIN members m ON m.account_id = b.blocked \
+    JOIN members me ON me.conversation_id = m.conversation_id AND me.account_id = b.blocker \
+    WHERE b.blocker = $1 AND ($2 = '' OR m.conversation_id = $2) AND NOT EXISTS \
+    (SELECT 1 FROM members f WHERE f.conversation_id = m.conversation_id \
+    AND f.role = 'facilitator' AND f.left_at IS NULL) \
+    UNION ALL SELECT m.conversation_id, m.member_id, 'blocked_by' AS side, b.created_at \
+    FROM blocks b JOIN members m ON m.account_id = b.blocker \
+    JOIN members me ON me.conversation_id = m.conversation_id AND me.account_id = b.blocked \
+    WHERE b.blocked = $1 AND ($2 = '' OR m.conversation_id = $2) AND NOT EXISTS \
+    (SELECT 1 FROM members f WHERE f.conversation_id = m.conversation_id \
+    AND f.role = 'facilitator' AND f.left_at IS NULL)";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReportRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub conversation_kind: String,
+    pub target_seq: i64,
+    pub reporter: String,
+    pub reporter_member: String,
+    pub reported: String,
+    pub reported_member: String,
+    pub key_id: i64,
+    pub nonce: Vec<u8>,
+    pub snapshot: Vec<u8>,
+    pub state: String,
+    pub created_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+pub(crate) const REPORT_SELECT: &str = "SELECT r.id, r.conversation_id, \
+    c.kind AS conversation_kind, r.target_seq, r.reporter, r.reporter_member, r.reported, \
+    r.reported_member, r.key_id, r.nonce, r.snapshot, r.state, r.created_at, r.closed_at \
+    FROM reports r JOIN conversations c ON c.id = r.conversation_id";
+
+impl TryFrom<ReportRow> for ReportRecord {
+    type Error = StoreError;
+    fn try_from(row: ReportRow) -> Result<Self, StoreError> {
+        use crate::ids::{AccountId, ReportId};
+        Ok(ReportRecord {
+            id: ReportId::from_stored(row.id),
+            conversation: ConversationId::from_stored(row.conversation_id),
+            conversation_kind: row.conversation_kind,
+            target: row.target_seq as u64,
+            reporter: AccountId::from_stored(row.reporter),
+            reporter_member: MemberId::from_stored(row.reporter_member),
+            reported: AccountId::from_stored(row.reported),
+            reported_member: MemberId::from_stored(row.reported_member),
+            snapshot: sealed(Some(row.key_id), Some(row.nonce), Some(row.snapshot))
+                .ok_or_else(|| StoreError::Corrupt("report snapshot".into()))?,
+            state: row.state,
+            created_at: row.created_at,
+            closed_at: row.closed_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccessRow {
+    pub account_id: String,
+    pub action: String,
+    pub at: i64,
+}
+
+impl From<AccessRow> for ReportAccessRecord {
+    fn from(row: AccessRow) -> Self {
+        ReportAccessRecord {
+            account: crate::ids::AccountId::from_stored(row.account_id),
+            action: row.action,
+            at: row.at,
+        }
+    }
+}
+
+macro_rules! impl_mentoring_store {
+    ($db:ty) => {
+        use $crate::store::sql::mentoring::*;
+        use $crate::store::{
+            ActivityRecord, BlockEdge, BlockRecord, EndRelationship, InvitationRecord,
+            JoinRoom, JoinTicket, MemberChange, MemberChanged, MemberUpdate, MentorProfileRecord,
+            MentoringStore, NewBlock, NewInvite, NewReport, NewRoom, RelationshipChanged,
+            ReportAccessRecord, ReportRecord, RoomOverview,
+        };
+        use $crate::ids::{MemberId, ReportId};
+
+        /// A current member row read inside a transaction.
+        async fn current_member_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            conversation: &str,
+            member: &str,
+        ) -> Result<Option<MemberRow>, WriteError> {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {MEMBER_COLUMNS} FROM members m WHERE m.conversation_id = $1 \
+                 AND m.member_id = $2 AND m.left_at IS NULL"
+            )))
+            .bind(conversation)
+            .bind(member)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(|e| WriteError::Store(db_error(e)))
+        }
+
+        async fn system_event_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            conversation: &ConversationId,
+            meta: &str,
+            now: Millis,
+        ) -> Result<Appended, WriteError> {
+            let request = AppendRequest {
+                conversation: conversation.clone(),
+                sender: None,
+                client_id: None,
+                kind: AppendKind::System { meta: meta.to_owned() },
+                now,
+            };
+            append_in_tx(tx, &request, true).await
+        }
+
+        /// Finds an unused ticket: its row id and room.
+        async fn ticket_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            join: &JoinRoom,
+        ) -> Result<(String, String), WriteError> {
+            let found: Option<(String, String, Option<i64>)> = match &join.ticket {
+                JoinTicket::Code(hash) => sqlx::query_as(
+                    "SELECT id, conversation_id, expires_at FROM room_invites \
+                     WHERE code_hash = $1 AND used_at IS NULL",
+                )
+                .bind(hash)
+                .fetch_optional(&mut **tx)
+                .await,
+                JoinTicket::Invitation(conversation) => sqlx::query_as(
+                    "SELECT id, conversation_id, expires_at FROM room_invites \
+                     WHERE account_id = $1 AND conversation_id = $2 AND used_at IS NULL \
+                     ORDER BY created_at LIMIT 1",
+                )
+                .bind(join.account.as_str())
+                .bind(conversation.as_str())
+                .fetch_optional(&mut **tx)
+                .await,
+            }
+            .map_err(db_error)?;
+            match found {
+                Some((id, conversation, expires_at))
+                    if expires_at.is_none_or(|at| at > join.now) => Ok((id, conversation)),
+                _ => Err(WriteError::TargetNotFound),
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl MentoringStore for SqlStore<$db> {
+            async fn upsert_mentor_profile(&self, p: &MentorProfileRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO mentor_profiles (account_id, display_name, specialty, interests, \
+                     languages, bio, accepting, capacity, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account_id) DO UPDATE \
+                     SET display_name = excluded.display_name, specialty = excluded.specialty, \
+                     interests = excluded.interests, languages = excluded.languages, \
+                     bio = excluded.bio, accepting = excluded.accepting, \
+                     capacity = excluded.capacity, updated_at = excluded.updated_at",
+                )
+                .bind(p.account.as_str())
+                .bind(&p.display_name)
+                .bind(&p.specialty)
+                .bind(json_text(&p.interests))
+                .bind(json_text(&p.languages))
+                .bind(&p.bio)
+                .bind(i64::from(p.accepting))
+                .bind(i64::from(p.capacity))
+                .bind(p.updated_at)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn mentor_profile(
+                &self,
+                account: &AccountId,
+            ) -> StoreResult<Option<MentorProfileRecord>> {
+                let row: Option<ProfileRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {PROFILE_COLUMNS} FROM mentor_profiles WHERE account_id = $1"
+                )))
+                .bind(account.as_str())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn mentor_profiles(&self) -> StoreResult<Vec<MentorProfileRecord>> {
+                let rows: Vec<ProfileRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {PROFILE_COLUMNS} FROM mentor_profiles ORDER BY display_name, account_id"
+                )))
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn active_mentee_counts(&self) -> StoreResult<Vec<(AccountId, u64)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT p.account_id, COUNT(*) FROM relationship_parties p JOIN relationships r \
+                     ON r.id = p.relationship_id WHERE p.role = 'mentor' AND r.state = 'active' \
+                     GROUP BY p.account_id",
+                )
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(account, n)| (AccountId::from_stored(account), n as u64))
+                    .collect())
+            }
+
+            async fn end_relationship(
+                &self,
+                end: EndRelationship,
+            ) -> Result<RelationshipChanged, WriteError> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                let current = relationship_in(&mut *tx, end.id.as_str())
+                    .await?
+                    .ok_or(WriteError::TargetNotFound)?;
+                if !current.parties.iter().any(|p| p.account == end.account) {
+                    return Err(WriteError::TargetNotFound);
+                }
+                if current.state != "active" {
+                    return Err(WriteError::Conflict);
+                }
+                let conversation = current.conversation.clone();
+                set_relationship_state(&mut tx, &end.id, conversation.as_str(), "ended", "read_only", end.now).await?;
+                sqlx::query("UPDATE relationships SET ended_at = $2 WHERE id = $1")
+                    .bind(end.id.as_str())
+                    .bind(end.now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                if let Some(note) = &end.note {
+                    sqlx::query(
+                        "UPDATE relationship_parties SET note_key_id = $3, note_nonce = $4, note = $5 \
+                         WHERE relationship_id = $1 AND account_id = $2",
+                    )
+                    .bind(end.id.as_str())
+                    .bind(end.account.as_str())
+                    .bind(i64::from(note.key_id))
+                    .bind(&note.nonce)
+                    .bind(&note.ciphertext)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                let meta = serde_json::json!({ "kind": "relationship_ended", "relationship": end.id }).to_string();
+                let appended = system_event_in(&mut tx, &conversation, &meta, end.now).await?;
+                let record = relationship_in(&mut *tx, end.id.as_str())
+                    .await?
+                    .ok_or(WriteError::TargetNotFound)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(RelationshipChanged { record, event: Some((appended, meta)) })
+            }
+
+            async fn withdraw_relationship(
+                &self,
+                id: &RelationshipId,
+                account: &AccountId,
+                now: Millis,
+            ) -> Result<RelationshipRecord, WriteError> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                let current = relationship_in(&mut *tx, id.as_str())
+                    .await?
+                    .ok_or(WriteError::TargetNotFound)?;
+                if &current.created_by != account {
+                    return Err(WriteError::TargetNotFound);
+                }
+                if current.state != "pending" {
+                    return Err(WriteError::Conflict);
+                }
+                set_relationship_state(&mut tx, id, current.conversation.as_str(), "withdrawn", "closed", now).await?;
+                let record = relationship_in(&mut *tx, id.as_str())
+                    .await?
+                    .ok_or(WriteError::TargetNotFound)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(record)
+            }
+
+            async fn all_relationships(&self) -> StoreResult<Vec<RelationshipRecord>> {
+                let rows: Vec<RelationshipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {RELATIONSHIP_COLUMNS} FROM relationships r \
+                     ORDER BY r.created_at DESC, r.id"
+                )))
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                let parties: Vec<PartyRow> = sqlx::query_as(PARTIES_SELECT)
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?;
+                let mut by_relationship: std::collections::HashMap<String, Vec<PartyRow>> =
+                    std::collections::HashMap::new();
+                for party in parties {
+                    by_relationship.entry(party.relationship_id.clone()).or_default().push(party);
+                }
+                Ok(rows
+                    .into_iter()
+                    .map(|row| {
+                        let parties = by_relationship.remove(&row.id).unwrap_or_default();
+                        assemble_relationship(row, parties)
+                    })
+                    .collect())
+            }
+
+            async fn create_room(&self, room: NewRoom) -> Result<Appended, WriteError> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                sqlx::query(
+                    "INSERT INTO conversations (id, kind, state, last_seq, created_at, created_by, \
+                     title, room_kind, agreement, member_limit, history_visible) \
+                     VALUES ($1, 'room', 'active', 0, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(room.id.as_str())
+                .bind(room.now)
+                .bind(room.creator.as_str())
+                .bind(&room.title)
+                .bind(&room.room_kind)
+                .bind(&room.agreement)
+                .bind(i64::from(room.member_limit))
+                .bind(i64::from(room.history_visible))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                sqlx::query(
+                    "INSERT INTO members (conversation_id, member_id, account_id, display_name, \
+                     role, pseudonymous, agreed_at, visible_from, joined_at) \
+                     VALUES ($1, $2, $3, $4, 'facilitator', $5, $6, 0, $6)",
+                )
+                .bind(room.id.as_str())
+                .bind(room.creator_member.as_str())
+                .bind(room.creator.as_str())
+                .bind(&room.creator_name)
+                .bind(i64::from(room.creator_pseudonymous))
+                .bind(room.now)
+                .execute(&mut *tx)
+                .await
+                .map_err(unique_as_name_taken)?;
+                let meta = member_meta("room_created", &room.creator_member, &[]);
+                let appended = system_event_in(&mut tx, &room.id, &meta, room.now).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(appended)
+            }
+
+            async fn create_invite(&self, invite: NewInvite) -> Result<(), WriteError> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                if let Some(account) = &invite.account {
+                    let pending: Option<String> = sqlx::query_scalar(
+                        "SELECT id FROM room_invites WHERE account_id = $1 \
+                         AND conversation_id = $2 AND used_at IS NULL",
+                    )
+                    .bind(account.as_str())
+                    .bind(invite.conversation.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if pending.is_some() {
+                        return Ok(());
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO room_invites (id, conversation_id, account_id, code_hash, \
+                     created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&invite.id)
+                .bind(invite.conversation.as_str())
+                .bind(invite.account.as_ref().map(|a| a.as_str()))
+                .bind(invite.code_hash.as_deref())
+                .bind(invite.created_by.as_str())
+                .bind(invite.now)
+                .bind(invite.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn invitations_for(&self, account: &AccountId) -> StoreResult<Vec<InvitationRecord>> {
+                let rows: Vec<InvitationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {CONVERSATION_COLUMNS}, MIN(i.created_at) AS invited_at \
+                     FROM room_invites i JOIN conversations c ON c.id = i.conversation_id \
+                     WHERE i.account_id = $1 AND i.used_at IS NULL AND c.state = 'active' \
+                     AND NOT EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = c.id \
+                     AND m.account_id = $1 AND m.left_at IS NULL) \
+                     GROUP BY {CONVERSATION_COLUMNS} ORDER BY MIN(i.created_at)"
+                )))
+                .bind(account.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn decline_invitation(
+                &self,
+                account: &AccountId,
+                conversation: &ConversationId,
+                now: Millis,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE room_invites SET used_at = $3, used_by = $1 WHERE account_id = $1 \
+                     AND conversation_id = $2 AND used_at IS NULL",
+                )
+                .bind(account.as_str())
+                .bind(conversation.as_str())
+                .bind(now)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn join_room(
+                &self,
+                join: JoinRoom,
+            ) -> Result<(Membership, Appended, String), WriteError> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                let (ticket, raw_conversation) = ticket_in(&mut tx, &join).await?;
+                let conversation = ConversationId::from_stored(raw_conversation);
+                let room: Option<(String, String, Option<i64>, i64)> = sqlx::query_as(
+                    "SELECT kind, state, member_limit, history_visible FROM conversations WHERE id = $1",
+                )
+                .bind(conversation.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                let Some((kind, state, limit, history_visible)) = room else {
+                    return Err(WriteError::TargetNotFound);
+                };
+                if kind != "room" {
+                    return Err(WriteError::TargetNotFound);
+                }
+                if state != "active" {
+                    return Err(WriteError::ConversationClosed);
+                }
+                let existing: Option<(String, Option<i64>)> = sqlx::query_as(
+                    "SELECT member_id, left_at FROM members WHERE conversation_id = $1 AND account_id = $2",
+                )
+                .bind(conversation.as_str())
+                .bind(join.account.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if matches!(existing, Some((_, None))) {
+                    return Err(WriteError::Conflict);
+                }
+                let member = existing
+                    .as_ref()
+                    .map(|(id, _)| MemberId::from_stored(id.clone()))
+                    .unwrap_or_else(|| join.member.clone());
+                let meta = member_meta("member_joined", &member, &[("display_name", &join.display_name)]);
+                // Appending first takes the conversation's row lock, so concurrent joins
+                // count members one after another.
+                let appended = system_event_in(&mut tx, &conversation, &meta, join.now).await?;
+                let current: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM members WHERE conversation_id = $1 AND left_at IS NULL",
+                )
+                .bind(conversation.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if limit.is_some_and(|limit| current >= limit) {
+                    return Err(WriteError::RoomFull);
+                }
+                let visible_from = if history_visible != 0 { 0 } else { appended.seq as i64 };
+                let sql = if existing.is_some() {
+                    "UPDATE members SET display_name = $4, pseudonymous = $5, role = 'member', \
+                     agreed_at = NULL, visible_from = $6, joined_at = $7, left_at = NULL \
+                     WHERE conversation_id = $1 AND member_id = $2 AND account_id = $3"
+                } else {
+                    "INSERT INTO members (conversation_id, member_id, account_id, display_name, \
+                     role, pseudonymous, agreed_at, visible_from, joined_at) \
+                     VALUES ($1, $2, $3, $4, 'member', $5, NULL, $6, $7)"
+                };
+                sqlx::query(sql)
+                    .bind(conversation.as_str())
+                    .bind(member.as_str())
+                    .bind(join.account.as_str())
+                    .bind(&join.display_name)
+                    .bind(i64::from(join.pseudonymous))
+                    .bind(visible_from)
+                    .bind(join.now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique_as_name_taken)?;
+                sqlx::query("UPDATE room_invites SET used_at = $2, used_by = $3 WHERE id = $1")
+                    .bind(&ticket)
+                    .bind(join.now)
+                    .bind(join.account.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let row: MembershipRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {CONVERSATION_COLUMNS}, {MEMBER_COLUMNS} FROM members m \
+                     JOIN conversations c ON c.id = m.conversation_id \
+                     WHERE m.conversation_id = $1 AND m.member_id = $2"
+                )))
+                .bind(conversation.as_str())
+                .bind(member.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok((row.try_into()?, appended, meta))
+            }
+
+            async fn update_member(&self, update: MemberUpdate) -> Result<MemberChanged, WriteError> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                let conversation = update.conversation.as_str();
+                let state: Option<String> =
+                    sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1")
+                        .bind(conversation)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                let open = match update.change {
+                    MemberChange::Reveal { .. } => matches!(state.as_deref(), Some("active" | "pending")),
+                    _ => state.as_deref() == Some("active"),
+                };
+                if !open {
+                    return Err(WriteError::ConversationClosed);
+                }
+                let Some(before) = current_member_in(&mut tx, conversation, update.member.as_str()).await? else {
+                    return Err(WriteError::TargetNotFound);
+                };
+                let meta = change_meta(&update.member, &update.change);
+                let appended = system_event_in(&mut tx, &update.conversation, &meta, update.now).await?;
+                if update.change == MemberChange::Agree && before.agreed_at.is_some() {
+                    return Err(WriteError::Conflict);
+                }
+                let (sql, value) = change_statement(&update.change, update.now);
+                let statement = sqlx::query(sql).bind(conversation).bind(update.member.as_str());
+                let statement = match value {
+                    ChangeValue::Int(v) => statement.bind(v),
+                    ChangeValue::Text(t) => statement.bind(t),
+                };
+                statement.execute(&mut *tx).await.map_err(unique_as_name_taken)?;
+                let member = current_member_in(&mut tx, conversation, update.member.as_str())
+                    .await?
+                    .or_else(|| Some(MemberRow { left_at: Some(update.now), ..before }))
+                    .map(MemberRecord::from)
+                    .ok_or(WriteError::TargetNotFound)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(MemberChanged { member, event: appended, meta })
+            }
+
+            async fn add_block(&self, block: NewBlock) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO blocks (blocker, blocked, conversation_id, member_id, \
+                     display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (blocker, blocked) DO NOTHING",
+                )
+                .bind(block.blocker.as_str())
+                .bind(block.blocked.as_str())
+                .bind(block.conversation.as_str())
+                .bind(block.member.as_str())
+                .bind(&block.display_name)
+                .bind(block.now)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn remove_block(&self, blocker: &AccountId, blocked: &AccountId) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM blocks WHERE blocker = $1 AND blocked = $2")
+                    .bind(blocker.as_str())
+                    .bind(blocked.as_str())
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn blocks_of(&self, blocker: &AccountId) -> StoreResult<Vec<BlockRecord>> {
+                let rows: Vec<BlockRow> = sqlx::query_as(
+                    "SELECT conversation_id, member_id, display_name, created_at FROM blocks \
+                     WHERE blocker = $1 ORDER BY created_at, member_id",
+                )
+                .bind(blocker.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn is_blocked(&self, blocker: &AccountId, blocked: &AccountId) -> StoreResult<bool> {
+                let found: Option<String> = sqlx::query_scalar(
+                    "SELECT blocker FROM blocks WHERE blocker = $1 AND blocked = $2",
+                )
+                .bind(blocker.as_str())
+                .bind(blocked.as_str())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(found.is_some())
+            }
+
+            async fn blockers_of(&self, account: &AccountId) -> StoreResult<Vec<AccountId>> {
+                let rows: Vec<String> = sqlx::query_scalar("SELECT blocker FROM blocks WHERE blocked = $1")
+                    .bind(account.as_str())
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?;
+                Ok(rows.into_iter().map(AccountId::from_stored).collect())
+            }
+
+            async fn block_edges(
+                &self,
+                account: &AccountId,
+                conversation: Option<&ConversationId>,
+            ) -> StoreResult<Vec<BlockEdge>> {
+                let rows: Vec<EdgeRow> = sqlx::query_as(EDGES_SELECT)
+                    .bind(account.as_str())
+                    .bind(conversation.map_or("", |c| c.as_str()))
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn create_report(&self, report: NewReport) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO reports (id, conversation_id, target_seq, reporter, reporter_member, \
+                     reported, reported_member, key_id, nonce, snapshot, state, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11)",
+                )
+                .bind(report.id.as_str())
+                .bind(report.conversation.as_str())
+                .bind(report.target as i64)
+                .bind(report.reporter.as_str())
+                .bind(report.reporter_member.as_str())
+                .bind(report.reported.as_str())
+                .bind(report.reported_member.as_str())
+                .bind(i64::from(report.snapshot.key_id))
+                .bind(&report.snapshot.nonce)
+                .bind(&report.snapshot.ciphertext)
+                .bind(report.now)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn reports(&self) -> StoreResult<Vec<ReportRecord>> {
+                let rows: Vec<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{REPORT_SELECT} ORDER BY r.created_at DESC, r.id"
+                )))
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn report(&self, id: &ReportId) -> StoreResult<Option<ReportRecord>> {
+                let row: Option<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{REPORT_SELECT} WHERE r.id = $1"
+                )))
+                .bind(id.as_str())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_error)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn record_report_access(
+                &self,
+                ids: &[ReportId],
+                account: &AccountId,
+                action: &str,
+                now: Millis,
+            ) -> StoreResult<()> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                for id in ids {
+                    sqlx::query(
+                        "INSERT INTO report_access (report_id, account_id, action, at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(id.as_str())
+                    .bind(account.as_str())
+                    .bind(action)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn report_accesses(&self, id: &ReportId) -> StoreResult<Vec<ReportAccessRecord>> {
+                let rows: Vec<AccessRow> = sqlx::query_as(
+                    "SELECT account_id, action, at FROM report_access WHERE report_id = $1 ORDER BY at",
+                )
+                .bind(id.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn close_report(&self, id: &ReportId, now: Millis) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE reports SET state = 'closed', closed_at = $2 WHERE id = $1 AND state = 'open'",
+                )
+                .bind(id.as_str())
+                .bind(now)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn accounts_with_role(&self, role: &str) -> StoreResult<Vec<AccountId>> {
+                let rows: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM accounts WHERE (',' || roles || ',') LIKE $1 ORDER BY id",
+                )
+                .bind(format!("%,{role},%"))
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(AccountId::from_stored).collect())
+            }
+
+            async fn rooms_overview(&self) -> StoreResult<Vec<RoomOverview>> {
+                let rows: Vec<RoomOverviewRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {CONVERSATION_COLUMNS}, \
+                     (SELECT COUNT(*) FROM members m WHERE m.conversation_id = c.id \
+                      AND m.left_at IS NULL) AS current_members, \
+                     (SELECT COUNT(*) FROM members m WHERE m.conversation_id = c.id \
+                      AND m.left_at IS NULL AND m.agreed_at IS NOT NULL) AS agreed_members \
+                     FROM conversations c WHERE c.kind = 'room' ORDER BY c.created_at DESC, c.id"
+                )))
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn message_activity(
+                &self,
+                now: Millis,
+                weeks: u32,
+            ) -> StoreResult<Vec<(ConversationId, ActivityRecord)>> {
+                let totals: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT conversation_id, COUNT(*), MAX(created_at) FROM events \
+                     WHERE kind = 'message' GROUP BY conversation_id",
+                )
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                let since = now - WEEK_MS * i64::from(weeks);
+                let buckets: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT conversation_id, ($1 - created_at) / 604800000 AS age, COUNT(*) \
+                     FROM events WHERE kind = 'message' AND created_at > $2 AND created_at <= $1 \
+                     GROUP BY conversation_id, age",
+                )
+                .bind(now)
+                .bind(since)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                let mut activity: std::collections::HashMap<String, ActivityRecord> = totals
+                    .into_iter()
+                    .map(|(id, messages, last)| {
+                        let record = ActivityRecord {
+                            messages: messages as u64,
+                            last_activity: last,
+                            per_week: vec![0; weeks as usize],
+                        };
+                        (id, record)
+                    })
+                    .collect();
+                for (id, age, count) in buckets {
+                    if let Some(slot) = activity
+                        .get_mut(&id)
+                        .and_then(|a| a.per_week.get_mut(age.max(0) as usize))
+                    {
+                        *slot += count as u64;
+                    }
+                }
+                Ok(activity
+                    .into_iter()
+                    .map(|(id, record)| (ConversationId::from_stored(id), record))
+                    .collect())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_mentoring_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_events_name_the_member_and_never_an_account() {
+        let member = MemberId::from_stored("m_a".into());
+        let by = MemberId::from_stored("m_f".into());
+        let meta: serde_json::Value = serde_json::from_str(&change_meta(
+            &member,
+            &MemberChange::Mute {
+                by: by.clone(),
+                muted: true,
+            },
+        ))
+        .unwrap();
+        assert_eq!(
+            meta,
+            serde_json::json!({"kind": "member_muted", "member": "m_a", "by": "m_f"})
+        );
+        let meta: serde_json::Value = serde_json::from_str(&change_meta(
+            &member,
+            &MemberChange::Reveal {
+                display_name: "Dr Real".into(),
+            },
+        ))
+        .unwrap();
+        assert_eq!(meta["kind"], "identity_revealed");
+        assert_eq!(meta["display_name"], "Dr Real");
+    }
+
+    #[test]
+    fn every_change_writes_one_value_after_the_ids() {
+        for change in [
+            MemberChange::Agree,
+            MemberChange::Leave,
+            MemberChange::Mute {
+                by: MemberId::from_stored("m_f".into()),
+                muted: false,
+            },
+            MemberChange::Role {
+                by: MemberId::from_stored("m_f".into()),
+                role: "member".into(),
+            },
+            MemberChange::Reveal {
+                display_name: "x".into(),
+            },
+        ] {
+            let (sql, _) = change_statement(&change, 1);
+            assert!(
+                sql.contains("$3") && sql.ends_with("conversation_id = $1 AND member_id = $2"),
+                "{sql}"
+            );
+        }
+    }
+}

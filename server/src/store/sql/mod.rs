@@ -1,0 +1,209 @@
+//! SQL storage on SQLite (embedded default) or PostgreSQL (several nodes).
+//!
+//! [`SqlStore`] is generic over the sqlx driver; `engine.rs` holds the statements,
+//! compiled once per engine. SQLite runs in WAL mode with `synchronous=FULL` and
+//! `secure_delete=ON` (a deleted message's ciphertext is overwritten, not just
+//! unlinked); all its writes go through one connection so writers never contend.
+
+mod calls;
+mod engine;
+mod mentoring;
+mod rows;
+pub(crate) mod writer;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Postgres, Sqlite};
+use tokio::sync::mpsc;
+
+use self::rows::*;
+use crate::store::{RelationshipRecord, StoreError, WriteError};
+
+/// A store on one SQL engine.
+pub struct SqlStore<DB: sqlx::Database> {
+    read: Pool<DB>,
+    write: Pool<DB>,
+    jobs: mpsc::Sender<writer::WriteJob>,
+}
+
+/// The write side handed to the group-commit task.
+pub(crate) struct Committer<DB: sqlx::Database> {
+    pool: Pool<DB>,
+}
+
+impl SqlStore<Sqlite> {
+    /// Opens (creating if needed) `path` and runs migrations.
+    pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("secure_delete", "ON");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await
+            .map_err(db_error)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&write)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(db_error)?;
+        Ok(Self::start(read, write))
+    }
+
+    /// Moves everything in the write-ahead log into the database file and truncates the
+    /// log, so deleted ciphertext no longer lingers in old WAL frames.
+    pub(crate) async fn on_close(&self) -> Result<(), StoreError> {
+        self.checkpoint().await
+    }
+
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
+
+impl SqlStore<Postgres> {
+    /// Connects to `url` and runs migrations.
+    pub async fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(db_error)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(db_error)?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Self::start(pool.clone(), pool))
+    }
+
+    pub(crate) async fn on_close(&self) -> Result<(), StoreError> {
+        self.read.close().await;
+        Ok(())
+    }
+}
+
+impl<DB: sqlx::Database> SqlStore<DB> {
+    fn start(read: Pool<DB>, write: Pool<DB>) -> Self
+    where
+        Committer<DB>: writer::BatchCommit,
+    {
+        let (jobs, queue) = mpsc::channel(writer::QUEUE);
+        tokio::spawn(writer::run(
+            Committer {
+                pool: write.clone(),
+            },
+            queue,
+        ));
+        SqlStore { read, write, jobs }
+    }
+}
+
+fn db_error(error: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+fn unique_as_name_taken(error: sqlx::Error) -> WriteError {
+    let unique = error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation());
+    if unique {
+        WriteError::NameTaken
+    } else {
+        WriteError::Store(db_error(error))
+    }
+}
+
+fn into_store_error(error: WriteError) -> StoreError {
+    match error {
+        WriteError::Store(e) => e,
+        other => StoreError::Corrupt(other.to_string()),
+    }
+}
+
+const PARTIES_SELECT: &str = "SELECT p.relationship_id, p.account_id, p.member_id, p.role, \
+    p.response, m.display_name, m.pseudonymous, a.name AS account_name, p.note_key_id, \
+    p.note_nonce, p.note FROM relationship_parties p \
+    JOIN relationships r ON r.id = p.relationship_id \
+    JOIN members m ON m.conversation_id = r.conversation_id AND m.member_id = p.member_id \
+    LEFT JOIN accounts a ON a.id = p.account_id";
+
+const PARTIES_SELECT_ONE: &str = "SELECT p.relationship_id, p.account_id, p.member_id, \
+    p.role, p.response, m.display_name, m.pseudonymous, a.name AS account_name, \
+    p.note_key_id, p.note_nonce, p.note FROM relationship_parties p \
+    JOIN relationships r ON r.id = p.relationship_id \
+    JOIN members m ON m.conversation_id = r.conversation_id AND m.member_id = p.member_id \
+    LEFT JOIN accounts a ON a.id = p.account_id \
+    WHERE p.relationship_id = $1 ORDER BY p.role DESC, p.member_id";
+
+fn assemble_relationship(row: RelationshipRow, parties: Vec<PartyRow>) -> RelationshipRecord {
+    RelationshipRecord {
+        id: relationship_id(&row.id),
+        conversation: crate::ids::ConversationId::from_stored(row.conversation_id),
+        origin: row.origin,
+        state: row.state,
+        created_by: crate::ids::AccountId::from_stored(row.created_by),
+        coordinator: row.coordinator.map(crate::ids::AccountId::from_stored),
+        introduction: sealed(row.intro_key_id, row.intro_nonce, row.intro),
+        parties: parties.into_iter().map(Into::into).collect(),
+        first_conversation: row.first_conversation != 0,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        ended_at: row.ended_at,
+    }
+}
+
+/// Imports shared by both engine instantiations.
+mod prelude {
+    pub(super) use super::rows::*;
+    pub(super) use super::{
+        PARTIES_SELECT, PARTIES_SELECT_ONE, SqlStore, assemble_relationship, db_error,
+        into_store_error, unique_as_name_taken, writer,
+    };
+    pub(super) use crate::crypto::Sealed;
+    pub(super) use crate::ids::{AccountId, CallId, ConversationId, Millis, RelationshipId, Seq};
+    pub(super) use crate::protocol::server::Settings;
+    pub(super) use crate::store::{
+        AccountRecord, AppendKind, AppendRequest, Appended, CallRecord, CommitHook, EventKind,
+        EventQuery, MemberRecord, Membership, NewRelationship, ReadMarker, RelationshipRecord,
+        RelationshipResponse, Store, StoreError, StoreResult, StoredEvent, ThreadRecord,
+        UnreadCounts, WriteError,
+    };
+}
+
+mod on_sqlite {
+    use super::prelude::*;
+    super::engine::impl_sql_store!(sqlx::Sqlite);
+    super::calls::impl_call_sql!(sqlx::Sqlite);
+    super::mentoring::impl_mentoring_store!(sqlx::Sqlite);
+}
+
+mod on_postgres {
+    use super::prelude::*;
+    super::engine::impl_sql_store!(sqlx::Postgres);
+    super::calls::impl_call_sql!(sqlx::Postgres);
+    super::mentoring::impl_mentoring_store!(sqlx::Postgres);
+}

@@ -1,0 +1,143 @@
+//! Group commit: one task per store owns the write path for hot operations.
+//!
+//! With `synchronous=FULL` every commit is an fsync, so committing each message on
+//! its own would cap throughput at the disk's fsync rate. Instead, every append and
+//! read marker is queued here; the task takes everything that queued up while the
+//! previous commit ran (up to [`MAX_BATCH`]) and commits it in one transaction. Each
+//! caller still gets its own answer only after *its* transaction committed.
+//!
+//! If a batch fails as a whole (e.g. a PostgreSQL serialization or deadlock error),
+//! every job is retried in a transaction of its own so one bad job cannot fail others.
+
+use std::future::Future;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{AppendRequest, Appended, CommitHook, ReadMarker, StoreError, WriteError};
+
+/// Jobs per transaction. Bounded so one commit never holds the write lock for long.
+pub(crate) const MAX_BATCH: usize = 512;
+/// Jobs waiting for the writer. Senders wait (backpressure) when it is full.
+pub(crate) const QUEUE: usize = 8192;
+
+#[derive(Clone, Debug)]
+pub(crate) enum WriteOp {
+    Append(AppendRequest),
+    Read(ReadMarker),
+    UpsertAccount {
+        id: String,
+        name: String,
+        roles: String,
+        now: i64,
+    },
+}
+
+impl WriteOp {
+    /// Lock order key: jobs are committed sorted (stably) by conversation so two nodes'
+    /// batches always lock conversation rows in the same order.
+    fn order_key(&self) -> &str {
+        match self {
+            WriteOp::Append(a) => a.conversation.as_str(),
+            WriteOp::Read(r) => r.conversation.as_str(),
+            WriteOp::UpsertAccount { .. } => "",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Appended(Result<Appended, WriteError>),
+    Read(Result<bool, WriteError>),
+    Account(Result<(), WriteError>),
+}
+
+pub(crate) struct WriteJob {
+    pub op: WriteOp,
+    pub reply: oneshot::Sender<Outcome>,
+    pub on_commit: Option<CommitHook>,
+}
+
+impl WriteJob {
+    /// Runs the commit hook (for a fresh append) and answers the caller.
+    fn finish(self, outcome: Outcome) {
+        if let (Some(hook), Outcome::Appended(Ok(appended))) = (self.on_commit, &outcome)
+            && !appended.duplicate
+        {
+            hook(appended);
+        }
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// What the engine-specific code provides: commit these ops in one transaction and
+/// return one outcome per op, in order. Job-level refusals are outcomes; `Err` means
+/// the transaction itself failed and nothing was committed.
+pub(crate) trait BatchCommit: Send + Sync + 'static {
+    fn commit(
+        &self,
+        ops: &[WriteOp],
+    ) -> impl Future<Output = Result<Vec<Outcome>, StoreError>> + Send;
+}
+
+pub(crate) async fn run<C: BatchCommit>(committer: C, mut jobs: mpsc::Receiver<WriteJob>) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = jobs.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        batch.sort_by(|a, b| a.op.order_key().cmp(b.op.order_key()));
+        metrics::histogram!("mentorhub_store_batch_size").record(batch.len() as f64);
+        let ops: Vec<WriteOp> = batch.iter().map(|job| job.op.clone()).collect();
+        match committer.commit(&ops).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    job.finish(outcome);
+                }
+            }
+            Err(batch_error) => {
+                tracing::warn!(error = %batch_error, jobs = batch.len(), "batch commit failed; retrying jobs one by one");
+                for job in batch.drain(..) {
+                    let single = std::slice::from_ref(&job.op);
+                    let outcome = match committer.commit(single).await {
+                        Ok(mut outcomes) => outcomes.pop(),
+                        Err(error) => Some(failed(&job.op, error)),
+                    };
+                    if let Some(outcome) = outcome {
+                        job.finish(outcome);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn failed(op: &WriteOp, error: StoreError) -> Outcome {
+    match op {
+        WriteOp::Append(_) => Outcome::Appended(Err(error.into())),
+        WriteOp::Read(_) => Outcome::Read(Err(error.into())),
+        WriteOp::UpsertAccount { .. } => Outcome::Account(Err(error.into())),
+    }
+}
+
+/// Queues one op and waits for its committed outcome.
+pub(crate) async fn submit(
+    jobs: &mpsc::Sender<WriteJob>,
+    op: WriteOp,
+    on_commit: Option<CommitHook>,
+) -> Result<Outcome, StoreError> {
+    let (reply, answer) = oneshot::channel();
+    jobs.send(WriteJob {
+        op,
+        reply,
+        on_commit,
+    })
+    .await
+    .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?;
+    answer
+        .await
+        .map_err(|_| StoreError::Unavailable("store writer stopped".into()))
+}

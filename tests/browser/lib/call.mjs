@@ -1,0 +1,51 @@
+// Reading a call's WebRTC statistics from the page (the client exposes its calls on
+// `window.mentorhub.calls`).
+
+/** Sum of inbound RTP bytes over every peer of the active call, per media kind. */
+export function inboundBytes(page) {
+  return page.evaluate(async () => {
+    const call = window.mentorhub.calls.active;
+    const totals = { audio: 0, video: 0 };
+    if (!call) return totals;
+    for (const peer of call.peers.values()) {
+      const stats = await peer.getStats();
+      stats.forEach((report) => {
+        if (report.type === 'inbound-rtp') totals[report.kind] += report.bytesReceived || 0;
+      });
+    }
+    return totals;
+  });
+}
+
+/** Candidate types seen by the active call's peers: local and remote. */
+export function candidateTypes(page) {
+  return page.evaluate(async () => {
+    const call = window.mentorhub.calls.active;
+    const types = { local: [], remote: [], selectedRemote: [] };
+    for (const peer of call.peers.values()) {
+      const stats = await peer.getStats();
+      const byId = new Map();
+      stats.forEach((report) => byId.set(report.id, report));
+      stats.forEach((report) => {
+        if (report.type === 'local-candidate') types.local.push(report.candidateType);
+        if (report.type === 'remote-candidate') types.remote.push(report.candidateType);
+        if (report.type === 'candidate-pair' && report.state === 'succeeded' && report.nominated) {
+          types.selectedRemote.push(byId.get(report.remoteCandidateId)?.candidateType);
+        }
+      });
+    }
+    return types;
+  });
+}
+
+/** Waits until inbound bytes of `kind` grow by at least `bytes`, or fails at the timeout. */
+export async function expectInboundGrowth(page, kind, bytes = 20_000, timeoutMs = 30_000) {
+  const start = (await inboundBytes(page))[kind];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = (await inboundBytes(page))[kind];
+    if (now - start >= bytes) return { start, now };
+    if (Date.now() > deadline) throw new Error(`inbound ${kind} bytes grew only from ${start} to ${now} in ${timeoutMs} ms`);
+    await page.waitForTimeout(250);
+  }
+}

@@ -1,0 +1,484 @@
+//! A call participant as a real client behaves: one WebSocket device speaking the call
+//! protocol and one `webrtc` (0.17) peer connection per other participant, each with a
+//! data channel that says hello once open.
+//!
+//! Rules it follows (`server/PROTOCOL.md` §13): the participant who joins offers to
+//! everyone in its `started`/`joined` view; the others answer. Candidates are trickled.
+//! Everything it sends and every description/candidate it receives is recorded, so
+//! tests can inspect exactly what crossed the server.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mentorhub_tests::WsClient;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use webrtc::api::APIBuilder;
+use webrtc::data_channel::RTCDataChannel;
+use webrtc::data_channel::data_channel_message::DataChannelMessage;
+use webrtc::ice_transport::ice_candidate::{RTCIceCandidate, RTCIceCandidateInit};
+use webrtc::ice_transport::ice_candidate_type::RTCIceCandidateType;
+use webrtc::ice_transport::ice_server::RTCIceServer;
+use webrtc::peer_connection::RTCPeerConnection;
+use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
+use webrtc::peer_connection::policy::ice_transport_policy::RTCIceTransportPolicy;
+use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
+
+use super::is_event;
+
+/// Connecting through ICE, DTLS and SCTP on a loaded 2-core machine.
+pub const CONNECT: Duration = Duration::from_secs(40);
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Gather relay candidates only, whatever the server says.
+    pub force_relay: bool,
+    /// Behave like a client that ignores relay-only: put these host candidates (lines
+    /// without `a=`) and this address into every description it sends, and trickle the
+    /// candidates too.
+    pub leak: Option<Leak>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Leak {
+    pub address: String,
+    pub candidates: Vec<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// Remote members whose peer connection reached `connected`.
+    connected: HashSet<String>,
+    /// (remote member, text) received over data channels.
+    messages: Vec<(String, String)>,
+    /// Every `description` / `candidate` event received.
+    received: Vec<Value>,
+    /// Every call frame sent.
+    sent: Vec<Value>,
+    /// Errors the server answered with.
+    errors: Vec<Value>,
+}
+
+pub struct Agent {
+    pub name: String,
+    pub me: String,
+    shared: Arc<Mutex<Shared>>,
+    peers: Arc<tokio::sync::Mutex<HashMap<String, Arc<RTCPeerConnection>>>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<WsClient>>,
+}
+
+struct Loop {
+    name: String,
+    me: String,
+    call: String,
+    config: RTCConfiguration,
+    options: Options,
+    shared: Arc<Mutex<Shared>>,
+    peers: Arc<tokio::sync::Mutex<HashMap<String, Arc<RTCPeerConnection>>>>,
+    outgoing: mpsc::UnboundedSender<Value>,
+}
+
+impl Agent {
+    /// Takes over a device that just got its `started`/`joined` view and runs the call
+    /// from there: offers to every participant listed, answers offers, trickles.
+    pub async fn run(name: &str, ws: WsClient, view: &Value, options: Options) -> Agent {
+        let me = super::text(&view["me"]);
+        let call = super::text(&view["call"]);
+        let config = rtc_config(&view["ice"], options.force_relay);
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let peers = Arc::new(tokio::sync::Mutex::new(HashMap::new()));
+        let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
+        let (stop, stopped) = oneshot::channel();
+        let state = Loop {
+            name: name.to_owned(),
+            me: me.clone(),
+            call,
+            config,
+            options,
+            shared: shared.clone(),
+            peers: peers.clone(),
+            outgoing,
+        };
+        let offer_to: Vec<String> = view["participants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str().map(str::to_owned))
+            .collect();
+        let task = tokio::spawn(state.run(ws, offer_to, outgoing_rx, stopped));
+        Agent {
+            name: name.to_owned(),
+            me,
+            shared,
+            peers,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Waits until the peer connection with each of `members` is `connected`.
+    pub async fn wait_connected(&self, members: &[&str]) {
+        let what = format!("{}: connected to {members:?}", self.name);
+        mentorhub_tests::eventually(CONNECT, &what, || async {
+            let shared = self.shared.lock().unwrap();
+            members
+                .iter()
+                .all(|m| shared.connected.contains(*m))
+                .then_some(())
+        })
+        .await;
+    }
+
+    /// Waits for the hello each of `members` sends over its data channel.
+    pub async fn wait_hello_from(&self, members: &[&str]) {
+        let what = format!("{}: data-channel hello from {members:?}", self.name);
+        mentorhub_tests::eventually(CONNECT, &what, || async {
+            let shared = self.shared.lock().unwrap();
+            members
+                .iter()
+                .all(|m| {
+                    shared
+                        .messages
+                        .iter()
+                        .any(|(from, text)| from == m && *text == format!("hello from {m}"))
+                })
+                .then_some(())
+        })
+        .await;
+    }
+
+    /// The local and remote candidate types of the selected pair with `member`.
+    pub async fn selected_pair(&self, member: &str) -> (RTCIceCandidateType, RTCIceCandidateType) {
+        let pc = self
+            .peers
+            .lock()
+            .await
+            .get(member)
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: no peer connection with {member}", self.name));
+        let pair = pc
+            .sctp()
+            .transport()
+            .ice_transport()
+            .get_selected_candidate_pair()
+            .await
+            .unwrap_or_else(|| panic!("{}: no selected candidate pair", self.name));
+        (pair.local.typ, pair.remote.typ)
+    }
+
+    /// Every description/candidate event received so far.
+    pub fn received(&self) -> Vec<Value> {
+        self.shared.lock().unwrap().received.clone()
+    }
+
+    /// Every call frame sent so far.
+    pub fn sent(&self) -> Vec<Value> {
+        self.shared.lock().unwrap().sent.clone()
+    }
+
+    pub fn errors(&self) -> Vec<Value> {
+        self.shared.lock().unwrap().errors.clone()
+    }
+
+    /// Closes every peer connection and hands the device back.
+    pub async fn stop(mut self) -> WsClient {
+        for pc in self.peers.lock().await.values() {
+            let _ = pc.close().await;
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task
+            .take()
+            .expect("running")
+            .await
+            .expect("the agent task")
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+fn rtc_config(ice: &Value, force_relay: bool) -> RTCConfiguration {
+    let ice_servers = ice["iceServers"]
+        .as_array()
+        .expect("iceServers")
+        .iter()
+        .map(|server| RTCIceServer {
+            urls: server["urls"]
+                .as_array()
+                .expect("urls")
+                .iter()
+                .map(super::text)
+                .collect(),
+            username: server["username"].as_str().unwrap_or_default().to_owned(),
+            credential: server["credential"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    let relay = force_relay || ice["iceTransportPolicy"] == "relay";
+    RTCConfiguration {
+        ice_servers,
+        ice_transport_policy: if relay {
+            RTCIceTransportPolicy::Relay
+        } else {
+            RTCIceTransportPolicy::All
+        },
+        ..Default::default()
+    }
+}
+
+impl Loop {
+    async fn run(
+        self,
+        mut ws: WsClient,
+        offer_to: Vec<String>,
+        mut outgoing: mpsc::UnboundedReceiver<Value>,
+        mut stopped: oneshot::Receiver<()>,
+    ) -> WsClient {
+        for member in offer_to {
+            let offer = self.offer(&member).await;
+            self.send(&mut ws, offer).await;
+        }
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                frame = outgoing.recv() => match frame {
+                    Some(frame) => self.send(&mut ws, frame).await,
+                    None => break,
+                },
+                frame = ws.try_next(Duration::from_millis(100)) => {
+                    if let Some(frame) = frame {
+                        self.on_frame(&mut ws, frame).await;
+                    }
+                }
+            }
+        }
+        ws
+    }
+
+    async fn send(&self, ws: &mut WsClient, frame: Value) {
+        self.shared.lock().unwrap().sent.push(frame.clone());
+        ws.send(&frame).await;
+    }
+
+    async fn on_frame(&self, ws: &mut WsClient, frame: Value) {
+        if frame["type"] == "error" {
+            self.shared.lock().unwrap().errors.push(frame);
+            return;
+        }
+        if frame["call"] != self.call.as_str() {
+            return;
+        }
+        if is_event(&frame, "description") {
+            self.shared.lock().unwrap().received.push(frame.clone());
+            let from = super::text(&frame["from"]);
+            let sdp = super::text(&frame["description"]["sdp"]);
+            if frame["description"]["type"] == "offer" {
+                let answer = self.answer(&from, sdp).await;
+                self.send(ws, answer).await;
+            } else {
+                let pc = self.peer(&from).await.expect("an answer to our offer");
+                let answer = RTCSessionDescription::answer(sdp).expect("answer");
+                pc.set_remote_description(answer)
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: remote answer refused: {e}", self.name));
+            }
+        } else if is_event(&frame, "candidate") {
+            self.shared.lock().unwrap().received.push(frame.clone());
+            let from = super::text(&frame["from"]);
+            let Some(pc) = self.peer(&from).await else {
+                return;
+            };
+            let candidate = &frame["candidate"];
+            let init = RTCIceCandidateInit {
+                candidate: super::text(&candidate["candidate"]),
+                sdp_mid: candidate["sdpMid"].as_str().map(str::to_owned),
+                sdp_mline_index: candidate["sdpMLineIndex"].as_u64().map(|i| i as u16),
+                username_fragment: None,
+            };
+            // A candidate the agent cannot use is the test's business, not a crash.
+            let _ = pc.add_ice_candidate(init).await;
+        }
+    }
+
+    async fn peer(&self, member: &str) -> Option<Arc<RTCPeerConnection>> {
+        self.peers.lock().await.get(member).cloned()
+    }
+
+    async fn offer(&self, member: &str) -> Value {
+        let pc = self.new_peer(member, true).await;
+        let offer = pc.create_offer(None).await.expect("create offer");
+        pc.set_local_description(offer)
+            .await
+            .expect("set local offer");
+        let sdp = pc.local_description().await.expect("local offer").sdp;
+        self.description(member, "offer", sdp)
+    }
+
+    async fn answer(&self, member: &str, sdp: String) -> Value {
+        let pc = match self.peer(member).await {
+            Some(pc) => pc, // renegotiation / ICE restart
+            None => self.new_peer(member, false).await,
+        };
+        let offer = RTCSessionDescription::offer(sdp).expect("offer");
+        pc.set_remote_description(offer)
+            .await
+            .unwrap_or_else(|e| panic!("{}: remote offer refused: {e}", self.name));
+        let answer = pc.create_answer(None).await.expect("create answer");
+        pc.set_local_description(answer)
+            .await
+            .expect("set local answer");
+        let sdp = pc.local_description().await.expect("local answer").sdp;
+        self.description(member, "answer", sdp)
+    }
+
+    fn description(&self, member: &str, kind: &str, sdp: String) -> Value {
+        let sdp = match &self.options.leak {
+            Some(leak) => leak_into(&sdp, leak),
+            None => sdp,
+        };
+        let frame = json!({"type": "call", "action": "description", "call": self.call,
+            "to": member, "description": {"type": kind, "sdp": sdp}});
+        if let Some(leak) = &self.options.leak {
+            for line in &leak.candidates {
+                let _ = self
+                    .outgoing
+                    .send(candidate_frame(&self.call, member, line));
+            }
+        }
+        frame
+    }
+
+    async fn new_peer(&self, member: &str, offerer: bool) -> Arc<RTCPeerConnection> {
+        let api = APIBuilder::new().build();
+        let pc = Arc::new(
+            api.new_peer_connection(self.config.clone())
+                .await
+                .expect("peer connection"),
+        );
+        let outgoing = self.outgoing.clone();
+        let (call, to) = (self.call.clone(), member.to_owned());
+        pc.on_ice_candidate(Box::new(move |candidate: Option<RTCIceCandidate>| {
+            if let Some(init) = candidate.and_then(|c| c.to_json().ok()) {
+                let _ = outgoing.send(candidate_frame(&call, &to, &init.candidate));
+            }
+            Box::pin(async {})
+        }));
+        let (shared, remote) = (self.shared.clone(), member.to_owned());
+        pc.on_peer_connection_state_change(Box::new(move |state| {
+            if state == RTCPeerConnectionState::Connected {
+                shared.lock().unwrap().connected.insert(remote.clone());
+            }
+            Box::pin(async {})
+        }));
+        if offerer {
+            let channel = pc
+                .create_data_channel("chat", None)
+                .await
+                .expect("data channel");
+            wire_channel(channel, member, &self.me, &self.shared);
+        } else {
+            let (me, remote, shared) = (self.me.clone(), member.to_owned(), self.shared.clone());
+            pc.on_data_channel(Box::new(move |channel: Arc<RTCDataChannel>| {
+                wire_channel(channel, &remote, &me, &shared);
+                Box::pin(async {})
+            }));
+        }
+        self.peers
+            .lock()
+            .await
+            .insert(member.to_owned(), pc.clone());
+        pc
+    }
+}
+
+/// Says hello once open; records what arrives.
+fn wire_channel(channel: Arc<RTCDataChannel>, remote: &str, me: &str, shared: &Arc<Mutex<Shared>>) {
+    let opened = channel.clone();
+    let hello = format!("hello from {me}");
+    channel.on_open(Box::new(move || {
+        Box::pin(async move {
+            let _ = opened.send_text(hello).await;
+        })
+    }));
+    let (shared, remote) = (shared.clone(), remote.to_owned());
+    channel.on_message(Box::new(move |message: DataChannelMessage| {
+        let text = String::from_utf8_lossy(&message.data).into_owned();
+        shared.lock().unwrap().messages.push((remote.clone(), text));
+        Box::pin(async {})
+    }));
+}
+
+fn candidate_frame(call: &str, to: &str, candidate: &str) -> Value {
+    json!({"type": "call", "action": "candidate", "call": call, "to": to,
+        "candidate": {"candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0}})
+}
+
+/// What a client ignoring relay-only would send: its host address in `c=` and `o=`,
+/// and its host candidates in every media section.
+fn leak_into(sdp: &str, leak: &Leak) -> String {
+    let mut out = String::new();
+    for line in sdp.split("\r\n").filter(|l| !l.is_empty()) {
+        if line.starts_with("c=IN IP4 ") {
+            out.push_str(&format!("c=IN IP4 {}\r\n", leak.address));
+            continue;
+        }
+        if line.starts_with("o=") {
+            let mut fields: Vec<&str> = line.split(' ').collect();
+            if let Some(last) = fields.last_mut() {
+                *last = &leak.address;
+            }
+            out.push_str(&fields.join(" "));
+            out.push_str("\r\n");
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+        if line.starts_with("a=mid:") {
+            for candidate in &leak.candidates {
+                out.push_str(&format!("a={candidate}\r\n"));
+            }
+        }
+    }
+    out
+}
+
+/// This machine's host candidates, as a peer gathering everything would send them:
+/// (candidate lines without `a=`, their addresses).
+pub async fn host_candidates() -> (Vec<String>, Vec<String>) {
+    let api = APIBuilder::new().build();
+    let pc = api
+        .new_peer_connection(RTCConfiguration::default())
+        .await
+        .expect("peer connection");
+    let _channel = pc
+        .create_data_channel("probe", None)
+        .await
+        .expect("channel");
+    let offer = pc.create_offer(None).await.expect("offer");
+    let mut gathered = pc.gathering_complete_promise().await;
+    pc.set_local_description(offer).await.expect("local offer");
+    let _ = tokio::time::timeout(CONNECT, gathered.recv()).await;
+    let sdp = pc.local_description().await.expect("local description").sdp;
+    let _ = pc.close().await;
+    let lines: Vec<String> = sdp
+        .lines()
+        .filter_map(|l| l.strip_prefix("a="))
+        .filter(|l| l.starts_with("candidate:") && l.contains(" typ host"))
+        .map(str::to_owned)
+        .collect();
+    let addresses = lines
+        .iter()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+        .collect();
+    (lines, addresses)
+}

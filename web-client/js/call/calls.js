@@ -1,0 +1,388 @@
+// Calls: the signalling state machine (`{"type":"call","action":…}` out,
+// `{"type":"call","event":…}` in), one Peer per other participant (a mesh), local media,
+// mute / camera / low-bandwidth controls, rejoin after a dropped connection and ICE
+// restart when the network changes. Participants are known only by member id.
+//
+// Who offers: the participant who joins offers to everyone already in the call (the
+// server says so in `started`/`joined`); for perfect negotiation the joiner is the
+// impolite peer and those already in the call are polite.
+
+import { Emitter } from '../dom.js';
+import { errorText } from '../protocol.js';
+import { Peer } from './peer.js';
+import { LOW_BANDWIDTH_VIDEO_BPS, getLocalMedia, stopMedia } from './media.js';
+
+const REASON_TEXT = {
+  invite_timeout: 'No answer.',
+  user_declined: 'Declined.',
+  user_busy: 'Busy.',
+  user_cancelled: 'The caller hung up.',
+  user_hangup: 'The call ended.',
+  ice_failed: 'The connection failed.',
+  ice_timeout: 'The connection timed out.',
+  user_media_failed: 'Camera or microphone unavailable.',
+  connection_lost: 'The connection was lost.',
+  joined_elsewhere: 'You joined from another device.',
+};
+
+export function reasonText(reason) {
+  return REASON_TEXT[reason] || 'The call ended.';
+}
+
+export class Calls extends Emitter {
+  constructor({ connection, store, api, preferences }) {
+    super();
+    this.connection = connection;
+    this.store = store;
+    this.api = api;
+    this.preferences = preferences;
+    /** The call this device is in (or starting), if any. */
+    this.active = null;
+    /** A call ringing this device, if any. */
+    this.incoming = null;
+    /** The last call's outcome, shown until dismissed. */
+    this.notice = null;
+    connection.on('welcome', () => this.#rejoin());
+    window.addEventListener('online', () => this.#networkChanged());
+    navigator.connection?.addEventListener?.('change', () => this.#networkChanged());
+  }
+
+  /** Header buttons for a conversation. */
+  buttons(summary) {
+    if (summary.state !== 'active' || summary.agreement_required) return [];
+    const busy = Boolean(this.active);
+    return [
+      { label: 'Audio call', media: 'audio' },
+      { label: 'Video call', media: 'video' },
+    ].map(({ label, media }) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = label;
+      button.disabled = busy || !this.connection.ready;
+      button.addEventListener('click', () => this.start(summary.id, media));
+      return button;
+    });
+  }
+
+  #send(action, fields) {
+    return this.connection.request({ type: 'call', action, ...fields });
+  }
+
+  async start(conversation, media) {
+    if (this.active) return;
+    this.notice = null;
+    this.active = this.#newCall({ conversation, media, direction: 'outgoing' });
+    this.emit('changed');
+    try {
+      await this.#acquireMedia();
+      const view = await this.#send('start', { conversation, media });
+      this.#adopt(view);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  async accept() {
+    const ringing = this.incoming;
+    if (!ringing || this.active) return;
+    this.incoming = null;
+    this.notice = null;
+    this.active = this.#newCall({ conversation: ringing.conversation, media: ringing.media, direction: 'incoming', id: ringing.call });
+    this.emit('changed');
+    try {
+      await this.#acquireMedia();
+      const view = await this.#send('accept', { call: ringing.call });
+      this.#adopt(view);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  async decline() {
+    const ringing = this.incoming;
+    if (!ringing) return;
+    this.incoming = null;
+    this.emit('changed');
+    try {
+      await this.#send('decline', { call: ringing.call, reason: 'user_declined' });
+    } catch {
+      // The ring ends by itself (timeout) if the decline did not get through.
+    }
+  }
+
+  async leave() {
+    const call = this.active;
+    if (!call) return;
+    this.#teardown({ reason: 'user_hangup', quiet: true });
+    if (call.id) {
+      try {
+        await this.#send('leave', { call: call.id, reason: 'user_hangup' });
+      } catch {
+        // Disconnected: the server ends our place after its grace period.
+      }
+    }
+  }
+
+  hangUpAll() {
+    if (this.active) this.leave();
+    if (this.incoming) this.decline();
+  }
+
+  dismissNotice() {
+    this.notice = null;
+    this.emit('changed');
+  }
+
+  // ---- controls -------------------------------------------------------------------------
+
+  setMuted(muted) {
+    const call = this.active;
+    if (!call?.local) return;
+    call.muted = muted;
+    for (const track of call.local.getAudioTracks()) track.enabled = !muted;
+    this.emit('changed');
+  }
+
+  setCameraOff(off) {
+    const call = this.active;
+    if (!call?.local) return;
+    call.cameraOff = off;
+    for (const track of call.local.getVideoTracks()) track.enabled = !off;
+    this.emit('changed');
+  }
+
+  /** Low bandwidth: outgoing video capped (or off with the camera button). */
+  async setLowBandwidth(on) {
+    const call = this.active;
+    if (!call) return;
+    call.lowBandwidth = on;
+    this.preferences.set('lowBandwidth', on);
+    for (const peer of call.peers.values()) await peer.capVideo(on ? LOW_BANDWIDTH_VIDEO_BPS : null);
+    this.emit('changed');
+  }
+
+  // ---- frames from the server ----------------------------------------------------------
+
+  onFrame(frame) {
+    if (frame.type !== 'call') return;
+    const call = this.active;
+    const mine = call && frame.call === call.id;
+    switch (frame.event) {
+      case 'ringing':
+        if (this.active) {
+          // Already in a call on this device: say busy rather than ring over it.
+          this.#send('decline', { call: frame.call, reason: 'user_busy' }).catch(() => {});
+          return;
+        }
+        this.incoming = frame;
+        this.emit('changed');
+        this.emit('ring', frame);
+        return;
+      case 'ring_stopped':
+        if (this.incoming?.call === frame.call) {
+          this.incoming = null;
+          this.emit('changed');
+        }
+        return;
+      case 'started':
+      case 'joined':
+        // Replies to our own requests are handled where they were awaited.
+        return;
+      case 'participant_joined':
+        if (mine) this.#peerFor(frame.member, { polite: true });
+        this.emit('changed');
+        return;
+      case 'participant_left':
+        if (mine) {
+          this.#dropPeer(frame.member);
+          this.#leaveIfAlone();
+        }
+        return;
+      case 'participant_disconnected':
+      case 'participant_reconnected':
+        if (mine) {
+          call.reconnecting[frame.event === 'participant_disconnected' ? 'add' : 'delete'](frame.member);
+          this.emit('changed');
+        }
+        return;
+      case 'declined':
+        if (mine) {
+          call.ringing.delete(frame.member);
+          this.emit('changed');
+        }
+        return;
+      case 'description':
+        if (mine) this.#peerFor(frame.from, { polite: true }).receive({ description: frame.description });
+        return;
+      case 'candidate':
+        if (mine && frame.candidate?.candidate) {
+          this.#peerFor(frame.from, { polite: true }).receive({ candidate: frame.candidate });
+        }
+        return;
+      case 'left':
+      case 'ended':
+        if (mine) this.#teardown({ reason: frame.reason });
+        else if (this.incoming?.call === frame.call) {
+          this.incoming = null;
+          this.emit('changed');
+        }
+        return;
+      default:
+    }
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  #newCall({ conversation, media, direction, id = null }) {
+    return {
+      id,
+      conversation,
+      media,
+      direction,
+      me: null,
+      ice: null,
+      relayOnly: false,
+      status: direction === 'outgoing' ? 'calling' : 'connecting',
+      peers: new Map(),
+      ringing: new Set(),
+      reconnecting: new Set(),
+      local: null,
+      muted: false,
+      cameraOff: false,
+      lowBandwidth: Boolean(this.preferences.get('lowBandwidth')),
+    };
+  }
+
+  async #acquireMedia() {
+    const call = this.active;
+    call.local = await getLocalMedia(call.media, { lowBandwidth: call.lowBandwidth });
+    this.emit('changed');
+  }
+
+  /** Takes the server's view of the call (`started`/`joined`) and offers to everyone in it. */
+  #adopt(view) {
+    const call = this.active;
+    if (!call) return;
+    call.id = view.call;
+    call.me = view.me;
+    call.ice = view.ice;
+    call.relayOnly = view.ice?.iceTransportPolicy === 'relay';
+    call.ringing = new Set(view.ringing || []);
+    call.reconnecting = new Set(view.reconnecting || []);
+    call.status = view.participants.length ? 'connecting' : 'calling';
+    for (const member of view.participants) {
+      if (call.reconnecting.has(member)) continue;
+      const existing = call.peers.get(member);
+      if (existing && existing.state === 'connected') continue;
+      if (existing) this.#dropPeer(member);
+      this.#peerFor(member, { polite: false });
+    }
+    this.emit('changed');
+  }
+
+  #peerFor(member, { polite }) {
+    const call = this.active;
+    let peer = call.peers.get(member);
+    if (peer) return peer;
+    peer = new Peer({
+      polite,
+      iceServers: call.ice?.iceServers || [],
+      relayOnly: call.relayOnly,
+      onSignal: (signal) => this.#signal(call, member, signal),
+    });
+    peer.on('state', (state) => {
+      if (state === 'connected') call.status = 'connected';
+      this.emit('changed');
+    });
+    peer.on('track', () => this.emit('changed'));
+    peer.on('error', (error) => console.warn('call negotiation problem', error?.name || error));
+    call.peers.set(member, peer);
+    if (call.local) peer.addStream(call.local);
+    if (call.lowBandwidth) peer.capVideo(LOW_BANDWIDTH_VIDEO_BPS);
+    this.emit('changed');
+    return peer;
+  }
+
+  #signal(call, member, signal) {
+    if (!call.id || this.active !== call) return;
+    const frame = signal.description
+      ? ['description', { call: call.id, to: member, description: signal.description }]
+      : ['candidate', { call: call.id, to: member, candidate: signal.candidate }];
+    this.#send(...frame).catch((error) => {
+      if (error.code !== 'offline') console.warn('signal refused', error.code);
+    });
+  }
+
+  /** In a one-to-one relationship a call with nobody else left (and nobody ringing)
+   * is over for us too; in a room one may wait for others to join. */
+  #leaveIfAlone() {
+    const call = this.active;
+    if (!call || call.peers.size || call.ringing.size) return;
+    if (this.store.conversations.get(call.conversation)?.kind === 'room') return;
+    const id = call.id;
+    this.#teardown({ reason: 'user_hangup' });
+    if (id) this.#send('leave', { call: id, reason: 'user_hangup' }).catch(() => {});
+  }
+
+  #dropPeer(member) {
+    const call = this.active;
+    const peer = call?.peers.get(member);
+    if (!peer) return;
+    peer.close();
+    call.peers.delete(member);
+    this.emit('changed');
+  }
+
+  #teardown({ reason, quiet = false }) {
+    const call = this.active;
+    if (!call) return;
+    for (const peer of call.peers.values()) peer.close();
+    stopMedia(call.local);
+    this.active = null;
+    this.notice = quiet ? null : { conversation: call.conversation, text: reasonText(reason) };
+    this.emit('changed');
+  }
+
+  #fail(error) {
+    const text = error?.name === 'NotAllowedError' || error?.name === 'NotFoundError'
+      ? 'Camera or microphone unavailable.'
+      : errorText(error?.code, error?.message);
+    const call = this.active;
+    if (call?.id) this.#send('leave', { call: call.id, reason: 'user_media_failed' }).catch(() => {});
+    this.#teardown({ reason: 'unknown_error' });
+    this.notice = { conversation: call?.conversation, text };
+    this.emit('changed');
+  }
+
+  /** After a reconnect the server kept our place for a grace period: take it back. */
+  async #rejoin() {
+    const call = this.active;
+    if (!call?.id) return;
+    try {
+      const view = await this.#send('join', { call: call.id });
+      this.#adopt(view);
+    } catch (error) {
+      this.#teardown({ reason: error.code === 'call_state' ? 'connection_lost' : 'unknown_error' });
+    }
+  }
+
+  /** A new network (Wi-Fi → mobile, or back online): fresh TURN credentials, then an
+   * ICE restart on every peer so media moves to the new path. */
+  async #networkChanged() {
+    const call = this.active;
+    if (!call?.peers.size) return;
+    try {
+      const ice = await this.api.get(`/ice-servers?conversation=${encodeURIComponent(call.conversation)}`);
+      call.ice = { ...call.ice, ...ice };
+      for (const peer of call.peers.values()) {
+        peer.pc.setConfiguration({
+          iceServers: ice.iceServers,
+          iceTransportPolicy: call.relayOnly ? 'relay' : 'all',
+        });
+      }
+    } catch {
+      // Keep the old credentials: they are valid for minutes.
+    }
+    for (const peer of call.peers.values()) peer.restartIce();
+  }
+}

@@ -1,0 +1,165 @@
+// One WebRTC peer connection with "perfect negotiation" (the polite peer yields when
+// both sides offer at once; the impolite one ignores the colliding offer), trickle ICE,
+// ICE restart when the network changes or the link fails, relay-only ICE when asked,
+// and a bitrate cap for slow links. Signals go out through `onSignal`, and come in
+// through `receive`; how they travel is the caller's business.
+
+import { Emitter } from '../dom.js';
+
+/** How long a `disconnected` ICE state may last before an ICE restart is tried. */
+const DISCONNECTED_GRACE_MS = 4000;
+
+export class Peer extends Emitter {
+  /**
+   * @param {object} options
+   * @param {boolean} options.polite       yields on offer collisions
+   * @param {RTCIceServer[]} options.iceServers
+   * @param {boolean} options.relayOnly    only relay (TURN) candidates: hides our address
+   * @param {(signal: {description?: RTCSessionDescriptionInit, candidate?: RTCIceCandidateInit|null}) => void} options.onSignal
+   */
+  constructor({ polite, iceServers, relayOnly, onSignal }) {
+    super();
+    this.polite = polite;
+    this.onSignal = onSignal;
+    this.relayOnly = relayOnly;
+    this.pc = new RTCPeerConnection({
+      iceServers: iceServers || [],
+      iceTransportPolicy: relayOnly ? 'relay' : 'all',
+    });
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.settingRemoteAnswer = false;
+    this.remoteStream = new MediaStream();
+    this.maxVideoBitrate = null;
+    this.disconnectedTimer = null;
+
+    this.pc.addEventListener('negotiationneeded', () => this.#negotiate());
+    this.pc.addEventListener('icecandidate', ({ candidate }) => {
+      // A null candidate marks the end of gathering; it is not signalled.
+      if (candidate) this.onSignal({ candidate: candidate.toJSON() });
+    });
+    this.pc.addEventListener('track', ({ track }) => {
+      this.remoteStream.addTrack(track);
+      track.addEventListener('ended', () => this.remoteStream.removeTrack(track));
+      this.emit('track', track, this.remoteStream);
+    });
+    this.pc.addEventListener('connectionstatechange', () => {
+      this.emit('state', this.pc.connectionState);
+    });
+    this.pc.addEventListener('iceconnectionstatechange', () => this.#watchIce());
+  }
+
+  get state() {
+    return this.pc.connectionState;
+  }
+
+  async #negotiate() {
+    try {
+      this.makingOffer = true;
+      await this.pc.setLocalDescription();
+      this.onSignal({ description: this.pc.localDescription.toJSON() });
+    } catch (error) {
+      this.emit('error', error);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  /** An offer, answer or candidate from the other peer. */
+  async receive({ description, candidate }) {
+    try {
+      if (description) {
+        const readyForOffer = !this.makingOffer
+          && (this.pc.signalingState === 'stable' || this.settingRemoteAnswer);
+        const collision = description.type === 'offer' && !readyForOffer;
+        this.ignoreOffer = !this.polite && collision;
+        if (this.ignoreOffer) return;
+        this.settingRemoteAnswer = description.type === 'answer';
+        await this.pc.setRemoteDescription(description);
+        this.settingRemoteAnswer = false;
+        if (description.type === 'offer') {
+          await this.pc.setLocalDescription();
+          this.onSignal({ description: this.pc.localDescription.toJSON() });
+        }
+        await this.#applyBitrate();
+      } else if (candidate) {
+        try {
+          await this.pc.addIceCandidate(candidate);
+        } catch (error) {
+          // A candidate for an offer we ignored is expected to fail.
+          if (!this.ignoreOffer) throw error;
+        }
+      }
+    } catch (error) {
+      this.emit('error', error);
+    }
+  }
+
+  /** Sends our tracks (adding them triggers negotiation). */
+  addStream(stream) {
+    for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
+  }
+
+  /** Replaces or adds a track of a kind (camera back on, low-bandwidth off). */
+  async setTrack(kind, track, stream) {
+    const sender = this.pc.getSenders().find((s) => s.track?.kind === kind || (!s.track && s.__kind === kind));
+    if (sender) {
+      await sender.replaceTrack(track);
+    } else if (track) {
+      const added = this.pc.addTrack(track, stream);
+      added.__kind = kind;
+    }
+    await this.#applyBitrate();
+  }
+
+  /** Caps outgoing video (bits per second), or lifts the cap with null. */
+  async capVideo(bitsPerSecond) {
+    this.maxVideoBitrate = bitsPerSecond;
+    await this.#applyBitrate();
+  }
+
+  async #applyBitrate() {
+    for (const sender of this.pc.getSenders()) {
+      if (sender.track?.kind !== 'video') continue;
+      const parameters = sender.getParameters();
+      if (!parameters.encodings?.length) continue;
+      for (const encoding of parameters.encodings) {
+        if (this.maxVideoBitrate) encoding.maxBitrate = this.maxVideoBitrate;
+        else delete encoding.maxBitrate;
+      }
+      try {
+        await sender.setParameters(parameters);
+      } catch {
+        // Not negotiated yet: applied again after the next description.
+      }
+    }
+  }
+
+  /** The network changed (or the link failed): gather fresh candidates and renegotiate. */
+  restartIce() {
+    if (this.pc.connectionState === 'closed') return;
+    this.emit('ice-restart');
+    this.pc.restartIce();
+  }
+
+  #watchIce() {
+    const state = this.pc.iceConnectionState;
+    clearTimeout(this.disconnectedTimer);
+    if (state === 'failed') this.restartIce();
+    if (state === 'disconnected') {
+      this.disconnectedTimer = setTimeout(() => {
+        if (this.pc.iceConnectionState === 'disconnected') this.restartIce();
+      }, DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  getStats() {
+    return this.pc.getStats();
+  }
+
+  close() {
+    clearTimeout(this.disconnectedTimer);
+    this.pc.close();
+    this.emit('state', 'closed');
+  }
+}

@@ -1,0 +1,271 @@
+// Start-up and wiring: services (REST, session, connection, store, outbox), the frame
+// router between them, the connection indicator, token renewal, and the screen router.
+
+import { Api } from './api.js';
+import { announce } from './dom.js';
+import { Connection } from './connection.js';
+import { Outbox } from './outbox.js';
+import { frames } from './protocol.js';
+import { currentRoute, navigate } from './router.js';
+import { Session } from './session.js';
+import { Store } from './store.js';
+import { Preferences } from './settings.js';
+import { Notifier } from './notify.js';
+import { mountSignIn } from './views/signin.js';
+import { mountHome } from './views/home.js';
+import { mountConversation } from './views/conversation.js';
+import { mountSettings } from './views/settings.js';
+import { mountRequestMentor } from './views/request-mentor.js';
+import { mountOverview } from './views/overview.js';
+import { mountNewRoom } from './views/new-room.js';
+import { Calls } from './call/calls.js';
+import { mountCallView } from './views/call.js';
+
+const api = new Api(() => session.token);
+const session = new Session(api);
+const store = new Store();
+const connection = new Connection({
+  getToken: () => session.token,
+  getCursors: () => store.helloCursors(),
+});
+const outbox = new Outbox(connection);
+const preferences = new Preferences();
+const notifier = new Notifier(preferences);
+const calls = new Calls({ connection, store, api, preferences });
+
+outbox.on('acked', (item, ack) => store.applyOwn(item, ack));
+
+const app = { api, session, store, connection, outbox, preferences, notifier, calls, navigate, server: { dev: false } };
+window.mentorhub = app; // for the browser tests and for curious people in devtools
+
+// ---- frames from the server ----------------------------------------------------------
+
+connection.on('welcome', (welcome) => {
+  store.onWelcome(welcome);
+  refreshLists();
+});
+
+connection.on('frame', (frame) => {
+  if (frame.type === 'token_expiring') return renewToken(false);
+  if (frame.type === 'resync') return refreshLists();
+  if (frame.type === 'ack' && frame.client_id) outbox.committed(frame.client_id);
+  if (frame.type === 'system' && MEMBERSHIP_EVENTS.has(frame.event?.kind)) refreshConversationSoon(frame.conversation);
+  if (frame.type === 'call') calls.onFrame(frame);
+  store.onFrame(frame);
+  if (frame.type === 'message') notifier.onMessage(frame, store);
+  if (frame.type === 'relationship' && frame.relationship.awaiting_me) {
+    announce('You have a new mentoring request.');
+  }
+  return undefined;
+});
+
+connection.on('reauth', () => renewToken(true));
+
+connection.on('state', (state, detail) => {
+  const el = document.getElementById('connection-state');
+  el.dataset.state = state;
+  const words = {
+    connecting: 'Connecting…',
+    online: 'Online',
+    reconnecting: detail?.retryInMs !== undefined ? `Reconnecting in ${Math.ceil(detail.retryInMs / 1000)} s…` : 'Reconnecting…',
+    offline: 'Offline — messages will be sent when you are back',
+    stopped: detail === 'reauth' ? 'Signing in again…' : 'Not connected',
+  };
+  el.textContent = words[state] || state;
+});
+
+/** Timeline events that change who is in a conversation or how they appear: the
+ * member list is read again (once per burst of such events). */
+const MEMBERSHIP_EVENTS = new Set([
+  'member_joined', 'member_left', 'member_removed', 'member_muted', 'member_unmuted',
+  'agreement_accepted', 'identity_revealed', 'role_changed',
+]);
+const summaryRefreshes = new Map();
+function refreshConversationSoon(id) {
+  if (summaryRefreshes.has(id)) return;
+  summaryRefreshes.set(id, setTimeout(async () => {
+    summaryRefreshes.delete(id);
+    try {
+      const { conversation } = await api.get(`/conversations/${id}`);
+      store.onFrame({ type: 'conversation', conversation });
+    } catch (error) {
+      if (error.code !== 'offline') console.warn('could not refresh a conversation', error.code);
+    }
+  }, 200));
+}
+
+async function refreshLists() {
+  try {
+    const [relationships, conversations, invitations] = await Promise.all([
+      api.get('/relationships'),
+      api.get('/conversations'),
+      api.get('/invitations'),
+    ]);
+    store.setRelationships(relationships.relationships);
+    store.setConversations(conversations.conversations);
+    store.setInvitations(invitations.invitations);
+  } catch (error) {
+    if (error.code !== 'offline') console.warn('could not refresh lists', error.code);
+  }
+}
+
+/** A token that is about to expire (or already refused): get a new one, then carry on. */
+let renewing = null;
+function renewToken(reconnect) {
+  renewing ??= session
+    .renew()
+    .then((token) => {
+      if (reconnect) connection.reconnectNow();
+      else connection.send(frames.refresh(token));
+    })
+    .catch(() => {
+      // Offline while renewing: try again when the connection comes back.
+      if (reconnect) setTimeout(() => renewToken(true), 5000);
+    })
+    .finally(() => {
+      renewing = null;
+    });
+  return renewing;
+}
+
+session.on('token-needed', () => {
+  const dialog = document.getElementById('token-dialog');
+  if (!dialog.open) dialog.showModal();
+});
+
+document.getElementById('token-form').addEventListener('submit', (event) => {
+  const input = document.getElementById('token-input');
+  const error = document.getElementById('token-error');
+  try {
+    const previous = session.account;
+    const next = claimsAccount(input.value);
+    if (previous && next && next !== previous) throw new Error('This token is for another account: sign out first.');
+    session.useToken(input.value, null);
+    input.value = '';
+    error.textContent = '';
+  } catch (problem) {
+    event.preventDefault();
+    error.textContent = problem.message;
+  }
+});
+
+function claimsAccount(token) {
+  try {
+    return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub;
+  } catch {
+    return null;
+  }
+}
+
+document.getElementById('sign-out').addEventListener('click', () => {
+  const account = session.account;
+  const unsent = outbox.items.length;
+  if (unsent && !confirm(`${unsent} message(s) are not sent yet and will be discarded. Sign out?`)) return;
+  calls.hangUpAll();
+  connection.stop();
+  outbox.useAccount(null);
+  localStorage.removeItem(`mh.outbox.${account}`);
+  store.forget(account);
+  store.useAccount(null);
+  session.signOut();
+  navigate('/signin');
+});
+
+// ---- screens ----------------------------------------------------------------------------
+
+const screens = {
+  signin: mountSignIn,
+  home: mountHome,
+  conversation: mountConversation,
+  thread: mountConversation,
+  settings: mountSettings,
+  request: mountRequestMentor,
+  overview: mountOverview,
+  newRoom: mountNewRoom,
+};
+
+let unmount = null;
+function showRoute() {
+  const route = currentRoute();
+  if (!session.current && route.name !== 'signin') return navigate('/signin');
+  if (session.current && route.name === 'signin') return navigate('/');
+  unmount?.();
+  const view = document.getElementById('view');
+  view.replaceChildren();
+  document.getElementById('app-nav').hidden = !session.current;
+  unmount = screens[route.name](view, app, ...route.params) || null;
+  return undefined;
+}
+
+function startSession() {
+  store.useAccount(session.account);
+  outbox.useAccount(session.account);
+  connection.start();
+}
+
+session.on('changed', (current, previousAccount) => {
+  if (current && current.account !== store.accountId) {
+    if (store.accountId) store.persistNow();
+    startSession();
+  }
+  if (!current && previousAccount) store.forget(previousAccount);
+});
+
+window.addEventListener('hashchange', showRoute);
+document.addEventListener('pointerdown', () => notifier.unlock(), { once: true });
+document.addEventListener('keydown', () => notifier.unlock(), { once: true });
+window.addEventListener('pagehide', () => store.persistNow());
+
+async function boot() {
+  // A token handed over by the institution's login arrives in the fragment (which no
+  // server ever sees) and is removed from the address bar at once.
+  const handed = location.hash.match(/^#token=([^&]+)/);
+  if (handed) {
+    history.replaceState(null, '', `${location.pathname}#/`);
+    try {
+      session.useToken(decodeURIComponent(handed[1]), null);
+    } catch (error) {
+      sessionStorage.setItem('mh.signin-error', error.message);
+    }
+  } else if (session.load()) {
+    startSession();
+  }
+  // Offline start: the cached session and conversations are enough to read and queue.
+  if (navigator.onLine) {
+    try {
+      app.server = await api.get('/info');
+    } catch {
+      // The server is unreachable: the same as offline.
+    }
+  }
+  mountCallView(document.getElementById('call-root'), app);
+  showRoute();
+  app.shellCached = cacheShell();
+}
+
+/** Registers the service worker and hands it the files this page loaded. Resolves
+ * true once they are kept for offline use. */
+async function cacheShell() {
+  if (!('serviceWorker' in navigator) || !navigator.onLine) return false;
+  try {
+    await navigator.serviceWorker.register('/sw.js');
+    const registration = await navigator.serviceWorker.ready;
+    const urls = ['/', ...performance.getEntriesByType('resource').map((e) => e.name)]
+      .filter((u) => new URL(u, location.origin).origin === location.origin);
+    return await new Promise((resolve) => {
+      const onMessage = (event) => {
+        if (event.data?.type === 'shell-cached' || event.data?.type === 'shell-cache-failed') {
+          navigator.serviceWorker.removeEventListener('message', onMessage);
+          resolve(event.data.type === 'shell-cached');
+        }
+      };
+      navigator.serviceWorker.addEventListener('message', onMessage);
+      registration.active.postMessage({ type: 'cache-shell', urls });
+    });
+  } catch {
+    // Without it the app still works online; only an offline reload is lost.
+    return false;
+  }
+}
+
+boot();

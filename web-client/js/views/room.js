@@ -1,0 +1,132 @@
+// Rooms: the confidentiality agreement before anything else; the member list with
+// display names and presence; the facilitator's controls (invite code, remove, mute).
+
+import { h, render, announce } from '../dom.js';
+import { errorText } from '../protocol.js';
+
+/** Shown instead of the room until the member accepts its agreement: only the title
+ * and the agreement text are known to the client at this point. */
+export function mountAgreementGate(view, app, summary) {
+  const error = h('p', { class: 'error', role: 'alert' });
+  const accept = h('button', { type: 'button', class: 'primary' }, 'I accept the agreement');
+  accept.addEventListener('click', async () => {
+    accept.disabled = true;
+    try {
+      const reply = await app.api.post(`/rooms/${summary.id}/agreement`);
+      app.store.onFrame({ type: 'conversation', conversation: reply.conversation });
+      announce('Agreement accepted. The room is open.');
+    } catch (problem) {
+      error.textContent = errorText(problem.code, problem.message);
+      accept.disabled = false;
+    }
+  });
+  view.append(
+    h(
+      'section',
+      { class: 'card agreement', 'aria-labelledby': 'agreement-title', dataset: { conversation: summary.id } },
+      h('a', { class: 'back', href: '#/' }, '← Home'),
+      h('h1', { id: 'agreement-title' }, summary.title || 'Group room'),
+      h('h2', {}, 'Confidentiality agreement'),
+      h('p', {}, 'Everyone in this room has agreed to keep what is said here confidential. You will see the conversation once you accept too.'),
+      h('blockquote', { class: 'agreement-text' }, summary.agreement || 'What is said in this room stays in this room.'),
+      error,
+      h('div', { class: 'actions' }, accept, h('a', { class: 'button', href: '#/' }, 'Not now')),
+    ),
+  );
+  accept.focus();
+}
+
+const PRESENCE_TEXT = { online: 'online', away: 'away', offline: 'offline' };
+
+/** Members with display names and presence; facilitators also get controls. */
+export function createMemberPanel(app, conversationId) {
+  const { store, api } = app;
+  const element = h('details', { class: 'members-panel' });
+  const codeOut = h('p', { class: 'invite-code', role: 'status' });
+  const error = h('p', { class: 'error', role: 'alert' });
+  let wasOpen = false;
+
+  async function act(path, done) {
+    error.textContent = '';
+    try {
+      const reply = await api.post(path);
+      done?.(reply);
+    } catch (problem) {
+      error.textContent = errorText(problem.code, problem.message);
+    }
+  }
+
+  function facilitatorControls(summary, member) {
+    if (member.member === summary.me) return [];
+    return [
+      h('button', {
+        type: 'button',
+        class: 'small',
+        onclick: () => act(`/rooms/${summary.id}/members/${member.member}/${member.muted ? 'unmute' : 'mute'}`),
+      }, member.muted ? `Unmute ${member.display_name}` : `Mute ${member.display_name}`),
+      h('button', {
+        type: 'button',
+        class: 'small danger',
+        onclick: () => {
+          if (confirm(`Remove ${member.display_name} from the room?`)) act(`/rooms/${summary.id}/members/${member.member}/remove`);
+        },
+      }, `Remove ${member.display_name}`),
+    ];
+  }
+
+  function update() {
+    const summary = store.conversations.get(conversationId);
+    const members = (summary?.members || []).filter((m) => !m.left);
+    const presence = store.presence.get(conversationId) || new Map();
+    const isRoom = summary?.kind === 'room';
+    const me = members.find((m) => m.member === summary?.me);
+    const facilitator = isRoom && me?.role === 'facilitator';
+    wasOpen = element.open;
+    element.hidden = !summary || members.length === 0;
+    render(
+      element,
+      h('summary', {}, `Members (${members.length})`),
+      h(
+        'ul',
+        { class: 'members' },
+        members.map((m) => {
+          // Presence is shown only once the server has said something about it.
+          const status = m.member === summary.me ? 'online' : presence.get(m.member);
+          return h(
+            'li',
+            { dataset: { member: m.member } },
+            status ? h('span', { class: `presence presence-${status}`, role: 'img', 'aria-label': PRESENCE_TEXT[status] || status }) : null,
+            h('span', { class: 'name' }, m.member === summary.me ? `${m.display_name} (you)` : m.display_name),
+            h('span', { class: 'role' }, m.role),
+            m.pseudonymous ? h('span', { class: 'tag' }, 'pseudonym') : null,
+            isRoom && !m.agreed ? h('span', { class: 'tag' }, 'not yet agreed') : null,
+            m.muted ? h('span', { class: 'tag' }, 'muted') : null,
+            facilitator ? h('span', { class: 'member-controls' }, facilitatorControls(summary, m)) : null,
+          );
+        }),
+      ),
+      facilitator
+        ? h('div', { class: 'facilitator' },
+          h('button', {
+            type: 'button',
+            onclick: () => act(`/rooms/${conversationId}/invite-codes`, (reply) => {
+              codeOut.textContent = `Invite code: ${reply.invite_code.code} (single use)`;
+            }),
+          }, 'New invite code'),
+          codeOut)
+        : null,
+      isRoom
+        ? h('button', {
+          type: 'button',
+          class: 'small',
+          onclick: () => {
+            if (confirm('Leave this room?')) act(`/rooms/${conversationId}/leave`, () => app.navigate('/'));
+          },
+        }, 'Leave room')
+        : null,
+      error,
+    );
+    element.open = wasOpen;
+  }
+  return { element, update };
+}

@@ -1,0 +1,54 @@
+// Settings: read receipts (off by default: nobody sees when you have read unless you
+// choose so), a default pseudonym for new requests, and the notification sound.
+
+import { h, announce } from '../dom.js';
+import { errorText } from '../protocol.js';
+import { mentorProfileForm } from './mentor-profile.js';
+
+export function mountSettings(view, app) {
+  const { api, store, preferences } = app;
+  const receipts = h('input', { id: 'setting-receipts', type: 'checkbox', checked: Boolean(store.settings.read_receipts) });
+  const pseudonym = h('input', { id: 'setting-pseudonym', type: 'text', maxlength: 64, value: store.settings.default_pseudonym || '', autocomplete: 'off' });
+  const sound = h('input', { id: 'setting-sound', type: 'checkbox', checked: preferences.get('sound') });
+  const lowBandwidth = h('input', { id: 'setting-low-bandwidth', type: 'checkbox', checked: preferences.get('lowBandwidth') });
+  const status = h('p', { role: 'status', class: 'muted' });
+
+  const form = h(
+    'form',
+    {
+      class: 'card',
+      id: 'settings-form',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        preferences.set('sound', sound.checked);
+        preferences.set('lowBandwidth', lowBandwidth.checked);
+        const settings = {
+          read_receipts: receipts.checked,
+          default_pseudonym: pseudonym.value.trim() || null,
+        };
+        try {
+          store.settings = await api.put('/me/settings', settings);
+          store.persistSoon();
+          status.textContent = 'Saved.';
+          announce('Settings saved.');
+          // The connection reads the receipt setting when it starts: reconnect to apply it.
+          app.connection.reconnectNow();
+        } catch (error) {
+          status.textContent = errorText(error.code, error.message);
+        }
+      },
+    },
+    h('h1', {}, 'Settings'),
+    h('fieldset', {}, h('legend', {}, 'Privacy'),
+      h('div', { class: 'field checkbox' }, receipts, h('label', { for: 'setting-receipts' }, 'Let others see when I have read their messages')),
+      h('div', { class: 'field' }, h('label', { for: 'setting-pseudonym' }, 'Default pseudonym'), pseudonym,
+        h('p', { class: 'muted' }, 'Used when you ask a mentor or join a room, unless you choose another name there.'))),
+    h('fieldset', {}, h('legend', {}, 'This device'),
+      h('div', { class: 'field checkbox' }, sound, h('label', { for: 'setting-sound' }, 'Play a sound when a message arrives')),
+      h('div', { class: 'field checkbox' }, lowBandwidth, h('label', { for: 'setting-low-bandwidth' }, 'Low-bandwidth calls (start with audio only, cap video quality)'))),
+    status,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save')),
+  );
+  view.append(form);
+  if (app.session.hasRole('mentor')) view.append(mentorProfileForm(app));
+}
