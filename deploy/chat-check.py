@@ -3,14 +3,17 @@
 balancer while connected to *different* nodes, and each sees the other's message.
 
 Usage: chat-check.py http://127.0.0.1:8090   (needs python3-websockets)
+The cluster has no dev login (each node would sign with its own random secret), so
+local-cluster.sh mints the two tokens with `mentorhub token` and passes them in
+MENTOR_TOKEN / MENTEE_TOKEN with the accounts in MENTOR_ACCOUNT / MENTEE_ACCOUNT.
 Exits 0 on success, 1 with a reason otherwise.
 """
 import asyncio
 import json
+import os
 import sys
 import time
 import urllib.request
-import uuid
 
 import websockets
 
@@ -51,9 +54,8 @@ async def expect_message(socket, conversation, body, limit=10):
 
 async def main(base):
     ws_url = base.replace("http", "ws", 1) + "/ws"
-    suffix = uuid.uuid4().hex[:6]
-    mentor = call(base, "POST", "/api/dev/login", body={"name": f"Mentor {suffix}", "role": "mentor"})
-    mentee = call(base, "POST", "/api/dev/login", body={"name": f"Mentee {suffix}", "role": "mentee"})
+    mentor = {"token": os.environ["MENTOR_TOKEN"], "account": os.environ["MENTOR_ACCOUNT"]}
+    mentee = {"token": os.environ["MENTEE_TOKEN"], "account": os.environ["MENTEE_ACCOUNT"]}
     call(base, "GET", "/api/me", mentor["token"])  # the mentor becomes known
     created = call(base, "POST", "/api/relationships", mentee["token"],
                    {"mentor": mentor["account"], "introduction": "Hello from the script"})

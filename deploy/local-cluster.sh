@@ -10,7 +10,9 @@
 # Ports (override with the variables): nginx $LB_PORT (8090), nodes $NODE_A_PORT (8091)
 # and $NODE_B_PORT (8092), Redis $REDIS_PORT (6391); PostgreSQL is the machine's own
 # cluster on 5432 (database mentorhub_local). State and logs: $LOCAL_CLUSTER_DIR.
-# The nodes run with --dev (dev login) because this is a local demonstration.
+# The nodes share one HS256 secret (as nodes behind a load balancer must), so there is
+# no dev login: `deploy/local-cluster.sh token NAME ROLE` mints a token to paste into
+# the web client's "sign in with a token" form.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -90,7 +92,7 @@ start_node() { # name, port
     export MENTORHUB_REDIS_PREFIX=local
     export MENTORHUB_TURN_ENABLED=false
     export MENTORHUB_WEB_CLIENT_DIR="$root/web-client"
-    exec "$(binary)" serve --dev --listen "127.0.0.1:$port" --data-dir "$dir/$name"
+    exec "$(binary)" serve --listen "127.0.0.1:$port" --data-dir "$dir/$name"
   ) >"$dir/$name.log" 2>&1 &
   echo $! > "$pidfile"
   wait_port "$port" "$name"
@@ -110,6 +112,12 @@ start_nginx() {
   mkdir -p "$dir/nginx-tmp"
   nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log"
   wait_port "$lb_port" nginx
+}
+
+mint() { # account, role: a one-hour token signed with the cluster's secret
+  secrets
+  (set -a; . "$dir/secrets.env"; set +a
+   "$(binary)" token --sub "$1" --name "$1" --role "$2" --ttl 1h)
 }
 
 stop_pid() { # pidfile, name
@@ -132,10 +140,17 @@ case "${1:-}" in
     start_nginx
     log "up: http://127.0.0.1:$lb_port (nodes :$node_a_port :$node_b_port, redis :$redis_port, postgres $database)"
     ;;
+  token)
+    mint "${2:-demo-$RANDOM}" "${3:-mentee}"
+    ;;
   chat)
     # Debian's python3 (where apt installs python3-websockets), not a venv's.
     py=/usr/bin/python3; [ -x "$py" ] || py=python3
     "$py" -c 'import websockets' 2>/dev/null || apt_install python3-websockets
+    suffix=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    export MENTOR_ACCOUNT="mentor-$suffix" MENTEE_ACCOUNT="mentee-$suffix"
+    MENTOR_TOKEN=$(mint "$MENTOR_ACCOUNT" mentor) MENTEE_TOKEN=$(mint "$MENTEE_ACCOUNT" mentee)
+    export MENTOR_TOKEN MENTEE_TOKEN
     "$py" deploy/chat-check.py "http://127.0.0.1:$lb_port"
     ;;
   status)
@@ -155,7 +170,7 @@ case "${1:-}" in
     log "down"
     ;;
   *)
-    echo "usage: $0 start|chat|status|stop" >&2
+    echo "usage: $0 start|chat|token [ACCOUNT ROLE]|status|stop" >&2
     exit 2
     ;;
 esac
