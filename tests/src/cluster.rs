@@ -59,7 +59,9 @@ impl PgDatabase {
             .await
             .expect("create the test database");
         let _ = conn.close().await;
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(base, _)| base);
         PgDatabase {
             url: format!("{base}/{name}"),
             name,
@@ -177,7 +179,11 @@ impl RedisServer {
         if self.cluster {
             command.args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
         }
-        self.child = Some(command.spawn().expect("start redis-server (apt install redis-server)"));
+        self.child = Some(
+            command
+                .spawn()
+                .expect("start redis-server (apt install redis-server)"),
+        );
         let url = self.url();
         eventually(WAIT, "redis-server to answer", || {
             let url = url.clone();

@@ -26,8 +26,8 @@ async fn pairs(rest: &Rest, count: usize, tag: &str) -> Vec<Pair> {
         let made = join_all(chunk.iter().map(|i| {
             Pair::create(
                 rest,
-                &format!("Mentee {tag} {i}"),
-                &format!("Mentor {tag} {i}"),
+                format!("Mentee {tag} {i}"),
+                format!("Mentor {tag} {i}"),
             )
         }))
         .await;
@@ -54,7 +54,10 @@ async fn node_kill_mid_traffic_loses_and_duplicates_nothing() {
     .await;
     cluster.wait_ready().await;
     let pairs = pairs(&cluster.node(0).rest, PAIRS, "k").await;
-    let (a_url, b_url) = (cluster.node(0).ws_url.clone(), cluster.node(1).ws_url.clone());
+    let (a_url, b_url) = (
+        cluster.node(0).ws_url.clone(),
+        cluster.node(1).ws_url.clone(),
+    );
     let acked = Arc::new(AtomicUsize::new(0));
     let mut agents = Vec::new();
     for pair in &pairs {
@@ -93,12 +96,19 @@ async fn node_kill_mid_traffic_loses_and_duplicates_nothing() {
     assert!(moved >= PAIRS, "node B's clients reconnected ({moved})");
     let mut by_conversation: BTreeMap<&str, Vec<&AgentLog>> = BTreeMap::new();
     for log in &logs {
-        by_conversation.entry(&log.conversation).or_default().push(log);
+        by_conversation
+            .entry(&log.conversation)
+            .or_default()
+            .push(log);
     }
     for (conversation, members) in by_conversation {
         check_conversation(conversation, &members, (2 * MESSAGES + 1) as u64);
     }
-    assert_eq!(acked.load(Ordering::Relaxed), total, "every message was acknowledged");
+    assert_eq!(
+        acked.load(Ordering::Relaxed),
+        total,
+        "every message was acknowledged"
+    );
 }
 
 /// A test-owned Redis is killed during traffic and restarted: sends keep being
@@ -112,7 +122,10 @@ async fn redis_restart_during_traffic_keeps_every_message() {
     let cluster = Cluster::start(2, RedisLink::Single(redis.url())).await;
     cluster.wait_ready().await;
     let pairs = pairs(&cluster.node(0).rest, PAIRS, "r").await;
-    let (a_url, b_url) = (cluster.node(0).ws_url.clone(), cluster.node(1).ws_url.clone());
+    let (a_url, b_url) = (
+        cluster.node(0).ws_url.clone(),
+        cluster.node(1).ws_url.clone(),
+    );
     let acked = Arc::new(AtomicUsize::new(0));
     let mut agents = Vec::new();
     for pair in &pairs {
@@ -141,7 +154,10 @@ async fn redis_restart_during_traffic_keeps_every_message() {
     // The nodes notice (readiness goes red) and keep acknowledging sends meanwhile.
     for node in &cluster.nodes {
         let body = wait_readiness(node, false).await;
-        assert!(body["bus"].as_str().unwrap_or("").starts_with("down"), "{body}");
+        assert!(
+            body["bus"].as_str().unwrap_or("").starts_with("down"),
+            "{body}"
+        );
     }
     eventually(WAIT, "sends acknowledged while Redis is down", || {
         let acked = acked.clone();
@@ -180,7 +196,10 @@ async fn redis_restart_during_traffic_keeps_every_message() {
         .collect();
     let mut by_conversation: BTreeMap<&str, Vec<&AgentLog>> = BTreeMap::new();
     for log in &logs {
-        by_conversation.entry(&log.conversation).or_default().push(log);
+        by_conversation
+            .entry(&log.conversation)
+            .or_default()
+            .push(log);
     }
     for (conversation, members) in by_conversation {
         check_conversation(conversation, &members, (2 * MESSAGES + 1) as u64);
@@ -200,7 +219,9 @@ async fn silent_pubsub_is_detected_and_delivery_recovers() {
     let proxy = Proxy::start(redis.addr()).await;
     let mut cluster = Cluster::start(1, RedisLink::Single(redis.url())).await;
     // Node B is the same deployment, but its Redis URL goes through the proxy.
-    cluster.add_node_with(1, |o| o.set("redis_url", proxy.url())).await;
+    cluster
+        .add_node_with(1, |o| o.set("redis_url", proxy.url()))
+        .await;
     cluster.wait_ready().await;
     let pair = Pair::create(&cluster.node(0).rest, "Sara Mentee", "Dr Chen Mentor").await;
     let conversation = pair.conversation.clone();
@@ -213,7 +234,11 @@ async fn silent_pubsub_is_detected_and_delivery_recovers() {
     let frozen = Instant::now();
     let mut sent = vec![first];
     for i in 1..=5 {
-        sent.push(mentee.say(&conversation, &format!("s{i}"), "into the silence").await);
+        sent.push(
+            mentee
+                .say(&conversation, &format!("s{i}"), "into the silence")
+                .await,
+        );
     }
     let red = wait_readiness(cluster.node(1), false).await;
     assert!(
@@ -221,9 +246,14 @@ async fn silent_pubsub_is_detected_and_delivery_recovers() {
         "the bus is reported down: {red}"
     );
     let detected = frozen.elapsed();
-    assert!(detected < Duration::from_secs(12), "detected after {detected:?}");
+    assert!(
+        detected < Duration::from_secs(12),
+        "detected after {detected:?}"
+    );
     wait_readiness(cluster.node(1), true).await;
-    mentor.wait_for_seq(&conversation, *sent.last().unwrap()).await;
+    mentor
+        .wait_for_seq(&conversation, *sent.last().unwrap())
+        .await;
     let seqs: Vec<u64> = mentor
         .events()
         .iter()
@@ -268,7 +298,14 @@ async fn redis_cluster_carries_a_cross_node_conversation_over_sharded_pubsub() {
             .and_then(|n| n.trim().parse::<u32>().ok())
             .unwrap_or(0);
         let classic = server.cli(&["PUBSUB", "NUMSUB", &channel]).await;
-        assert_eq!(classic.lines().nth(1).map(str::trim), Some("0"), "{classic}");
+        assert_eq!(
+            classic.lines().nth(1).map(str::trim),
+            Some("0"),
+            "{classic}"
+        );
     }
-    assert_eq!(shard_subscribers, 2, "both nodes hold a sharded subscription");
+    assert_eq!(
+        shard_subscribers, 2,
+        "both nodes hold a sharded subscription"
+    );
 }

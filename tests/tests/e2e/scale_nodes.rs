@@ -184,17 +184,25 @@ async fn draining_node_sends_its_clients_to_another_node() {
     // While the mentee is away the mentor keeps talking on node B.
     let mut sent = Vec::new();
     for i in 0..5 {
-        sent.push(mentor.say(&conversation, &format!("m{i}"), "while you move").await);
+        sent.push(
+            mentor
+                .say(&conversation, &format!("m{i}"), "while you move")
+                .await,
+        );
     }
     let cursors = mentee.cursors().clone();
     let exit = cluster.nodes[0].wait_exit(WAIT).await;
-    assert!(exit.is_some_and(|s| s.success()), "node A exits cleanly: {exit:?}");
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "node A exits cleanly: {exit:?}"
+    );
     // Resume on node B: everything after the cursor, exactly once, in order.
     let mut moved =
-        WsClient::connect_with_cursors(&cluster.node(1).ws_url, &pair.mentee.token, &cursors)
-            .await;
+        WsClient::connect_with_cursors(&cluster.node(1).ws_url, &pair.mentee.token, &cursors).await;
     assert_eq!(moved.welcome.as_ref().unwrap()["node"], "node-b");
-    moved.wait_for_seq(&conversation, *sent.last().unwrap()).await;
+    moved
+        .wait_for_seq(&conversation, *sent.last().unwrap())
+        .await;
     let seqs: Vec<u64> = moved
         .events()
         .iter()

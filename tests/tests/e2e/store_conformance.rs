@@ -58,6 +58,8 @@ async fn pair(store: &dyn Store, accept: bool) -> Pair {
         role: role.into(),
         pseudonymous: false,
         response: response.into(),
+        account_name: name.into(),
+        note: None,
     };
     let mentee = party(&mentee_account, "Mentee", "mentee", "accepted");
     let mentor = party(&mentor_account, "Mentor", "mentor", "pending");
@@ -69,6 +71,7 @@ async fn pair(store: &dyn Store, accept: bool) -> Pair {
         coordinator: None,
         introduction: Some(sealed("hello")),
         parties: vec![mentee.clone(), mentor.clone()],
+        first_conversation: false,
         now,
     };
     let (relationship, conversation) = (new.id.clone(), new.conversation.clone());
@@ -82,6 +85,8 @@ async fn pair(store: &dyn Store, accept: bool) -> Pair {
                 id: relationship.clone(),
                 account: mentor_account.clone(),
                 accept: true,
+                display_name: None,
+                capacities: Vec::new(),
                 now: now + 1,
             })
             .await
@@ -119,6 +124,7 @@ fn all_events(conversation: &ConversationId) -> EventQuery {
         visible_from: 0,
         thread: None,
         limit: 10_000,
+        hidden_senders: Vec::new(),
     }
 }
 
@@ -143,7 +149,10 @@ async fn accounts_and_settings(store: Arc<dyn Store>) {
         default_pseudonym: Some("Owl".into()),
     };
     store.update_settings(&id, &settings).await.unwrap();
-    assert_eq!(store.account(&id).await.unwrap().unwrap().settings, settings);
+    assert_eq!(
+        store.account(&id).await.unwrap().unwrap().settings,
+        settings
+    );
     store.ping().await.unwrap();
 }
 
@@ -156,7 +165,7 @@ async fn relationship_life_cycle(store: Arc<dyn Store>) {
         .expect("mentor is a member");
     assert_eq!(pending.conversation.state, ConversationState::Pending);
     let refused = store
-        .append(message(&p, &p.mentee, "early", "too early"))
+        .append(message(&p, &p.mentee, "early", "too early"), None)
         .await;
     assert!(matches!(refused, Err(WriteError::ConversationClosed)));
     let stranger = store
@@ -164,6 +173,8 @@ async fn relationship_life_cycle(store: Arc<dyn Store>) {
             id: p.relationship.clone(),
             account: account("stranger"),
             accept: true,
+            display_name: None,
+            capacities: Vec::new(),
             now: 3,
         })
         .await;
@@ -173,21 +184,33 @@ async fn relationship_life_cycle(store: Arc<dyn Store>) {
             id: p.relationship.clone(),
             account: p.mentor_account.clone(),
             accept: true,
+            display_name: None,
+            capacities: Vec::new(),
             now: 4,
         })
         .await
         .unwrap();
     assert_eq!(active.state, "active");
-    assert!(active.parties.iter().all(|party| party.response == "accepted"));
+    assert!(
+        active
+            .parties
+            .iter()
+            .all(|party| party.response == "accepted")
+    );
     let again = store
         .respond_to_relationship(RelationshipResponse {
             id: p.relationship.clone(),
             account: p.mentor_account.clone(),
             accept: false,
+            display_name: None,
+            capacities: Vec::new(),
             now: 5,
         })
         .await;
-    assert!(matches!(again, Err(WriteError::Conflict)), "no second answer");
+    assert!(
+        matches!(again, Err(WriteError::Conflict)),
+        "no second answer"
+    );
     let events = store.events(&all_events(&p.conversation)).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, EventKind::System);
@@ -199,7 +222,10 @@ async fn relationship_life_cycle(store: Arc<dyn Store>) {
             .unwrap(),
         Some(p.relationship.clone())
     );
-    assert_eq!(store.active_mentee_count(&p.mentor_account).await.unwrap(), 1);
+    assert_eq!(
+        store.active_mentee_count(&p.mentor_account).await.unwrap(),
+        1
+    );
     for who in [&p.mentee_account, &p.mentor_account] {
         let listed = store.relationships_of(who).await.unwrap();
         assert_eq!(listed.len(), 1);
@@ -218,6 +244,8 @@ async fn declined_requests_close(store: Arc<dyn Store>) {
             id: p.relationship.clone(),
             account: p.mentor_account.clone(),
             accept: false,
+            display_name: None,
+            capacities: Vec::new(),
             now: 9,
         })
         .await
@@ -229,26 +257,33 @@ async fn declined_requests_close(store: Arc<dyn Store>) {
         .unwrap()
         .unwrap();
     assert_eq!(membership.conversation.state, ConversationState::Closed);
-    let refused = store.append(message(&p, &p.mentee, "x", "hi")).await;
+    let refused = store.append(message(&p, &p.mentee, "x", "hi"), None).await;
     assert!(matches!(refused, Err(WriteError::ConversationClosed)));
-    assert_eq!(store.active_mentee_count(&p.mentor_account).await.unwrap(), 0);
+    assert_eq!(
+        store.active_mentee_count(&p.mentor_account).await.unwrap(),
+        0
+    );
 }
 
 async fn timeline_and_idempotency(store: Arc<dyn Store>) {
     let p = pair(&*store, true).await;
     let first = store
-        .append(message(&p, &p.mentee, "k1", "one"))
+        .append(message(&p, &p.mentee, "k1", "one"), None)
         .await
         .unwrap();
     assert_eq!((first.seq, first.duplicate), (2, false));
     let retry = store
-        .append(message(&p, &p.mentee, "k1", "one again"))
+        .append(message(&p, &p.mentee, "k1", "one again"), None)
         .await
         .unwrap();
-    assert_eq!((retry.seq, retry.duplicate), (2, true), "same client id: same ack");
+    assert_eq!(
+        (retry.seq, retry.duplicate),
+        (2, true),
+        "same client id: same ack"
+    );
     assert_eq!(retry.created_at, first.created_at);
     let other = store
-        .append(message(&p, &p.mentor, "k1", "same key, other sender"))
+        .append(message(&p, &p.mentor, "k1", "same key, other sender"), None)
         .await
         .unwrap();
     assert_eq!((other.seq, other.duplicate), (3, false));
@@ -257,14 +292,14 @@ async fn timeline_and_idempotency(store: Arc<dyn Store>) {
         body: sealed("a reply"),
         thread: Some(2),
     };
-    assert_eq!(store.append(reply).await.unwrap().seq, 4);
+    assert_eq!(store.append(reply, None).await.unwrap().seq, 4);
     let mut bad_reply = message(&p, &p.mentor, "r2", "reply to a reply");
     bad_reply.kind = AppendKind::Message {
         body: sealed("x"),
         thread: Some(4),
     };
     assert!(matches!(
-        store.append(bad_reply).await,
+        store.append(bad_reply, None).await,
         Err(WriteError::TargetNotFound)
     ));
     let edit = |sender: &MemberId, target| AppendRequest {
@@ -278,14 +313,14 @@ async fn timeline_and_idempotency(store: Arc<dyn Store>) {
         now: 3_000,
     };
     assert!(matches!(
-        store.append(edit(&p.mentor, 2)).await,
+        store.append(edit(&p.mentor, 2), None).await,
         Err(WriteError::NotOwnMessage)
     ));
     assert!(matches!(
-        store.append(edit(&p.mentee, 99)).await,
+        store.append(edit(&p.mentee, 99), None).await,
         Err(WriteError::TargetNotFound)
     ));
-    assert_eq!(store.append(edit(&p.mentee, 2)).await.unwrap().seq, 5);
+    assert_eq!(store.append(edit(&p.mentee, 2), None).await.unwrap().seq, 5);
     let delete = AppendRequest {
         conversation: p.conversation.clone(),
         sender: Some(p.mentor.clone()),
@@ -293,7 +328,7 @@ async fn timeline_and_idempotency(store: Arc<dyn Store>) {
         kind: AppendKind::Delete { target: 3 },
         now: 4_000,
     };
-    assert_eq!(store.append(delete).await.unwrap().seq, 6);
+    assert_eq!(store.append(delete, None).await.unwrap().seq, 6);
     // A refused write takes no seq: the sequence stays gap-free.
     let events = store.events(&all_events(&p.conversation)).await.unwrap();
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
@@ -302,7 +337,10 @@ async fn timeline_and_idempotency(store: Arc<dyn Store>) {
     assert_eq!(edited.body.unwrap().ciphertext, b"edited".to_vec());
     assert!(edited.edited_at.is_some());
     let deleted = store.event(&p.conversation, 3).await.unwrap().unwrap();
-    assert!(deleted.deleted && deleted.body.is_none(), "ciphertext removed");
+    assert!(
+        deleted.deleted && deleted.body.is_none(),
+        "ciphertext removed"
+    );
     assert_eq!(events[3].thread_root, Some(2));
     assert_eq!(events[4].target, Some(2));
     // Pages: newest `limit` below `before`, oldest first; `after` pages forward.
@@ -313,6 +351,7 @@ async fn timeline_and_idempotency(store: Arc<dyn Store>) {
         visible_from: 0,
         thread,
         limit,
+        hidden_senders: Vec::new(),
     };
     let newest: Vec<u64> = store
         .events(&page(None, Some(6), 2, None))
@@ -358,12 +397,12 @@ async fn read_markers_and_unread(store: Arc<dyn Store>) {
     let p = pair(&*store, true).await;
     for i in 0..3 {
         store
-            .append(message(&p, &p.mentor, &format!("m{i}"), "hi"))
+            .append(message(&p, &p.mentor, &format!("m{i}"), "hi"), None)
             .await
             .unwrap();
     }
     store
-        .append(message(&p, &p.mentee, "own", "mine"))
+        .append(message(&p, &p.mentee, "own", "mine"), None)
         .await
         .unwrap();
     let mentee = store
@@ -372,7 +411,11 @@ async fn read_markers_and_unread(store: Arc<dyn Store>) {
         .unwrap()
         .unwrap()
         .member;
-    assert_eq!(store.unread(&mentee).await.unwrap().main, 3, "own messages never count");
+    assert_eq!(
+        store.unread(&mentee).await.unwrap().main,
+        3,
+        "own messages never count"
+    );
     let marker = |seq| ReadMarker {
         conversation: p.conversation.clone(),
         member: p.mentee.clone(),
@@ -380,7 +423,10 @@ async fn read_markers_and_unread(store: Arc<dyn Store>) {
         seq,
     };
     assert!(store.mark_read(marker(3)).await.unwrap());
-    assert!(!store.mark_read(marker(2)).await.unwrap(), "never moves back");
+    assert!(
+        !store.mark_read(marker(2)).await.unwrap(),
+        "never moves back"
+    );
     let mentee = store
         .membership(&p.conversation, &p.mentee_account)
         .await
@@ -400,9 +446,13 @@ async fn concurrent_appends_are_gap_free(store: Arc<dyn Store>) {
         tasks.push(tokio::spawn(async move {
             let mut seqs = Vec::new();
             for i in 0..40 {
-                let sender = if writer % 2 == 0 { &p.mentee } else { &p.mentor };
+                let sender = if writer % 2 == 0 {
+                    &p.mentee
+                } else {
+                    &p.mentor
+                };
                 let acked = store
-                    .append(message(&p, sender, &format!("w{writer}-{i}"), "x"))
+                    .append(message(&p, sender, &format!("w{writer}-{i}"), "x"), None)
                     .await
                     .expect("append");
                 seqs.push(acked.seq);
@@ -466,7 +516,10 @@ async fn store_postgres_two_nodes_share_one_sequence() {
     let b = open_postgres_store(&db.url).await;
     let p = Arc::new(pair(&*a, true).await);
     let mut tasks = Vec::new();
-    for (n, store) in [a.clone(), b.clone(), a.clone(), b.clone()].into_iter().enumerate() {
+    for (n, store) in [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+    {
         let p = p.clone();
         tasks.push(tokio::spawn(async move {
             let mut acks = Vec::new();
@@ -474,7 +527,7 @@ async fn store_postgres_two_nodes_share_one_sequence() {
                 // Every client id is sent by two writers on different nodes.
                 let key = format!("k{}-{i}", n % 2);
                 let acked = store
-                    .append(message(&p, &p.mentee, &key, "x"))
+                    .append(message(&p, &p.mentee, &key, "x"), None)
                     .await
                     .expect("append");
                 acks.push((key, acked.seq, acked.duplicate));

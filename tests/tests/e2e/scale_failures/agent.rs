@@ -96,8 +96,11 @@ async fn session(
     cursor: &mut u64,
     log: &mut AgentLog,
 ) -> Ended {
-    let Ok(Ok((mut socket, _))) =
-        timeout(Duration::from_secs(5), tokio_tungstenite::connect_async(url)).await
+    let Ok(Ok((mut socket, _))) = timeout(
+        Duration::from_secs(5),
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
     else {
         return Ended::Dropped;
     };
@@ -154,7 +157,7 @@ async fn session(
             Ok(Some(Ok(Message::Text(text)))) => text,
             Ok(Some(Ok(_))) => continue,
         };
-        let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+        let frame: Value = serde_json::from_str(message.as_str()).expect("JSON frame");
         match frame["type"].as_str().unwrap_or_default() {
             "welcome" => welcomed = true,
             "message" | "message_edited" | "message_deleted" | "system" => {

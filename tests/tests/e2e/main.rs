@@ -1,0 +1,10 @@
+//! End-to-end tests: real servers, real WebSocket clients, real WebRTC peers, a real
+//! Redis and PostgreSQL. One test binary so the harness is compiled once.
+//!
+//! Name filters the issues ask for: `leak`, `agreement`, `relay`, `node_kill`,
+//! `redis_restart` (`cargo nextest run -p mentorhub-tests -E 'test(/relay/)'`).
+
+mod calls;
+mod scale_failures;
+mod scale_nodes;
+mod store_conformance;
