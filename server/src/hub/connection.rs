@@ -70,7 +70,14 @@ async fn await_hello(
             let _ = send_close(socket, close::HELLO_TIMEOUT, "no hello in time").await;
             return None;
         }
-        Ok(None) | Ok(Some(Err(_))) => return None,
+        Ok(Some(Err(error))) => {
+            // An oversized first frame is closed like any other oversized frame.
+            if super::reader::is_too_big(error) {
+                let _ = send_close(socket, close::MESSAGE_TOO_BIG, "frame too big").await;
+            }
+            return None;
+        }
+        Ok(None) => return None,
         Ok(Some(Ok(message))) => message,
     };
     let text = match first {

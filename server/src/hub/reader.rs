@@ -381,23 +381,48 @@ fn reply_to(frame: &ClientFrame) -> ReplyTo {
             conversation: Some(conversation.clone()),
             ..Default::default()
         },
-        ClientFrame::Ping { reference } | ClientFrame::Presence { reference, .. } => ReplyTo {
+        ClientFrame::Ping { reference }
+        | ClientFrame::Presence { reference, .. }
+        | ClientFrame::Refresh { reference, .. } => ReplyTo {
             reference: reference.clone(),
+            ..Default::default()
+        },
+        ClientFrame::Hello(hello) => ReplyTo {
+            reference: hello.reference.clone(),
             ..Default::default()
         },
         ClientFrame::Call(request) => ReplyTo {
             reference: request.reference().map(str::to_owned),
             ..Default::default()
         },
-        _ => ReplyTo::default(),
     }
 }
 
 /// A frame over the size limit surfaces as tungstenite's capacity error.
-fn is_too_big(error: axum::Error) -> bool {
+pub(super) fn is_too_big(error: axum::Error) -> bool {
     use tokio_tungstenite::tungstenite::Error as WsError;
     matches!(
         error.into_inner().downcast_ref::<WsError>(),
         Some(WsError::Capacity(_))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_echo_the_ref_of_every_frame_that_has_one() {
+        for text in [
+            r#"{"type": "refresh", "ref": "r1", "token": "x"}"#,
+            r#"{"type": "hello", "ref": "r1", "token": "x"}"#,
+            r#"{"type": "ping", "ref": "r1"}"#,
+            r#"{"type": "send", "ref": "r1", "conversation": "c", "client_id": "a", "body": "b"}"#,
+            r#"{"type": "read", "ref": "r1", "conversation": "c", "seq": 1}"#,
+            r#"{"type": "history", "ref": "r1", "conversation": "c"}"#,
+        ] {
+            let frame = ClientFrame::decode(text).expect("a valid frame");
+            assert_eq!(reply_to(&frame).reference.as_deref(), Some("r1"), "{text}");
+        }
+    }
 }

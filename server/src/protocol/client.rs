@@ -78,6 +78,9 @@ fn yes() -> bool {
 
 #[derive(Debug, Deserialize)]
 pub struct Hello {
+    /// Echoed only in the `protocol_violation` refusal of a second `hello`.
+    #[serde(rename = "ref", default)]
+    pub reference: Option<String>,
     pub token: String,
     /// Last sequence number seen per conversation id. Conversations not listed start
     /// live (from now); the `welcome` frame says where each conversation stands.
