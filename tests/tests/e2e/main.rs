@@ -5,6 +5,7 @@
 //! `redis_restart` (`cargo nextest run -p mentorhub-tests -E 'test(/relay/)'`).
 
 mod calls;
+mod foundation;
 mod scale_failures;
 mod scale_nodes;
 mod store_conformance;
