@@ -256,6 +256,7 @@ impl Reader {
                 conversation,
                 thread,
                 active,
+                ..
             } => {
                 let ctx = self.ctx(&conversation).await?;
                 mentoring.typing(&ctx, thread, active)
@@ -377,9 +378,14 @@ fn reply_to(frame: &ClientFrame) -> ReplyTo {
             conversation: Some(query.conversation.clone()),
             client_id: None,
         },
-        ClientFrame::Typing { conversation, .. } => ReplyTo {
+        ClientFrame::Typing {
+            reference,
+            conversation,
+            ..
+        } => ReplyTo {
+            reference: reference.clone(),
             conversation: Some(conversation.clone()),
-            ..Default::default()
+            client_id: None,
         },
         ClientFrame::Ping { reference }
         | ClientFrame::Presence { reference, .. }

@@ -45,6 +45,9 @@ pub enum ClientFrame {
         thread: Option<Seq>,
     },
     Typing {
+        /// No reply on success; echoed in an `error`, as every refused frame's `ref` is.
+        #[serde(rename = "ref", default)]
+        reference: Option<String>,
         conversation: String,
         #[serde(default)]
         thread: Option<Seq>,
