@@ -34,6 +34,9 @@ pub struct WsClient {
     cursors: BTreeMap<String, u64>,
     next_ref: u64,
     closed: Option<Closed>,
+    /// Every frame read, in order, when [`connect_recording`](Self::connect_recording)
+    /// opened the connection (confidentiality tests scan it); `None` otherwise.
+    transcript: Option<Vec<Value>>,
     /// The `welcome` frame, once the handshake succeeded.
     pub welcome: Option<Value>,
 }
@@ -42,6 +45,22 @@ impl WsClient {
     /// Opens `/ws`, says `hello` and waits for `welcome` (panics if refused).
     pub async fn connect(url: &str, token: &str) -> WsClient {
         Self::connect_with_cursors(url, token, &BTreeMap::new()).await
+    }
+
+    /// As [`connect`](Self::connect), and keeps every frame ever read (the `welcome`
+    /// included) in [`transcript`](Self::transcript), whoever took it.
+    pub async fn connect_recording(url: &str, token: &str) -> WsClient {
+        let mut client = Self::open(url).await;
+        client.transcript = Some(Vec::new());
+        let reply = client.hello(token, &BTreeMap::new()).await;
+        assert_eq!(reply["type"], "welcome", "hello refused: {reply}");
+        client
+    }
+
+    /// Every frame read so far (empty unless opened with
+    /// [`connect_recording`](Self::connect_recording)).
+    pub fn transcript(&self) -> &[Value] {
+        self.transcript.as_deref().unwrap_or(&[])
     }
 
     /// As [`connect`](Self::connect), resuming from `cursors`.
@@ -92,6 +111,7 @@ impl WsClient {
             cursors: BTreeMap::new(),
             next_ref: 0,
             closed: None,
+            transcript: None,
             welcome: None,
         }
     }
@@ -329,6 +349,9 @@ impl WsClient {
     }
 
     fn record(&mut self, frame: &Value) {
+        if let Some(transcript) = &mut self.transcript {
+            transcript.push(frame.clone());
+        }
         let kind = frame["type"].as_str().unwrap_or("");
         if !TIMELINE.contains(&kind) {
             return;

@@ -1,0 +1,305 @@
+//! Blocks (silent, between accounts, not where a facilitator is present) and reports to
+//! safeguarding (who sees a copy; the reported member never learns who reported).
+
+use mentorhub_tests::rest::text;
+use mentorhub_tests::{WsClient, spawn_app};
+use serde_json::{Value, json};
+
+use super::{answer, assert_absent, bodies, create_room, enter_room, request, settle};
+
+/// The member entry of the party with `role` in a relationship conversation summary.
+fn member_with_name(summary: &Value, name: &str) -> String {
+    let entry = summary["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["display_name"] == name)
+        .unwrap_or_else(|| panic!("no member named {name}"));
+    text(&entry["member"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentoring_block_is_silent_and_holds_outside_facilitated_rooms() {
+    let app = spawn_app().await;
+    let rest = &app.rest;
+    let mentee = rest.login("Ada Student", "mentee").await;
+    let pushy = rest.login("Pushy Mentor", "mentor").await;
+    let kind = rest.login("Kind Mentor", "mentor").await;
+
+    // A triad, so the kind mentor witnesses what the blocked mentor sends.
+    let created = request(
+        rest,
+        &mentee,
+        json!({"mentors": [pushy.account, kind.account]}),
+    )
+    .await
+    .ok();
+    let id = text(&created["relationship"]["id"]);
+    let conversation = text(&created["relationship"]["conversation"]);
+    answer(rest, &pushy, &id, "accept", json!({})).await.ok();
+    answer(rest, &kind, &id, "accept", json!({})).await.ok();
+    let mut mentee_ws = WsClient::connect(&app.ws_url, &mentee.token).await;
+    let mut pushy_ws = WsClient::connect_recording(&app.ws_url, &pushy.token).await;
+    let mut kind_ws = WsClient::connect(&app.ws_url, &kind.token).await;
+    let summary = mentee_ws.welcome.as_ref().unwrap()["conversations"][0].clone();
+    let pushy_member = member_with_name(&summary, "Pushy Mentor");
+
+    let blocked = rest
+        .post(
+            "/api/blocks",
+            Some(&mentee.token),
+            &json!({"conversation": conversation, "member": pushy_member}),
+        )
+        .await;
+    assert_eq!(blocked.status, 201, "{:?}", blocked.body);
+    assert_eq!(blocked.body["block"]["display_name"], "Pushy Mentor");
+    let listed = rest.get("/api/blocks", Some(&mentee.token)).await.ok();
+    assert_eq!(
+        listed["blocks"][0]["member"],
+        pushy_member.as_str(),
+        "{listed}"
+    );
+
+    // The blocked mentor posts and types as usual and is acknowledged…
+    let seq = pushy_ws.say(&conversation, "p-1", "first-words").await;
+    pushy_ws
+        .send(&json!({"type": "typing", "conversation": conversation, "active": true}))
+        .await;
+    // …the other mentor gets both…
+    kind_ws
+        .next_matching("the message", |f| f["type"] == "message" && f["seq"] == seq)
+        .await;
+    kind_ws
+        .next_matching("the typing", |f| {
+            f["type"] == "typing" && f["member"] == pushy_member.as_str()
+        })
+        .await;
+    // …the mentee neither, live or in history.
+    let kind_seq = kind_ws.say(&conversation, "k-1", "kind-words").await;
+    mentee_ws
+        .next_matching("the kind mentor's message", |f| {
+            f["type"] == "message" && f["seq"] == kind_seq
+        })
+        .await;
+    let frames = settle(&mut mentee_ws).await;
+    // (Presence is not something they send, and is not filtered: §12.7.)
+    let from_blocked = frames.iter().filter(|f| {
+        [
+            "message",
+            "message_edited",
+            "message_deleted",
+            "typing",
+            "receipt",
+        ]
+        .contains(&f["type"].as_str().unwrap_or(""))
+            && (f["member"] == pushy_member.as_str() || f["sender"] == pushy_member.as_str())
+    });
+    assert_eq!(
+        from_blocked.count(),
+        0,
+        "the blocker received something from the blocked member"
+    );
+    assert_eq!(bodies(rest, &mentee, &conversation).await, ["kind-words"]);
+    // The blocked mentor is never told.
+    settle(&mut pushy_ws).await;
+    assert_absent(pushy_ws.transcript(), &["block"], "the blocked mentor");
+    let theirs = rest.get("/api/blocks", Some(&pushy.token)).await.ok();
+    assert_eq!(theirs["blocks"], json!([]));
+    // Their offers to the blocker answer as for an unknown mentee.
+    let offer = rest
+        .post(
+            "/api/relationships/offers",
+            Some(&pushy.token),
+            &json!({"conversation": conversation, "member": summary["me"]}),
+        )
+        .await;
+    assert_eq!(offer.code(), "not_found", "{:?}", offer.body);
+
+    // Unblocking restores delivery.
+    let unblocked = rest
+        .delete(
+            &format!("/api/blocks/{conversation}/{pushy_member}"),
+            Some(&mentee.token),
+        )
+        .await;
+    assert_eq!(unblocked.status, 204);
+    let seq = pushy_ws.say(&conversation, "p-2", "heard again").await;
+    mentee_ws
+        .next_matching("the unblocked message", |f| {
+            f["type"] == "message" && f["seq"] == seq
+        })
+        .await;
+
+    // A mentor who blocks a mentee (through a room they share) looks full to them.
+    let host = rest.login("Room Host", "mentor").await;
+    let room = create_room(rest, &host, json!({"title": "Circle"})).await;
+    enter_room(rest, &host, &room, &mentee, Some("Night Owl")).await;
+    let host_view = super::summary(rest, &host, &room).await;
+    let mentee_member = member_with_name(&host_view, "Night Owl");
+    rest.post(
+        "/api/blocks",
+        Some(&host.token),
+        &json!({"conversation": room, "member": mentee_member}),
+    )
+    .await
+    .ok();
+    let refused = request(rest, &mentee, json!({"mentor": host.account})).await;
+    assert_eq!((refused.status, refused.code()), (409, "capacity_reached"));
+    let hosts = rest.get("/api/relationships", Some(&host.token)).await.ok();
+    assert_eq!(hosts["relationships"], json!([]));
+    // In a room with a facilitator the room stays whole: the block does not cut it.
+    let mut host_ws = WsClient::connect(&app.ws_url, &host.token).await;
+    let seq = mentee_ws.say(&room, "n-1", "still heard in the room").await;
+    host_ws
+        .next_matching("the room message", |f| {
+            f["type"] == "message" && f["seq"] == seq
+        })
+        .await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentoring_report_reaches_safeguarding_and_hides_the_reporter() {
+    let app = spawn_app().await;
+    let rest = &app.rest;
+    let facilitator = rest.login("Amara Diallo", "mentor").await;
+    let reporter = rest.login("Rita Reporter", "mentee").await;
+    let reported = rest.login("Harry Harasser", "mentee").await;
+    let guardian = rest.login("Sam Safeguard", "safeguarding").await;
+    let coordinator = rest.login("Cora Ordinator", "coordinator").await;
+    let room = create_room(
+        rest,
+        &facilitator,
+        json!({"title": "Circle", "kind": "peer"}),
+    )
+    .await;
+    let reporter_view = enter_room(rest, &facilitator, &room, &reporter, Some("Brave One")).await;
+    let reported_view = enter_room(rest, &facilitator, &room, &reported, None).await;
+    let mut guardian_ws = WsClient::connect(&app.ws_url, &guardian.token).await;
+    let mut reported_ws = WsClient::connect_recording(&app.ws_url, &reported.token).await;
+    let mut reporter_ws = WsClient::connect(&app.ws_url, &reporter.token).await;
+
+    let mut target = 0;
+    for i in 0..14 {
+        let (ws, who) = if i % 2 == 0 {
+            (&mut reporter_ws, "r")
+        } else {
+            (&mut reported_ws, "h")
+        };
+        let seq = ws
+            .say(&room, &format!("{who}{i}"), &format!("line {i}"))
+            .await;
+        if i == 7 {
+            target = seq;
+        }
+    }
+    let own = rest
+        .post(
+            "/api/reports",
+            Some(&reporter.token),
+            &json!({"conversation": room, "seq": target - 1}),
+        )
+        .await;
+    assert!(own.status >= 400, "reporting one's own message");
+    let filed = rest
+        .post(
+            "/api/reports",
+            Some(&reporter.token),
+            &json!({"conversation": room, "seq": target, "reason": "threatening"}),
+        )
+        .await;
+    assert_eq!(filed.status, 201, "{:?}", filed.body);
+    let report = text(&filed.body["report"]["id"]);
+
+    // Safeguarding is told, without content.
+    let told = guardian_ws.next_of_type("report_filed").await;
+    assert_eq!(told["report"]["id"], report.as_str());
+    assert!(told["report"].get("messages").is_none() && told["report"].get("reason").is_none());
+    let listed = rest.get("/api/reports", Some(&guardian.token)).await.ok();
+    assert_eq!(listed["reports"][0]["id"], report.as_str(), "{listed}");
+    assert_absent(
+        std::slice::from_ref(&listed),
+        &["line 7", "threatening"],
+        "the report list",
+    );
+
+    // The copy: the message and up to 10 around it, reporter and reported named.
+    let read = rest
+        .get(&format!("/api/reports/{report}"), Some(&guardian.token))
+        .await
+        .ok();
+    let copy = &read["report"];
+    assert_eq!(copy["reason"], "threatening");
+    assert_eq!(copy["reporter"]["account"], reporter.account.as_str());
+    assert_eq!(copy["reporter"]["member"], reporter_view["me"]);
+    assert_eq!(copy["reported"]["account"], reported.account.as_str());
+    assert_eq!(copy["reported"]["member"], reported_view["me"]);
+    let messages = copy["messages"].as_array().expect("messages");
+    assert!(
+        messages.len() <= 11 && messages.len() >= 6,
+        "{} messages",
+        messages.len()
+    );
+    let flagged: Vec<&Value> = messages.iter().filter(|m| m["reported"] == true).collect();
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(flagged[0]["body"], "line 7");
+    assert_eq!(flagged[0]["seq"], target);
+
+    // Nobody else reads reports.
+    for person in [&coordinator, &facilitator, &reporter, &reported] {
+        for path in ["/api/reports".to_owned(), format!("/api/reports/{report}")] {
+            let refused = rest.get(&path, Some(&person.token)).await;
+            assert_eq!(refused.status, 403, "{path}");
+        }
+    }
+
+    // Every access is recorded; closing too.
+    rest.post(
+        &format!("/api/reports/{report}/close"),
+        Some(&guardian.token),
+        &json!({}),
+    )
+    .await
+    .ok();
+    let again = rest
+        .get(&format!("/api/reports/{report}"), Some(&guardian.token))
+        .await
+        .ok();
+    let actions: Vec<&str> = again["report"]["accesses"]
+        .as_array()
+        .expect("accesses")
+        .iter()
+        .map(|a| a["action"].as_str().unwrap_or(""))
+        .collect();
+    for action in ["listed", "viewed", "closed"] {
+        assert!(
+            actions.contains(&action),
+            "{action} not recorded: {actions:?}"
+        );
+    }
+    assert_eq!(again["report"]["state"], "closed");
+
+    // The reported member heard nothing of it, least of all who reported.
+    settle(&mut reported_ws).await;
+    let mut seen: Vec<Value> = reported_ws.transcript().to_vec();
+    seen.push(
+        rest.get("/api/conversations", Some(&reported.token))
+            .await
+            .body,
+    );
+    seen.push(
+        rest.get(&format!("/api/reports/{report}"), Some(&reported.token))
+            .await
+            .body,
+    );
+    assert!(
+        seen.iter().all(|f| f["type"] != "report_filed"),
+        "the reported member was told of the report"
+    );
+    assert_absent(
+        &seen,
+        &[&report, "threatening", &reporter.account, "Rita Reporter"],
+        "the reported member",
+    );
+    app.shutdown().await;
+}
