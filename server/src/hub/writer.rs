@@ -194,7 +194,9 @@ impl Writer {
                 }
                 let current = self.cursors.get(&event.conversation).map_or(0, |c| c.seq);
                 if event.seq > current {
-                    self.feed(event.json.clone()).await?;
+                    if !targets_hidden_history(&event.json, cursor.visible_from) {
+                        self.feed(event.json.clone()).await?;
+                    }
                     if let Some(cursor) = self.cursors.get_mut(&event.conversation) {
                         cursor.seq = event.seq;
                     }
@@ -390,4 +392,19 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// An edit or deletion of a message from before the reader's `visible_from` (a room
+/// that hides earlier history): an edit carries that message's text, so it is skipped,
+/// as the store leaves it out of history and catch-up. Only such readers pay the parse.
+fn targets_hidden_history(json: &[u8], visible_from: Seq) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Target {
+        target: Option<Seq>,
+    }
+    visible_from > 1
+        && serde_json::from_slice::<Target>(json)
+            .ok()
+            .and_then(|event| event.target)
+            .is_some_and(|target| target < visible_from)
 }

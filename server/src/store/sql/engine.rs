@@ -499,7 +499,9 @@ macro_rules! impl_sql_store {
                 };
                 let order = if ascending { "ASC" } else { "DESC" };
                 // Blocked senders' events are left out here, in SQL, so pages keep
-                // their size and `has_more` stays right.
+                // their size and `has_more` stays right. So are edits and deletions of
+                // messages from before `visible_from`: an edit carries the message's
+                // text, which a member who may not read that far back must not get.
                 let hidden_filter: String = (0..query.hidden_senders.len())
                     .map(|i| {
                         let (member, since) = (7 + 2 * i, 8 + 2 * i);
@@ -511,7 +513,8 @@ macro_rules! impl_sql_store {
                     .collect();
                 let sql = format!(
                     "{EVENT_SELECT} WHERE e.conversation_id = $1 AND e.seq >= $2 AND e.seq > $3 \
-                     AND e.seq < $4{thread_filter}{hidden_filter} ORDER BY e.seq {order} LIMIT $6"
+                     AND e.seq < $4 AND NOT (e.kind IN ('edit', 'delete') AND COALESCE(e.target_seq, 0) < $2)\
+                     {thread_filter}{hidden_filter} ORDER BY e.seq {order} LIMIT $6"
                 );
                 let mut select = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
                     .bind(query.conversation.as_str())
