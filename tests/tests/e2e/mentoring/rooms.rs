@@ -174,15 +174,51 @@ async fn mentoring_room_history_for_new_members() {
         let mut ws = WsClient::connect(&app.ws_url, &early.token).await;
         ws.say(&room, "h-1", "said before you came").await;
 
+        let before = ws.say(&room, "h-1b", "also said before you came").await;
+        let mut newcomer_live = WsClient::connect_recording(&app.ws_url, &newcomer.token).await;
         let joined = enter_room(rest, &facilitator, &room, newcomer, None).await;
+        // Editing an earlier message must not carry its text to a newcomer who may not
+        // read that far back.
+        let edited = ws
+            .request(json!({"type": "edit", "conversation": room, "seq": before,
+                            "body": "edited before-text, after you came"}))
+            .await;
+        assert_eq!(edited["type"], "ack", "{edited}");
         ws.say(&room, "h-2", "said after you came").await;
         let seen = bodies(rest, newcomer, &room).await;
         if visible {
-            assert_eq!(seen, ["said before you came", "said after you came"]);
+            assert_eq!(
+                seen,
+                [
+                    "said before you came",
+                    "edited before-text, after you came",
+                    "said after you came"
+                ]
+            );
             assert_eq!(joined["visible_from"], 0, "{joined}");
         } else {
             // Default: what the room said before you joined was said to others.
             assert_eq!(seen, ["said after you came"]);
+            let last = newcomer_live
+                .next_matching("the message after joining", |f| {
+                    f["type"] == "message" && f["body"] == "said after you came"
+                })
+                .await;
+            assert!(last["seq"].as_u64().is_some());
+            let mut everything: Vec<Value> = newcomer_live.transcript().to_vec();
+            everything.push(
+                rest.get(
+                    &format!("/api/conversations/{room}/messages?limit=200"),
+                    Some(&newcomer.token),
+                )
+                .await
+                .body,
+            );
+            super::assert_absent(
+                &everything,
+                &["before-text", "before you came"],
+                "a newcomer to a room that hides history",
+            );
             assert!(joined["visible_from"].as_u64().unwrap() > 1, "{joined}");
             let mut newcomer_ws = WsClient::connect(&app.ws_url, &newcomer.token).await;
             let page = newcomer_ws
