@@ -70,9 +70,11 @@ pub fn server_binary() -> PathBuf {
     let binary = dir.join("mentorhub");
     assert!(
         binary.exists(),
-        "{} is missing: build it with `cargo build --workspace`",
+        "{} is missing: build it with `cargo build --workspace --bins`",
         binary.display()
     );
+    // Note: `cargo nextest run` builds test targets, not this binary; scripts/test.sh
+    // builds it first, by hand run `cargo build --workspace --bins`.
     binary
 }
 
@@ -200,5 +202,22 @@ impl ServerProcess {
             self.sigkill().await;
         }
         self.start().await;
+    }
+}
+
+impl Drop for ServerProcess {
+    /// A failing test shows the end of each server's log (the temp dir goes with it).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let logs = self.logs();
+            let lines: Vec<&str> = logs.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(80)..];
+            eprintln!(
+                "---- {} log (last {} lines) ----\n{}",
+                self.base_url,
+                tail.len(),
+                tail.join("\n")
+            );
+        }
     }
 }

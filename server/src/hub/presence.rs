@@ -128,8 +128,12 @@ async fn maintenance(hub: Weak<Hub>) {
         Some(hub) => hub.mentoring.bus().state().maintain_interval(),
         None => return,
     };
+    // The first pass runs at once: the heartbeat should exist before members connect.
+    let mut first = true;
     loop {
-        tokio::time::sleep(interval).await;
+        if !std::mem::take(&mut first) {
+            tokio::time::sleep(interval).await;
+        }
         let Some(hub) = hub.upgrade() else { return };
         match hub.mentoring.bus().state().maintain().await {
             Ok(reaped) => {

@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,6 +39,10 @@ pub struct RedisState {
     legs: Mutex<HashMap<(String, String), CallLeg>>,
     /// Other nodes alive at the previous maintenance pass.
     seen_alive: Mutex<std::collections::HashSet<String>>,
+    /// Whether a heartbeat has been written: until then every ownership write first
+    /// registers the node, so a node that dies before its first maintenance pass is
+    /// still found and reaped by the survivors.
+    registered: AtomicBool,
 }
 
 fn unavailable(error: redis::RedisError) -> StateError {
@@ -54,7 +59,33 @@ impl RedisState {
             presence: Mutex::new(HashMap::new()),
             legs: Mutex::new(HashMap::new()),
             seen_alive: Mutex::new(std::collections::HashSet::new()),
+            registered: AtomicBool::new(false),
         }
+    }
+
+    /// Before the first heartbeat: `alive` (only if absent) and membership of `nodes`.
+    async fn ensure_registered(&self) -> Result<(), StateError> {
+        if self.registered.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let ttl = self.settings.node_ttl * 2 / 3;
+        self.run::<()>(
+            redis::cmd("SET")
+                .arg(self.key(&format!("alive:{}", self.me())))
+                .arg(crate::ids::now_millis())
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl.as_millis() as u64)
+                .to_owned(),
+        )
+        .await?;
+        self.run::<()>(
+            redis::cmd("SADD")
+                .arg(self.key("nodes"))
+                .arg(self.me())
+                .to_owned(),
+        )
+        .await
     }
 
     fn key(&self, rest: &str) -> String {
@@ -113,6 +144,7 @@ impl RedisState {
             )
             .await
         } else {
+            self.ensure_registered().await?;
             self.run::<()>(
                 redis::cmd("HSET")
                     .arg(&hash)
@@ -132,6 +164,7 @@ impl RedisState {
     }
 
     async fn write_leg(&self, leg: &CallLeg) -> Result<(), StateError> {
+        self.ensure_registered().await?;
         let mut value = format!("{}{SEP}", self.me()).into_bytes();
         value.extend_from_slice(&leg.data);
         self.run::<()>(
@@ -350,6 +383,7 @@ impl SharedState for RedisState {
                 .to_owned(),
         )
         .await?;
+        self.registered.store(true, Ordering::Relaxed);
         if previous.is_none() {
             self.rewrite_all().await?;
         }

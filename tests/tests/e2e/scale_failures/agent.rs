@@ -32,7 +32,7 @@ pub struct Agent {
 pub struct AgentLog {
     pub name: String,
     pub conversation: String,
-    /// Every timeline event received, in arrival order: (seq, client id).
+    /// Every timeline event received, in arrival order: (seq, body = the sender's client id).
     pub events: Vec<(u64, Option<String>)>,
     /// Own acknowledged messages: client id → seq.
     pub acks: BTreeMap<String, u64>,
@@ -132,7 +132,9 @@ async fn session(
                 "type": "send",
                 "conversation": agent.conversation,
                 "client_id": client_id,
-                "body": format!("message {}", log.acks.len()),
+                // Others never see client ids (they are private to the sender's
+                // devices), so the body carries it to tie each event to its ack.
+                "body": client_id,
             });
             if socket
                 .send(Message::Text(frame.to_string().into()))
@@ -165,8 +167,8 @@ async fn session(
                     continue;
                 }
                 let seq = frame["seq"].as_u64().expect("seq");
-                let client_id = frame["client_id"].as_str().map(str::to_owned);
-                log.events.push((seq, client_id));
+                let body = frame["body"].as_str().map(str::to_owned);
+                log.events.push((seq, body));
                 *cursor = (*cursor).max(seq);
             }
             "ack" => {
