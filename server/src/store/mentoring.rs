@@ -1,6 +1,6 @@
 //! Storage for the mentoring model around the timeline: the mentor directory, the
 //! relationship life cycle after the request, rooms (creation, invitations, joining,
-//! membership changes), blocks, safeguarding reports and content-blind oversight.
+//! membership changes). Blocks, reports and oversight are in [`super::SafetyStore`].
 //!
 //! [`MentoringStore`] is a supertrait of [`super::Store`], so every store has it and a
 //! `dyn Store` can call it. Every membership change is committed together with the
@@ -13,7 +13,7 @@ use super::{
     Appended, ConversationRecord, Membership, RelationshipRecord, StoreResult, WriteError,
 };
 use crate::crypto::Sealed;
-use crate::ids::{AccountId, ConversationId, MemberId, Millis, RelationshipId, ReportId, Seq};
+use crate::ids::{AccountId, ConversationId, MemberId, Millis, RelationshipId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MentorProfileRecord {
@@ -141,99 +141,6 @@ pub struct RelationshipChanged {
     pub event: Option<(Appended, String)>,
 }
 
-/// One block as the blocker sees it: where and whom (by member id and display name).
-#[derive(Clone, Debug)]
-pub struct BlockRecord {
-    pub conversation: ConversationId,
-    pub member: MemberId,
-    pub display_name: String,
-    pub created_at: Millis,
-}
-
-/// Which way a block points, seen from one account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BlockSide {
-    /// The account blocked this member: it does not see what they send.
-    Hidden,
-    /// This member blocked the account: they do not see what it sends.
-    BlockedBy,
-}
-
-/// A block that applies in one conversation (one without a current facilitator).
-#[derive(Clone, Debug)]
-pub struct BlockEdge {
-    pub conversation: ConversationId,
-    pub member: MemberId,
-    pub side: BlockSide,
-    /// When the block was made.
-    pub since: Millis,
-}
-
-#[derive(Clone, Debug)]
-pub struct NewBlock {
-    pub blocker: AccountId,
-    pub blocked: AccountId,
-    pub conversation: ConversationId,
-    pub member: MemberId,
-    pub display_name: String,
-    pub now: Millis,
-}
-
-#[derive(Clone, Debug)]
-pub struct NewReport {
-    pub id: ReportId,
-    pub conversation: ConversationId,
-    pub target: Seq,
-    pub reporter: AccountId,
-    pub reporter_member: MemberId,
-    pub reported: AccountId,
-    pub reported_member: MemberId,
-    pub snapshot: Sealed,
-    pub now: Millis,
-}
-
-#[derive(Clone, Debug)]
-pub struct ReportRecord {
-    pub id: ReportId,
-    pub conversation: ConversationId,
-    pub conversation_kind: String,
-    pub target: Seq,
-    pub reporter: AccountId,
-    pub reporter_member: MemberId,
-    pub reported: AccountId,
-    pub reported_member: MemberId,
-    pub snapshot: Sealed,
-    /// `open` or `closed`.
-    pub state: String,
-    pub created_at: Millis,
-    pub closed_at: Option<Millis>,
-}
-
-#[derive(Clone, Debug)]
-pub struct ReportAccessRecord {
-    pub account: AccountId,
-    pub action: String,
-    pub at: Millis,
-}
-
-/// A room's counts for oversight.
-#[derive(Clone, Debug)]
-pub struct RoomOverview {
-    pub conversation: ConversationRecord,
-    /// Current members (not left), and how many of them accepted the agreement.
-    pub members: u64,
-    pub agreed: u64,
-}
-
-/// Message activity of one conversation (counts only).
-#[derive(Clone, Debug, Default)]
-pub struct ActivityRecord {
-    pub messages: u64,
-    pub last_activity: Option<Millis>,
-    /// Messages in each of the last weeks, most recent 7 days first.
-    pub per_week: Vec<u64>,
-}
-
 #[async_trait]
 pub trait MentoringStore: Send + Sync + 'static {
     // ---- directory -------------------------------------------------------------
@@ -287,53 +194,4 @@ pub trait MentoringStore: Send + Sync + 'static {
     -> Result<(Membership, Appended, String), WriteError>;
     /// Applies one membership change with its system event.
     async fn update_member(&self, update: MemberUpdate) -> Result<MemberChanged, WriteError>;
-
-    // ---- blocks ----------------------------------------------------------------
-
-    /// Records a block; `false` if it already existed.
-    async fn add_block(&self, block: NewBlock) -> StoreResult<bool>;
-    async fn remove_block(&self, blocker: &AccountId, blocked: &AccountId) -> StoreResult<bool>;
-    async fn blocks_of(&self, blocker: &AccountId) -> StoreResult<Vec<BlockRecord>>;
-    /// Whether `blocker` blocked `blocked`.
-    async fn is_blocked(&self, blocker: &AccountId, blocked: &AccountId) -> StoreResult<bool>;
-    /// Accounts that blocked `account`.
-    async fn blockers_of(&self, account: &AccountId) -> StoreResult<Vec<AccountId>>;
-    /// The blocks that apply to `account` in its conversations (one conversation, or
-    /// all), in both directions; conversations with a current facilitator are exempt.
-    async fn block_edges(
-        &self,
-        account: &AccountId,
-        conversation: Option<&ConversationId>,
-    ) -> StoreResult<Vec<BlockEdge>>;
-
-    // ---- safeguarding ------------------------------------------------------------
-
-    async fn create_report(&self, report: NewReport) -> StoreResult<()>;
-    /// Every report, newest first.
-    async fn reports(&self) -> StoreResult<Vec<ReportRecord>>;
-    async fn report(&self, id: &ReportId) -> StoreResult<Option<ReportRecord>>;
-    async fn record_report_access(
-        &self,
-        ids: &[ReportId],
-        account: &AccountId,
-        action: &str,
-        now: Millis,
-    ) -> StoreResult<()>;
-    async fn report_accesses(&self, id: &ReportId) -> StoreResult<Vec<ReportAccessRecord>>;
-    /// Closes an open report; `false` if it was not open.
-    async fn close_report(&self, id: &ReportId, now: Millis) -> StoreResult<bool>;
-    /// Accounts seen with a role (e.g. `safeguarding`).
-    async fn accounts_with_role(&self, role: &str) -> StoreResult<Vec<AccountId>>;
-
-    // ---- oversight ---------------------------------------------------------------
-
-    /// Every room with member counts.
-    async fn rooms_overview(&self) -> StoreResult<Vec<RoomOverview>>;
-    /// Message counts per conversation: total, last message time and per week for the
-    /// `weeks` weeks before `now`.
-    async fn message_activity(
-        &self,
-        now: Millis,
-        weeks: u32,
-    ) -> StoreResult<Vec<(ConversationId, ActivityRecord)>>;
 }

@@ -10,12 +10,14 @@
 
 mod mentoring;
 mod records;
+mod safety;
 pub mod sql;
 
 use async_trait::async_trait;
 
 pub use mentoring::*;
 pub use records::*;
+pub use safety::*;
 
 use crate::ids::{AccountId, CallId, ConversationId, MemberId, Millis, RelationshipId, Seq};
 use crate::protocol::server::Settings;
@@ -67,7 +69,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub type CommitHook = Box<dyn FnOnce(&Appended) + Send + 'static>;
 
 #[async_trait]
-pub trait Store: MentoringStore + Send + Sync + 'static {
+pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 

@@ -7,8 +7,10 @@
 
 mod calls;
 mod engine;
+mod member_changes;
 mod mentoring;
 mod rows;
+mod safety;
 pub(crate) mod writer;
 
 use std::path::Path;
@@ -199,6 +201,7 @@ mod on_sqlite {
     super::engine::impl_sql_store!(sqlx::Sqlite);
     super::calls::impl_call_sql!(sqlx::Sqlite);
     super::mentoring::impl_mentoring_store!(sqlx::Sqlite);
+    super::safety::impl_safety_store!(sqlx::Sqlite);
 }
 
 mod on_postgres {
@@ -206,4 +209,5 @@ mod on_postgres {
     super::engine::impl_sql_store!(sqlx::Postgres);
     super::calls::impl_call_sql!(sqlx::Postgres);
     super::mentoring::impl_mentoring_store!(sqlx::Postgres);
+    super::safety::impl_safety_store!(sqlx::Postgres);
 }

@@ -1,0 +1,409 @@
+//! The SQL behind [`crate::store::SafetyStore`] (blocks, safeguarding reports,
+//! content-blind oversight counts), compiled per engine by [`impl_safety_store!`]
+//! next to `impl_sql_store!`, whose helpers (`db_error`, the pools) it uses.
+
+use crate::ids::{ConversationId, MemberId};
+use crate::store::{
+    BlockEdge, BlockRecord, BlockSide, ReportAccessRecord, ReportRecord, RoomOverview, StoreError,
+};
+
+use super::rows::{ConversationRow, sealed};
+
+/// Milliseconds in a week, for activity buckets.
+pub(crate) const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RoomOverviewRow {
+    #[sqlx(flatten)]
+    pub conversation: ConversationRow,
+    pub current_members: i64,
+    pub agreed_members: i64,
+}
+
+impl TryFrom<RoomOverviewRow> for RoomOverview {
+    type Error = StoreError;
+    fn try_from(row: RoomOverviewRow) -> Result<Self, StoreError> {
+        Ok(RoomOverview {
+            conversation: row.conversation.try_into()?,
+            members: row.current_members as u64,
+            agreed: row.agreed_members as u64,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct BlockRow {
+    pub conversation_id: String,
+    pub member_id: String,
+    pub display_name: String,
+    pub created_at: i64,
+}
+
+impl From<BlockRow> for BlockRecord {
+    fn from(row: BlockRow) -> Self {
+        BlockRecord {
+            conversation: ConversationId::from_stored(row.conversation_id),
+            member: MemberId::from_stored(row.member_id),
+            display_name: row.display_name,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EdgeRow {
+    pub conversation_id: String,
+    pub member_id: String,
+    pub side: String,
+    pub created_at: i64,
+}
+
+impl From<EdgeRow> for BlockEdge {
+    fn from(row: EdgeRow) -> Self {
+        BlockEdge {
+            conversation: ConversationId::from_stored(row.conversation_id),
+            member: MemberId::from_stored(row.member_id),
+            side: if row.side == "hidden" {
+                BlockSide::Hidden
+            } else {
+                BlockSide::BlockedBy
+            },
+            since: row.created_at,
+        }
+    }
+}
+
+/// Blocks that apply to `$1` (optionally only in conversation `$2`, or `''` for all),
+/// in both directions, outside conversations with a current facilitator.
+pub(crate) const EDGES_SELECT: &str = "SELECT m.conversation_id, m.member_id, 'hidden' AS side, \
+    b.created_at \
+    FROM blocks b JOIN members m ON m.account_id = b.blocked \
+    JOIN members me ON me.conversation_id = m.conversation_id AND me.account_id = b.blocker \
+    WHERE b.blocker = $1 AND ($2 = '' OR m.conversation_id = $2) AND NOT EXISTS \
+    (SELECT 1 FROM members f WHERE f.conversation_id = m.conversation_id \
+    AND f.role = 'facilitator' AND f.left_at IS NULL) \
+    UNION ALL SELECT m.conversation_id, m.member_id, 'blocked_by' AS side, b.created_at \
+    FROM blocks b JOIN members m ON m.account_id = b.blocker \
+    JOIN members me ON me.conversation_id = m.conversation_id AND me.account_id = b.blocked \
+    WHERE b.blocked = $1 AND ($2 = '' OR m.conversation_id = $2) AND NOT EXISTS \
+    (SELECT 1 FROM members f WHERE f.conversation_id = m.conversation_id \
+    AND f.role = 'facilitator' AND f.left_at IS NULL)";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReportRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub conversation_kind: String,
+    pub target_seq: i64,
+    pub reporter: String,
+    pub reporter_member: String,
+    pub reported: String,
+    pub reported_member: String,
+    pub key_id: i64,
+    pub nonce: Vec<u8>,
+    pub snapshot: Vec<u8>,
+    pub state: String,
+    pub created_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+pub(crate) const REPORT_SELECT: &str = "SELECT r.id, r.conversation_id, \
+    c.kind AS conversation_kind, r.target_seq, r.reporter, r.reporter_member, r.reported, \
+    r.reported_member, r.key_id, r.nonce, r.snapshot, r.state, r.created_at, r.closed_at \
+    FROM reports r JOIN conversations c ON c.id = r.conversation_id";
+
+impl TryFrom<ReportRow> for ReportRecord {
+    type Error = StoreError;
+    fn try_from(row: ReportRow) -> Result<Self, StoreError> {
+        use crate::ids::{AccountId, ReportId};
+        Ok(ReportRecord {
+            id: ReportId::from_stored(row.id),
+            conversation: ConversationId::from_stored(row.conversation_id),
+            conversation_kind: row.conversation_kind,
+            target: row.target_seq as u64,
+            reporter: AccountId::from_stored(row.reporter),
+            reporter_member: MemberId::from_stored(row.reporter_member),
+            reported: AccountId::from_stored(row.reported),
+            reported_member: MemberId::from_stored(row.reported_member),
+            snapshot: sealed(Some(row.key_id), Some(row.nonce), Some(row.snapshot))
+                .ok_or_else(|| StoreError::Corrupt("report snapshot".into()))?,
+            state: row.state,
+            created_at: row.created_at,
+            closed_at: row.closed_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccessRow {
+    pub account_id: String,
+    pub action: String,
+    pub at: i64,
+}
+
+impl From<AccessRow> for ReportAccessRecord {
+    fn from(row: AccessRow) -> Self {
+        ReportAccessRecord {
+            account: crate::ids::AccountId::from_stored(row.account_id),
+            action: row.action,
+            at: row.at,
+        }
+    }
+}
+
+macro_rules! impl_safety_store {
+    ($db:ty) => {
+        use $crate::store::sql::safety::*;
+        use $crate::store::{
+            ActivityRecord, BlockEdge, BlockRecord, NewBlock, NewReport, ReportAccessRecord,
+            ReportRecord, RoomOverview, SafetyStore,
+        };
+        use $crate::ids::ReportId;
+
+        #[async_trait::async_trait]
+        impl SafetyStore for SqlStore<$db> {
+            async fn add_block(&self, block: NewBlock) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO blocks (blocker, blocked, conversation_id, member_id, \
+                     display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (blocker, blocked) DO NOTHING",
+                )
+                .bind(block.blocker.as_str())
+                .bind(block.blocked.as_str())
+                .bind(block.conversation.as_str())
+                .bind(block.member.as_str())
+                .bind(&block.display_name)
+                .bind(block.now)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn remove_block(&self, blocker: &AccountId, blocked: &AccountId) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM blocks WHERE blocker = $1 AND blocked = $2")
+                    .bind(blocker.as_str())
+                    .bind(blocked.as_str())
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn blocks_of(&self, blocker: &AccountId) -> StoreResult<Vec<BlockRecord>> {
+                let rows: Vec<BlockRow> = sqlx::query_as(
+                    "SELECT conversation_id, member_id, display_name, created_at FROM blocks \
+                     WHERE blocker = $1 ORDER BY created_at, member_id",
+                )
+                .bind(blocker.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn is_blocked(&self, blocker: &AccountId, blocked: &AccountId) -> StoreResult<bool> {
+                let found: Option<String> = sqlx::query_scalar(
+                    "SELECT blocker FROM blocks WHERE blocker = $1 AND blocked = $2",
+                )
+                .bind(blocker.as_str())
+                .bind(blocked.as_str())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(found.is_some())
+            }
+
+            async fn blockers_of(&self, account: &AccountId) -> StoreResult<Vec<AccountId>> {
+                let rows: Vec<String> = sqlx::query_scalar("SELECT blocker FROM blocks WHERE blocked = $1")
+                    .bind(account.as_str())
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?;
+                Ok(rows.into_iter().map(AccountId::from_stored).collect())
+            }
+
+            async fn block_edges(
+                &self,
+                account: &AccountId,
+                conversation: Option<&ConversationId>,
+            ) -> StoreResult<Vec<BlockEdge>> {
+                let rows: Vec<EdgeRow> = sqlx::query_as(EDGES_SELECT)
+                    .bind(account.as_str())
+                    .bind(conversation.map_or("", |c| c.as_str()))
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn create_report(&self, report: NewReport) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO reports (id, conversation_id, target_seq, reporter, reporter_member, \
+                     reported, reported_member, key_id, nonce, snapshot, state, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11)",
+                )
+                .bind(report.id.as_str())
+                .bind(report.conversation.as_str())
+                .bind(report.target as i64)
+                .bind(report.reporter.as_str())
+                .bind(report.reporter_member.as_str())
+                .bind(report.reported.as_str())
+                .bind(report.reported_member.as_str())
+                .bind(i64::from(report.snapshot.key_id))
+                .bind(&report.snapshot.nonce)
+                .bind(&report.snapshot.ciphertext)
+                .bind(report.now)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn reports(&self) -> StoreResult<Vec<ReportRecord>> {
+                let rows: Vec<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{REPORT_SELECT} ORDER BY r.created_at DESC, r.id"
+                )))
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn report(&self, id: &ReportId) -> StoreResult<Option<ReportRecord>> {
+                let row: Option<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{REPORT_SELECT} WHERE r.id = $1"
+                )))
+                .bind(id.as_str())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_error)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn record_report_access(
+                &self,
+                ids: &[ReportId],
+                account: &AccountId,
+                action: &str,
+                now: Millis,
+            ) -> StoreResult<()> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                for id in ids {
+                    sqlx::query(
+                        "INSERT INTO report_access (report_id, account_id, action, at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(id.as_str())
+                    .bind(account.as_str())
+                    .bind(action)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn report_accesses(&self, id: &ReportId) -> StoreResult<Vec<ReportAccessRecord>> {
+                let rows: Vec<AccessRow> = sqlx::query_as(
+                    "SELECT account_id, action, at FROM report_access WHERE report_id = $1 ORDER BY at",
+                )
+                .bind(id.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn close_report(&self, id: &ReportId, now: Millis) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE reports SET state = 'closed', closed_at = $2 WHERE id = $1 AND state = 'open'",
+                )
+                .bind(id.as_str())
+                .bind(now)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn accounts_with_role(&self, role: &str) -> StoreResult<Vec<AccountId>> {
+                let rows: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM accounts WHERE (',' || roles || ',') LIKE $1 ORDER BY id",
+                )
+                .bind(format!("%,{role},%"))
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(AccountId::from_stored).collect())
+            }
+
+            async fn rooms_overview(&self) -> StoreResult<Vec<RoomOverview>> {
+                let rows: Vec<RoomOverviewRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {CONVERSATION_COLUMNS}, \
+                     (SELECT COUNT(*) FROM members m WHERE m.conversation_id = c.id \
+                      AND m.left_at IS NULL) AS current_members, \
+                     (SELECT COUNT(*) FROM members m WHERE m.conversation_id = c.id \
+                      AND m.left_at IS NULL AND m.agreed_at IS NOT NULL) AS agreed_members \
+                     FROM conversations c WHERE c.kind = 'room' ORDER BY c.created_at DESC, c.id"
+                )))
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn message_activity(
+                &self,
+                now: Millis,
+                weeks: u32,
+            ) -> StoreResult<Vec<(ConversationId, ActivityRecord)>> {
+                let totals: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT conversation_id, COUNT(*), MAX(created_at) FROM events \
+                     WHERE kind = 'message' GROUP BY conversation_id",
+                )
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                let since = now - WEEK_MS * i64::from(weeks);
+                let buckets: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT conversation_id, ($1 - created_at) / 604800000 AS age, COUNT(*) \
+                     FROM events WHERE kind = 'message' AND created_at > $2 AND created_at <= $1 \
+                     GROUP BY conversation_id, age",
+                )
+                .bind(now)
+                .bind(since)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                let mut activity: std::collections::HashMap<String, ActivityRecord> = totals
+                    .into_iter()
+                    .map(|(id, messages, last)| {
+                        let record = ActivityRecord {
+                            messages: messages as u64,
+                            last_activity: last,
+                            per_week: vec![0; weeks as usize],
+                        };
+                        (id, record)
+                    })
+                    .collect();
+                for (id, age, count) in buckets {
+                    if let Some(slot) = activity
+                        .get_mut(&id)
+                        .and_then(|a| a.per_week.get_mut(age.max(0) as usize))
+                    {
+                        *slot += count as u64;
+                    }
+                }
+                Ok(activity
+                    .into_iter()
+                    .map(|(id, record)| (ConversationId::from_stored(id), record))
+                    .collect())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_safety_store;
