@@ -94,6 +94,26 @@ impl WsClient {
         }
     }
 
+    /// Opens `/ws` over a TCP socket with a small receive buffer, for a client that
+    /// stops reading: the server's writes back up after a few KiB, not megabytes.
+    pub async fn open_with_receive_buffer(url: &str, bytes: u32) -> WsClient {
+        let request = url.into_client_request().expect("a ws:// URL");
+        let host = request.uri().host().expect("a host").to_owned();
+        let port = request.uri().port_u16().expect("a port");
+        let addr = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .expect("the host resolves")
+            .next()
+            .expect("an address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let stream = socket.connect(addr).await.expect("the server accepts TCP");
+        let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("the WebSocket upgrade succeeds");
+        Self::from_socket(socket)
+    }
+
     async fn open_request(
         request: tokio_tungstenite::tungstenite::handshake::client::Request,
     ) -> WsClient {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::StreamExt;
@@ -254,7 +255,7 @@ async fn run_session(
     let (sink, stream) = socket.split();
     let writer = Writer::new(hub.clone(), conn.clone(), sink, start_cursors, behind);
     let writer_task = tokio::spawn(writer.run(outbound));
-    Reader::new(hub.clone(), conn.clone(), principal)
+    let unfinished = Reader::new(hub.clone(), conn.clone(), principal)
         .run(stream)
         .await;
     conn.closing.cancel();
@@ -262,4 +263,25 @@ async fn run_session(
     hub.unregister(&conn);
     // A participant whose socket dropped keeps its place in a call for a grace period.
     hub.signalling.disconnected(conn.id).await;
+    if let Some(stream) = unfinished {
+        await_peer_close(stream).await;
+    }
+}
+
+/// How long a server-initiated close waits for the client's close frame.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(3);
+
+/// After the server sent its close frame, keep the TCP connection open until the client
+/// answers (or a short timeout). Dropping it at once would reset the connection if the
+/// client still sends (a pong, a frame), and a reset discards the close frame, and so
+/// the close code the client needs (4003 sign in again, 4010, 1001), from its buffer.
+async fn await_peer_close(mut stream: futures_util::stream::SplitStream<WebSocket>) {
+    let _ = timeout(CLOSE_HANDSHAKE, async {
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }

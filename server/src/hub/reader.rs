@@ -68,19 +68,24 @@ impl Reader {
         deadline
     }
 
-    pub async fn run(mut self, mut stream: SplitStream<WebSocket>) {
+    /// Reads until the peer closes (`None`) or the server decides to close; then the
+    /// stream is handed back so the closing handshake can finish.
+    pub async fn run(
+        mut self,
+        mut stream: SplitStream<WebSocket>,
+    ) -> Option<SplitStream<WebSocket>> {
         let closing = self.conn.closing.clone();
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
-                _ = closing.cancelled() => break,
+                _ = closing.cancelled() => return Some(stream),
                 message = stream.next() => match message {
-                    None | Some(Ok(Message::Close(_))) => break,
+                    None | Some(Ok(Message::Close(_))) => return None,
                     Some(Err(error)) => {
                         if is_too_big(error) {
                             self.conn.close(close::MESSAGE_TOO_BIG, "frame too big");
                         }
-                        break;
+                        return None;
                     }
                     Some(Ok(Message::Text(text))) => {
                         self.last_heard = Instant::now();

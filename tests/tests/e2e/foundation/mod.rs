@@ -24,6 +24,7 @@ mod erasure;
 mod history;
 mod reading;
 mod resume;
+mod session;
 
 use mentorhub_tests::WsClient;
 use serde_json::{Value, json};
