@@ -1,10 +1,14 @@
 //! SQL storage on SQLite (embedded default) or PostgreSQL (several nodes).
 //!
-//! [`SqlStore`] is generic over the sqlx driver; `engine.rs` holds the statements,
-//! compiled once per engine. SQLite runs in WAL mode with `synchronous=FULL` and
-//! `secure_delete=ON` (a deleted message's ciphertext is overwritten, not just
-//! unlinked); all its writes go through one connection so writers never contend.
+//! [`SqlStore`] is generic over the sqlx driver; the statements live in one macro per
+//! concern (`engine.rs` the core store, `append.rs` timeline writes and group commit,
+//! `calls.rs`, `mentoring.rs`, `safety.rs`), each compiled once per engine below.
+//!
+//! SQLite runs in WAL mode with `synchronous=FULL` and `secure_delete=ON` (a deleted
+//! message's ciphertext is overwritten, not just unlinked); all its writes go through
+//! one connection so writers never contend.
 
+mod append;
 mod calls;
 mod engine;
 mod member_changes;
@@ -199,6 +203,7 @@ mod prelude {
 mod on_sqlite {
     use super::prelude::*;
     super::engine::impl_sql_store!(sqlx::Sqlite);
+    super::append::impl_append_sql!(sqlx::Sqlite);
     super::calls::impl_call_sql!(sqlx::Sqlite);
     super::mentoring::impl_mentoring_store!(sqlx::Sqlite);
     super::safety::impl_safety_store!(sqlx::Sqlite);
@@ -207,6 +212,7 @@ mod on_sqlite {
 mod on_postgres {
     use super::prelude::*;
     super::engine::impl_sql_store!(sqlx::Postgres);
+    super::append::impl_append_sql!(sqlx::Postgres);
     super::calls::impl_call_sql!(sqlx::Postgres);
     super::mentoring::impl_mentoring_store!(sqlx::Postgres);
     super::safety::impl_safety_store!(sqlx::Postgres);
