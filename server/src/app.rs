@@ -18,13 +18,14 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{Minter, Verifier};
 use crate::bus::Bus;
 use crate::bus::memory::MemoryBus;
-use crate::bus::redis::{RedisBus, RedisSettings, Target};
+use crate::bus::redis::{RedisBus, RedisCallRegistry, RedisSettings, Target};
 use crate::config::{Config, DatabaseConfig};
 use crate::crypto::BodyCipher;
 use crate::http::{HttpState, OriginPolicy, SocketBuffers};
 use crate::hub::{Hub, HubSettings};
 use crate::mentoring::{Limits, Mentoring};
 use crate::signalling::Signalling;
+use crate::signalling::registry::{CallRegistry, MemoryRegistry};
 use crate::store::Store;
 use crate::store::sql::SqlStore;
 
@@ -79,16 +80,32 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// A Redis bus starts even while Redis is unreachable (`/readyz` says so) and
 /// connects as soon as it can.
 pub fn open_bus(config: &Config, node: Arc<str>) -> Arc<dyn Bus> {
+    let Some(settings) = redis_settings(config, node) else {
+        return Arc::new(MemoryBus::new());
+    };
+    tracing::info!(kind = settings.target.kind(), prefix = %settings.prefix, "starting the Redis bus");
+    RedisBus::start(settings)
+}
+
+/// Where live calls are kept: in Redis when nodes share one (a caller and a callee
+/// may be on different nodes), else in this process.
+pub fn open_call_registry(config: &Config, node: Arc<str>) -> Arc<dyn CallRegistry> {
+    match redis_settings(config, node) {
+        Some(settings) => Arc::new(RedisCallRegistry::new(settings)),
+        None => Arc::new(MemoryRegistry::new()),
+    }
+}
+
+fn redis_settings(config: &Config, node: Arc<str>) -> Option<RedisSettings> {
     let scale = &config.scale;
     let target = match (&scale.redis_url, scale.redis_cluster_urls.is_empty()) {
         (Some(url), _) => Target::Single(url.clone()),
         (None, false) => Target::Cluster(scale.redis_cluster_urls.clone()),
-        (None, true) => return Arc::new(MemoryBus::new()),
+        (None, true) => return None,
     };
     let mut settings = RedisSettings::new(target, scale.redis_prefix.clone(), node);
     settings.node_ttl = scale.node_ttl;
-    tracing::info!(kind = settings.target.kind(), prefix = %settings.prefix, "starting the Redis bus");
-    RedisBus::start(settings)
+    Some(settings)
 }
 
 /// Creates the data directory readable by the server's user only: the database holds
@@ -181,6 +198,7 @@ impl App {
             &config.data_dir,
             store.clone(),
             bus.clone(),
+            open_call_registry(&config, node.clone()),
             node,
         )
         .await

@@ -10,7 +10,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `call.rs` | one call's state and its transitions (pure) |
-//! | `registry.rs` | where live calls are kept (in-process now; Redis-shaped trait) |
+//! | `registry.rs` | where live calls are kept (in-process; Redis: `bus::redis::calls`) |
 //! | `lifecycle.rs` | start, accept/join, decline, leave, dropped connections, timers |
 //! | `signals.rs` | relaying descriptions and candidates |
 //! | `sdp.rs`, `candidate.rs` | validation, relay-only sanitising |
@@ -40,7 +40,7 @@ use dashmap::DashMap;
 use self::call::{CallState, Delivery, Device, Participant, Step, Target};
 use self::credentials::TurnCredentials;
 use self::ice::IceDirectory;
-use self::registry::{CallRegistry, MemoryRegistry, RegistryError};
+use self::registry::{CallRegistry, RegistryError};
 use self::turn::{EmbeddedTurn, TurnSettings};
 use crate::bus::{Audience, Bus, Envelope, Payload, Topic};
 use crate::config::CallConfig;
@@ -147,6 +147,7 @@ impl Signalling {
         data_dir: &Path,
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
+        registry: Arc<dyn CallRegistry>,
         node: Arc<str>,
     ) -> Result<Arc<Signalling>, SignallingError> {
         let secret = credentials::load_secret(config.turn_secret.as_ref(), data_dir)?;
@@ -169,7 +170,7 @@ impl Signalling {
         let ice = IceDirectory::new(issuer, turn_urls, stun_urls);
         Ok(Arc::new_cyclic(|me| Signalling {
             settings: CallSettings::from(config),
-            registry: Arc::new(MemoryRegistry::new()),
+            registry,
             store,
             bus,
             node,

@@ -7,6 +7,7 @@
 mod calls;
 mod foundation;
 mod mentoring;
+mod scale_calls;
 mod scale_failures;
 mod scale_nodes;
 mod store_conformance;

@@ -18,6 +18,7 @@
 //! Channel names: `{prefix}:c:{conversation}`, `{prefix}:a:{account}`,
 //! `{prefix}:n:{node}` (probes). Keys of the shared state: see [`state`].
 
+mod calls;
 mod conn;
 mod publisher;
 mod state;
@@ -32,6 +33,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub use calls::RedisCallRegistry;
 pub use conn::{Target, Timeouts};
 pub use state::RedisState;
 

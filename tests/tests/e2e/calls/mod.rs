@@ -11,7 +11,7 @@
 //!
 //! TURN and relay test names contain `relay` (`cargo nextest run -E 'test(/relay/)'`).
 
-mod agent;
+pub(crate) mod agent;
 mod lifecycle;
 mod media;
 mod refused;
