@@ -80,6 +80,11 @@ fn encode_envelope(out: &mut BytesMut, envelope: &Envelope) {
     }
     match &envelope.audience {
         Audience::Members => out.put_u8(0),
+        Audience::Device { node, conn } => {
+            out.put_u8(3);
+            put_str(out, node);
+            out.put_u64(*conn);
+        }
         Audience::Except(members) | Audience::Only(members) => {
             out.put_u8(if matches!(envelope.audience, Audience::Except(_)) {
                 1
@@ -168,6 +173,10 @@ fn decode_envelope(buf: &mut &[u8], origin: Arc<str>) -> Result<Envelope, Decode
                 Audience::Only(members)
             }
         }
+        3 => Audience::Device {
+            node: get_str(buf)?,
+            conn: get_u64(buf)?,
+        },
         other => return Err(DecodeError::Tag(other, "audience")),
     };
     let payload = match get_u8(buf)? {
@@ -300,6 +309,16 @@ mod tests {
                 Audience::Except(vec![MemberId::from_stored("m_1".into())]),
                 Payload::Frame {
                     json: Bytes::from_static(b"{}"),
+                },
+            ),
+            envelope(
+                Topic::Conversation(conversation.clone()),
+                Audience::Device {
+                    node: "node-b".into(),
+                    conn: 7,
+                },
+                Payload::Frame {
+                    json: Bytes::from_static(b"{\"type\":\"call\"}"),
                 },
             ),
             envelope(

@@ -36,6 +36,8 @@ pub enum Audience {
     Except(Vec<MemberId>),
     /// Only these members.
     Only(Vec<MemberId>),
+    /// One connection of one node (a call signal meant for one device).
+    Device { node: String, conn: u64 },
 }
 
 impl Audience {
@@ -44,6 +46,15 @@ impl Audience {
             Audience::Members => true,
             Audience::Except(excluded) => !excluded.contains(member),
             Audience::Only(included) => included.contains(member),
+            Audience::Device { .. } => false,
+        }
+    }
+
+    /// Whether connection `conn` of node `node`, held by `member`, gets the envelope.
+    pub fn reaches(&self, member: &MemberId, node: &str, conn: u64) -> bool {
+        match self {
+            Audience::Device { node: n, conn: c } => n == node && *c == conn,
+            _ => self.includes(member),
         }
     }
 }

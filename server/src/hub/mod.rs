@@ -241,8 +241,12 @@ impl Hub {
             })),
             _ => None,
         };
+        let node = self.mentoring.node();
         for reader in readers.iter() {
-            if !envelope.audience.includes(&reader.member) {
+            if !envelope
+                .audience
+                .reaches(&reader.member, node, reader.conn.id)
+            {
                 continue;
             }
             match (&item, &envelope.payload) {

@@ -370,8 +370,15 @@ impl Signalling {
         let frame = ServerFrame::Call(delivery.event);
         let audience = match delivery.to {
             Target::Device(device) => {
-                self.send_to_device(&device, &frame);
-                return;
+                if self.send_to_device(&device, &frame) || device.node == *self.node {
+                    return;
+                }
+                // A device on another node: the conversation's topic reaches that
+                // node, whose hub hands it to that one connection only.
+                Audience::Device {
+                    node: device.node,
+                    conn: device.conn,
+                }
             }
             Target::Members(members) => Audience::Only(members),
             Target::Everyone => Audience::Members,
@@ -386,8 +393,7 @@ impl Signalling {
         });
     }
 
-    /// Devices are connections on this node. (Reaching a device on another node is
-    /// issue 5's cross-node routing; until then a call's participants share a node.)
+    /// A device that is a connection on this node (others are reached over the bus).
     fn send_to_device(&self, device: &Device, frame: &ServerFrame) -> bool {
         if device.node != *self.node {
             return false;
