@@ -130,8 +130,11 @@ fn init_tracing(format: LogFormat) {
             filter = filter.add_directive(directive);
         }
     }
+    // Colour codes only for a terminal: log files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
