@@ -4,8 +4,8 @@
 //
 //   connect(url, room, onMsg, opts) -> Promise<{ send(body), close(), onDisconnect(cb) }>
 //
-// Every client signs in through the real API (POST /api/dev/login: the server runs with
-// --dev), becomes a member of the conversation that stands for `room`, opens /ws, says
+// Every client signs in (see `signIn` below: a --dev login, or a token minted with the
+// nodes' HS256 secret as an identity provider would), becomes a member of the conversation that stands for `room`, opens /ws, says
 // `hello` and waits for `welcome`. `send(body)` sends the small object the generator
 // passes as the message body (a JSON string) with a fresh client id; every delivered
 // `message` event of that conversation is parsed back and handed to onMsg — the sender's
@@ -69,12 +69,33 @@ async function api(base, method, route, token, body) {
   return json;
 }
 
+// Tokens: with MENTORHUB_JWT_HS256_SECRET in the environment (the secret the server
+// nodes trust; several nodes must share one, and a --dev server refuses a configured
+// key) each account gets an HS256 token minted here, as an institution's identity
+// provider would issue it; without it, POST /api/dev/login (a server run with --dev).
+// Either way the server verifies the token on every call and on `hello`.
+const SECRET = process.env.MENTORHUB_JWT_HS256_SECRET || '';
+
+function mint(sub, name, role) {
+  const b64 = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, name, roles: [role], iat: now, exp: now + 3600 })}`;
+  return `${head}.${crypto.createHmac('sha256', SECRET).update(head).digest('base64url')}`;
+}
+
 async function signIn(base, name, role) {
-  const r = await api(base, 'POST', '/api/dev/login', null, { name, role });
+  let token; let account;
+  if (SECRET) {
+    account = `bench-${name.replace(/ /g, '-')}`;
+    token = mint(account, name, role);
+  } else {
+    const r = await api(base, 'POST', '/api/dev/login', null, { name, role });
+    token = r.token; account = r.account;
+  }
   // The server learns of an account when it first uses the API (a mentor must be known
   // before a mentee can ask them).
-  await api(base, 'GET', '/api/me', r.token);
-  return { token: r.token, account: r.account, name };
+  await api(base, 'GET', '/api/me', token);
+  return { token, account, name };
 }
 
 // --- which conversation a room is --------------------------------------------------

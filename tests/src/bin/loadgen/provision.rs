@@ -1,6 +1,7 @@
 //! Sets up who talks to whom before any traffic, through the real REST API: one
-//! account per client (dev login), and per group either a mentoring relationship (two
-//! members: the mentee requests, the mentor accepts) or a group room (more members).
+//! account per client (dev login, or a token minted with the nodes' HS256 secret), and
+//! per group either a mentoring relationship (two members: the mentee requests, the
+//! mentor accepts) or a group room (more members).
 //! ws-json peers need nothing: a room is a name.
 
 use std::sync::Arc;
@@ -129,18 +130,41 @@ impl Provisioner {
     }
 }
 
+/// Where tokens come from: the server's `--dev` login, or HS256 tokens minted here with
+/// the secret the server nodes trust (`MENTORHUB_JWT_HS256_SECRET` in the generator's
+/// environment), as an institution's identity provider would. Several nodes share one
+/// secret and a `--dev` server refuses a configured key, so two-node runs mint.
+fn minting_secret() -> Option<String> {
+    std::env::var("MENTORHUB_JWT_HS256_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
 async fn login(http: &mut HttpClient, name: &str, role: &str) -> anyhow::Result<(String, String)> {
-    let answer = http
-        .call(
-            "POST",
-            "/api/dev/login",
-            None,
-            Some(&json!({ "name": name, "role": role })),
-        )
-        .await
-        .context("dev login (is the server running with --dev?)")?;
-    let token = answer["token"].as_str().context("no token")?.to_owned();
-    let account = answer["account"].as_str().context("no account")?.to_owned();
+    let (token, account) = match minting_secret() {
+        Some(secret) => {
+            let account = format!("bench-{}", name.replace(' ', "-"));
+            let claims = mentorhub_tests::tokens::claims(&account, name, role);
+            (
+                mentorhub_tests::tokens::hs256(secret.as_bytes(), &claims),
+                account,
+            )
+        }
+        None => {
+            let answer = http
+                .call(
+                    "POST",
+                    "/api/dev/login",
+                    None,
+                    Some(&json!({ "name": name, "role": role })),
+                )
+                .await
+                .context("dev login (is the server running with --dev? else set MENTORHUB_JWT_HS256_SECRET)")?;
+            let token = answer["token"].as_str().context("no token")?.to_owned();
+            let account = answer["account"].as_str().context("no account")?.to_owned();
+            (token, account)
+        }
+    };
     // The server learns of an account when it first uses the API (a mentor must be
     // known before a mentee can ask them).
     http.call("GET", "/api/me", Some(&token), None).await?;
