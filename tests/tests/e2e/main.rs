@@ -4,6 +4,7 @@
 //! Name filters the issues ask for: `foundation`, `leak`, `agreement`, `relay`, `node_kill`,
 //! `redis_restart` (`cargo nextest run -p mentorhub-tests -E 'test(/relay/)'`).
 
+mod bench_smoke;
 mod calls;
 mod foundation;
 mod mentoring;
