@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
@@ -281,6 +282,14 @@ impl App {
         } = self;
         let draining = hub.clone();
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        // Frames are small and must leave at once: with Nagle's algorithm a frame written
+        // while an earlier one is unacknowledged waits for the client's delayed ACK
+        // (40 ms on Linux), which put every benchmark's p99 at 40–50 ms.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY not set");
+            }
+        });
         let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: draining connections");
