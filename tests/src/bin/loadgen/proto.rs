@@ -75,14 +75,17 @@ struct FloorFrame<'a> {
 
 impl Proto {
     /// The frame that sends `body` to `target`. Mentorhub carries the payload as the
-    /// message text (a JSON string), with the message number as the client id.
+    /// message text (a JSON string). The client id must be new for every send: the knee
+    /// reconnects the same accounts for each step and numbers restart, and the server
+    /// answers a reused id as a retry (the original ack, no new delivery). Number and
+    /// send time together never repeat.
     pub fn send_frame(&self, target: &Target, body: &Body<'_>) -> String {
         let payload = serde_json::to_string(body).unwrap_or_default();
         match self {
             Proto::Mentorhub => serde_json::json!({
                 "type": "send",
                 "conversation": target.0,
-                "client_id": format!("k{}", body.n),
+                "client_id": format!("k{}.{}", body.n, body.ts),
                 "body": payload,
             })
             .to_string(),
