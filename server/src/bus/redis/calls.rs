@@ -137,6 +137,16 @@ impl RedisCallRegistry {
         Ok(())
     }
 
+    /// The call an index key points at, if it still exists (callers check that it
+    /// still matches the index).
+    async fn indexed_call(&self, key: String) -> Result<Option<CallState>, RegistryError> {
+        let id: Option<String> = self.run(redis::cmd("GET").arg(key).to_owned()).await?;
+        match id.and_then(|id| CallId::parse(&id)) {
+            Some(id) => self.get(&id).await,
+            None => Ok(None),
+        }
+    }
+
     async fn write_state(&self, call: &CallState) -> Result<(), RegistryError> {
         let json = serde_json::to_string(call).map_err(unavailable)?;
         let key = self.state_key(call.id.as_str());
@@ -207,18 +217,8 @@ impl CallRegistry for RedisCallRegistry {
         &self,
         conversation: &ConversationId,
     ) -> Result<Option<CallState>, RegistryError> {
-        let id: Option<String> = self
-            .run(
-                redis::cmd("GET")
-                    .arg(self.conversation_key(conversation.as_str()))
-                    .to_owned(),
-            )
-            .await?;
-        let Some(id) = id.and_then(|id| CallId::parse(&id)) else {
-            return Ok(None);
-        };
         Ok(self
-            .get(&id)
+            .indexed_call(self.conversation_key(conversation.as_str()))
             .await?
             .filter(|call| &call.conversation == conversation))
     }
@@ -272,19 +272,9 @@ impl CallRegistry for RedisCallRegistry {
     }
 
     async fn participating(&self, account: &AccountId) -> Result<Option<CallId>, RegistryError> {
-        let id: Option<String> = self
-            .run(
-                redis::cmd("GET")
-                    .arg(self.account_key(account.as_str()))
-                    .to_owned(),
-            )
-            .await?;
-        let Some(id) = id.and_then(|id| CallId::parse(&id)) else {
-            return Ok(None);
-        };
         // The index may lag behind the call (a participant who left): check.
         Ok(self
-            .get(&id)
+            .indexed_call(self.account_key(account.as_str()))
             .await?
             .filter(|call| call.participant_by_account(account).is_some())
             .map(|call| call.id))
