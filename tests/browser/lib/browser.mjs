@@ -24,9 +24,12 @@ export async function launchBrowser() {
     args: FLAGS,
   });
   const consoleErrors = [];
+  // Every console line (warnings included), for failure messages.
+  const consoleMessages = [];
   return {
     browser,
     consoleErrors,
+    consoleMessages,
     /** A new context (a separate person: own storage, own service worker) with one page. */
     async person(baseURL, label, options = {}) {
       const context = await browser.newContext({
@@ -36,8 +39,8 @@ export async function launchBrowser() {
         ...options.context,
       });
       const page = await context.newPage();
-      watch(page, label, consoleErrors);
-      context.on('page', (p) => watch(p, label, consoleErrors));
+      watch(page, label, consoleErrors, consoleMessages);
+      context.on('page', (p) => watch(p, label, consoleErrors, consoleMessages));
       return { context, page, label };
     },
     async close() {
@@ -46,8 +49,10 @@ export async function launchBrowser() {
   };
 }
 
-function watch(page, label, errors) {
+function watch(page, label, errors, messages) {
   page.on('console', (message) => {
+    messages.push(`[${label}] ${message.type()}: ${message.text()}`);
+    if (messages.length > 500) messages.shift();
     if (message.type() === 'error') errors.push(`[${label}] console: ${message.text()}`);
   });
   page.on('pageerror', (error) => errors.push(`[${label}] page error: ${error.message}`));

@@ -49,3 +49,34 @@ export async function expectInboundGrowth(page, kind, bytes = 20_000, timeoutMs 
     await page.waitForTimeout(250);
   }
 }
+
+/** What the active call looks like on this page: for a failure message. */
+export function describeCall(page) {
+  return page.evaluate(async () => {
+    const call = window.mentorhub.calls.active;
+    if (!call) return { active: false };
+    const peers = [];
+    for (const [member, peer] of call.peers) {
+      const stats = await peer.getStats();
+      const candidates = [];
+      const pairs = [];
+      stats.forEach((report) => {
+        if (report.type === 'local-candidate' || report.type === 'remote-candidate') {
+          candidates.push(`${report.type === 'local-candidate' ? 'L' : 'R'}:${report.candidateType}/${report.protocol}`);
+        }
+        if (report.type === 'candidate-pair') pairs.push(`${report.state}${report.nominated ? '*' : ''}`);
+      });
+      peers.push({
+        member,
+        polite: peer.polite,
+        connection: peer.pc.connectionState,
+        ice: peer.pc.iceConnectionState,
+        gathering: peer.pc.iceGatheringState,
+        signaling: peer.pc.signalingState,
+        candidates,
+        pairs,
+      });
+    }
+    return { status: call.status, relayOnly: call.relayOnly, iceServers: (call.ice?.iceServers || []).map((s) => s.urls), peers };
+  });
+}

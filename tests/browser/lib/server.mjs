@@ -54,7 +54,7 @@ export async function startServer({ env = {}, dataDir: reuseDir, port: reusePort
   );
   const keep = (chunk) => {
     logs.push(chunk.toString());
-    if (logs.length > 200) logs.shift();
+    if (logs.length > 2000) logs.shift();
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { launchBrowser, screenshot } from '../lib/browser.mjs';
 import { startServer } from '../lib/server.mjs';
 import { assertNoConsoleErrors, pairUp } from '../lib/app.mjs';
-import { candidateTypes, expectInboundGrowth } from '../lib/call.mjs';
+import { candidateTypes, describeCall, expectInboundGrowth } from '../lib/call.mjs';
 
 let server;
 let chromium;
@@ -28,8 +28,14 @@ async function callAndAnswer(caller, callee, media) {
   const ring = callee.page.getByRole('alertdialog');
   await ring.waitFor();
   await ring.getByRole('button', { name: 'Accept' }).click();
-  for (const person of [caller, callee]) {
-    await person.page.locator('.call[data-status="connected"]').waitFor({ timeout: 30_000 });
+  try {
+    for (const person of [caller, callee]) {
+      await person.page.locator('.call[data-status="connected"]').waitFor({ timeout: 30_000 });
+    }
+  } catch (error) {
+    const states = {};
+    for (const person of [caller, callee]) states[person.label] = await describeCall(person.page);
+    throw new Error(`${error.message}\ncall state: ${JSON.stringify(states, null, 1)}\nconsole: ${JSON.stringify(chromium.consoleMessages.slice(-40))}\nserver log tail:\n${server.logs.join('').slice(-6000)}`);
   }
 }
 

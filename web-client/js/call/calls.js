@@ -5,7 +5,8 @@
 //
 // Who offers: the participant who joins offers to everyone already in the call (the
 // server says so in `started`/`joined`); for perfect negotiation the joiner is the
-// impolite peer and those already in the call are polite.
+// impolite peer and those already in the call are polite. The polite side sends its
+// media in its answer rather than offering it, so a call's first negotiation never glares.
 
 import { Emitter } from '../dom.js';
 import { errorText } from '../protocol.js';
@@ -297,7 +298,11 @@ export class Calls extends Emitter {
     peer.on('track', () => this.emit('changed'));
     peer.on('error', (error) => console.warn('call negotiation problem', error?.name || error));
     call.peers.set(member, peer);
-    if (call.local) peer.addStream(call.local);
+    // The joiner offers; those already in the call answer with their media.
+    if (call.local) {
+      if (polite) peer.answerWith(call.local);
+      else peer.addStream(call.local);
+    }
     if (call.lowBandwidth) peer.capVideo(LOW_BANDWIDTH_VIDEO_BPS);
     this.emit('changed');
     return peer;

@@ -30,6 +30,8 @@ export class Peer extends Emitter {
     this.ignoreOffer = false;
     this.settingRemoteAnswer = false;
     this.remoteStream = new MediaStream();
+    /** Our media, held back until the other side's first offer (see `answerWith`). */
+    this.heldStream = null;
     this.maxVideoBitrate = null;
     this.disconnectedTimer = null;
 
@@ -77,6 +79,11 @@ export class Peer extends Emitter {
         this.settingRemoteAnswer = description.type === 'answer';
         await this.pc.setRemoteDescription(description);
         this.settingRemoteAnswer = false;
+        if (description.type === 'offer' && this.heldStream) {
+          // Added after the offer, the tracks ride on its transceivers: no offer of ours.
+          this.addStream(this.heldStream);
+          this.heldStream = null;
+        }
         if (description.type === 'offer') {
           await this.pc.setLocalDescription();
           this.onSignal({ description: this.pc.localDescription.toJSON() });
@@ -98,6 +105,15 @@ export class Peer extends Emitter {
   /** Sends our tracks (adding them triggers negotiation). */
   addStream(stream) {
     for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
+  }
+
+  /** Sends our tracks in the answer to the other side's first offer. A participant
+   * already in the call waits for the joiner's offer instead of offering too: two
+   * offers at once (glare) are recoverable, but rolling back a relay-only transport
+   * mid-gathering left Chromium with no candidate at all now and then. */
+  answerWith(stream) {
+    if (this.pc.remoteDescription) this.addStream(stream);
+    else this.heldStream = stream;
   }
 
   /** Replaces or adds a track of a kind (camera back on, low-bandwidth off). */
