@@ -4,8 +4,9 @@
 //! Who may see it: only members who share an *active* conversation with the account and
 //! may read it (in rooms: both have accepted the agreement). It is announced per
 //! conversation, under that conversation's member id, so presence never links an
-//! account's memberships. The combined status over every device and node lives in the
-//! bus's [`SharedState`](crate::bus::SharedState).
+//! account's memberships. A member someone blocked is not shown to them (the blocked
+//! account still sees the blocker: it is never told). The combined status over every
+//! device and node lives in the bus's [`SharedState`](crate::bus::SharedState).
 
 use std::collections::HashMap;
 
@@ -41,8 +42,9 @@ impl Mentoring {
     pub async fn announce_presence(&self, account: &AccountId) -> Outcome<PresenceStatus> {
         let status = self.presence_of(account).await;
         let memberships = self.store.memberships(account).await?;
+        let blocks = self.store.block_edges(account, None).await?;
         for membership in &memberships {
-            let ctx = MemberCtx::from_membership(membership);
+            let ctx = MemberCtx::from_membership(membership).with_blocks(&blocks);
             if !shows_presence(&ctx) {
                 continue;
             }
@@ -53,7 +55,14 @@ impl Mentoring {
             };
             self.publish(
                 Topic::Conversation(ctx.conversation.clone()),
-                Audience::Except(vec![ctx.member.clone()]),
+                // Those who blocked the account do not see it come and go either.
+                Audience::Except(
+                    ctx.blocked_by
+                        .iter()
+                        .chain([&ctx.member])
+                        .cloned()
+                        .collect(),
+                ),
                 Payload::Frame {
                     json: frame.to_json().into(),
                 },
@@ -63,9 +72,9 @@ impl Mentoring {
         Ok(status)
     }
 
-    /// Current statuses of the members a summary lists (the viewer itself and members
-    /// who cannot be seen are left out). Shared-state errors leave presence out rather
-    /// than failing the summary.
+    /// Current statuses of the members a summary lists (the viewer itself, members
+    /// who cannot be seen and members the viewer blocked are left out). Shared-state
+    /// errors leave presence out rather than failing the summary.
     pub(crate) async fn member_presence(
         &self,
         viewer: &MemberCtx,
@@ -77,6 +86,7 @@ impl Mentoring {
         let visible: Vec<&MemberRecord> = members
             .iter()
             .filter(|m| m.member != viewer.member && m.left_at.is_none())
+            .filter(|m| !viewer.hidden.iter().any(|h| h.member == m.member))
             .filter(|m| {
                 viewer.kind != crate::store::ConversationKind::Room || m.agreed_at.is_some()
             })

@@ -88,7 +88,13 @@ impl Mentoring {
             } else {
                 Default::default()
             };
-            let presence = self.member_presence(&ctx, &members).await;
+            let blocks = self
+                .store
+                .block_edges(&me.account, Some(&conversation.id))
+                .await?;
+            let presence = self
+                .member_presence(&ctx.clone().with_blocks(&blocks), &members)
+                .await;
             (
                 members
                     .iter()

@@ -43,6 +43,8 @@ async fn mentoring_block_is_silent_and_holds_outside_facilitated_rooms() {
     let mut kind_ws = WsClient::connect(&app.ws_url, &kind.token).await;
     let summary = mentee_ws.welcome.as_ref().unwrap()["conversations"][0].clone();
     let pushy_member = member_with_name(&summary, "Pushy Mentor");
+    // What came before the block (presence as the others connected) is not the question.
+    settle(&mut mentee_ws).await;
 
     let blocked = rest
         .post(
@@ -65,13 +67,21 @@ async fn mentoring_block_is_silent_and_holds_outside_facilitated_rooms() {
     pushy_ws
         .send(&json!({"type": "typing", "conversation": conversation, "active": true}))
         .await;
-    // …the other mentor gets both…
+    pushy_ws
+        .request(json!({"type": "presence", "status": "away"}))
+        .await;
+    // …the other mentor gets all three…
     kind_ws
         .next_matching("the message", |f| f["type"] == "message" && f["seq"] == seq)
         .await;
     kind_ws
         .next_matching("the typing", |f| {
             f["type"] == "typing" && f["member"] == pushy_member.as_str()
+        })
+        .await;
+    kind_ws
+        .next_matching("the presence", |f| {
+            f["type"] == "presence" && f["member"] == pushy_member.as_str() && f["status"] == "away"
         })
         .await;
     // …the mentee neither, live or in history.
@@ -82,7 +92,6 @@ async fn mentoring_block_is_silent_and_holds_outside_facilitated_rooms() {
         })
         .await;
     let frames = settle(&mut mentee_ws).await;
-    // (Presence is not something they send, and is not filtered: §12.7.)
     let from_blocked = frames.iter().filter(|f| {
         [
             "message",
@@ -90,6 +99,7 @@ async fn mentoring_block_is_silent_and_holds_outside_facilitated_rooms() {
             "message_deleted",
             "typing",
             "receipt",
+            "presence",
         ]
         .contains(&f["type"].as_str().unwrap_or(""))
             && (f["member"] == pushy_member.as_str() || f["sender"] == pushy_member.as_str())
@@ -100,6 +110,20 @@ async fn mentoring_block_is_silent_and_holds_outside_facilitated_rooms() {
         "the blocker received something from the blocked member"
     );
     assert_eq!(bodies(rest, &mentee, &conversation).await, ["kind-words"]);
+    // Nor does the blocker's view of the conversation show whether they are online.
+    let view = super::summary(rest, &mentee, &conversation).await;
+    let listed = view["members"].as_array().expect("members");
+    let pushy_entry = listed.iter().find(|m| m["member"] == pushy_member.as_str());
+    assert!(
+        pushy_entry.is_some_and(|m| m.get("presence").is_none_or(Value::is_null)),
+        "the blocker sees the blocked member's presence: {view}"
+    );
+    let kind_entry = listed.iter().find(|m| m["display_name"] == "Kind Mentor");
+    assert_eq!(
+        kind_entry.expect("kind mentor")["presence"],
+        "online",
+        "{view}"
+    );
     // The blocked mentor is never told.
     settle(&mut pushy_ws).await;
     assert_absent(pushy_ws.transcript(), &["block"], "the blocked mentor");
