@@ -1,6 +1,6 @@
 //! People and accepted mentoring relationships, set up through the real API.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::rest::{Rest, text};
 
@@ -29,14 +29,30 @@ impl Pair {
         Self::between(rest, mentee, mentor).await
     }
 
+    /// Like [`Pair::create`], with the mentee appearing under `pseudonym`.
+    pub async fn pseudonymous(rest: &Rest, mentee: &str, mentor: &str, pseudonym: &str) -> Pair {
+        let mentee = rest.login(mentee, "mentee").await;
+        let mentor = rest.login(mentor, "mentor").await;
+        Self::between_with(rest, mentee, mentor, json!({"pseudonym": pseudonym})).await
+    }
+
     /// A relationship between two people already signed in.
     pub async fn between(rest: &Rest, mentee: Person, mentor: Person) -> Pair {
+        Self::between_with(
+            rest,
+            mentee,
+            mentor,
+            json!({"introduction": "Could we talk?"}),
+        )
+        .await
+    }
+
+    /// A relationship whose request carries `fields` besides the mentor.
+    pub async fn between_with(rest: &Rest, mentee: Person, mentor: Person, fields: Value) -> Pair {
+        let mut request = fields;
+        request["mentor"] = json!(mentor.account);
         let requested = rest
-            .post(
-                "/api/relationships",
-                Some(&mentee.token),
-                &json!({"mentor": mentor.account, "introduction": "Could we talk?"}),
-            )
+            .post("/api/relationships", Some(&mentee.token), &request)
             .await
             .ok();
         let relationship = text(&requested["relationship"]["id"]);

@@ -5,8 +5,7 @@ use mentorhub_tests::cluster::{Cluster, RedisLink, RedisServer};
 use mentorhub_tests::{Pair, WsClient};
 use serde_json::json;
 
-use crate::calls::agent::{Agent, Options};
-use crate::calls::{accept, action, event, room_with, start, text};
+use crate::calls::{OneToOne, action, connected_one_to_one, event, room_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_call_between_nodes_connects_real_peers() {
@@ -14,23 +13,21 @@ async fn scale_call_between_nodes_connects_real_peers() {
     let cluster = Cluster::start(2, RedisLink::Single(redis.url())).await;
     cluster.wait_ready().await;
     let pair = Pair::create(&cluster.node(0).rest, "Zara Mentee", "Dr Obi Mentor").await;
-    let mut mentee = WsClient::connect(&cluster.node(0).ws_url, &pair.mentee.token).await;
-    let mut mentor = WsClient::connect(&cluster.node(1).ws_url, &pair.mentor.token).await;
-
-    let started = start(&mut mentee, &pair.conversation, "audio").await;
-    let call = text(&started["call"]);
-    event(&mut mentor, "ringing").await; // rung on node B
-    let joined = accept(&mut mentor, &call).await;
-    event(&mut mentee, "participant_joined").await;
-
-    let caller = Agent::run("mentee on A", mentee, &started, Options::default()).await;
-    let callee = Agent::run("mentor on B", mentor, &joined, Options::default()).await;
-    caller.wait_connected(&[&callee.me]).await;
-    callee.wait_connected(&[&caller.me]).await;
-    caller.wait_hello_from(&[&callee.me]).await;
-    callee.wait_hello_from(&[&caller.me]).await;
-    assert!(caller.errors().is_empty(), "{:?}", caller.errors());
-    assert!(callee.errors().is_empty(), "{:?}", callee.errors());
+    let mentee = WsClient::connect(&cluster.node(0).ws_url, &pair.mentee.token).await;
+    let mentor = WsClient::connect(&cluster.node(1).ws_url, &pair.mentor.token).await;
+    // Rung on node B, answered there; every signal crosses the bus.
+    let OneToOne {
+        call,
+        caller,
+        callee,
+        ..
+    } = connected_one_to_one(
+        ("mentee on A", mentee),
+        ("mentor on B", mentor),
+        &pair.conversation,
+        "audio",
+    )
+    .await;
     assert!(
         callee
             .received()

@@ -4,31 +4,27 @@
 use mentorhub_tests::{Pair, WsClient};
 
 use super::agent::{Agent, Options};
-use super::{accept, call_app, event, room_with, start, text};
+use super::{OneToOne, accept, call_app, connected_one_to_one, event, room_with, start, text};
 
 #[tokio::test]
 async fn one_to_one_call_connects_and_moves_data_both_ways() {
     let app = call_app(|_| {}).await;
     let pair = Pair::create(&app.rest, "Ama Owusu", "Dr. Lars Nilsson").await;
-    let mut mentee = WsClient::connect(&app.ws_url, &pair.mentee.token).await;
-    let mut mentor = WsClient::connect(&app.ws_url, &pair.mentor.token).await;
-
-    let started = start(&mut mentee, &pair.conversation, "video").await;
-    let call = text(&started["call"]);
+    let mentee = WsClient::connect(&app.ws_url, &pair.mentee.token).await;
+    let mentor = WsClient::connect(&app.ws_url, &pair.mentor.token).await;
+    let OneToOne {
+        call,
+        started,
+        caller,
+        callee,
+    } = connected_one_to_one(
+        ("mentee", mentee),
+        ("mentor", mentor),
+        &pair.conversation,
+        "video",
+    )
+    .await;
     assert_eq!(started["ice"]["iceTransportPolicy"], "all");
-    event(&mut mentor, "ringing").await;
-    let joined = accept(&mut mentor, &call).await;
-    event(&mut mentee, "participant_joined").await;
-
-    // The one who joined offers; the caller answers.
-    let caller = Agent::run("mentee", mentee, &started, Options::default()).await;
-    let callee = Agent::run("mentor", mentor, &joined, Options::default()).await;
-    caller.wait_connected(&[&callee.me]).await;
-    callee.wait_connected(&[&caller.me]).await;
-    caller.wait_hello_from(&[&callee.me]).await;
-    callee.wait_hello_from(&[&caller.me]).await;
-    assert!(caller.errors().is_empty(), "{:?}", caller.errors());
-    assert!(callee.errors().is_empty(), "{:?}", callee.errors());
     // Signals crossed with the right sender.
     assert!(
         callee

@@ -17,9 +17,10 @@ mod media;
 mod refused;
 mod relay;
 
+use self::agent::{Agent, Options};
 use mentorhub::config::Config;
 use mentorhub_tests::rest::Rest;
-use mentorhub_tests::{Pair, Person, TestApp, WsClient, spawn_app_with};
+use mentorhub_tests::{Person, TestApp, WsClient, spawn_app_with};
 use serde_json::{Value, json};
 
 /// `{"type":"call","event":…}`.
@@ -96,34 +97,42 @@ pub async fn call_app(adjust: impl FnOnce(&mut Config)) -> TestApp {
     .await
 }
 
-/// An accepted relationship in which the mentee appears under `pseudonym`.
-pub async fn pseudonymous_pair(rest: &Rest, mentee: &str, mentor: &str, pseudonym: &str) -> Pair {
-    let mentee = rest.login(mentee, "mentee").await;
-    let mentor = rest.login(mentor, "mentor").await;
-    let requested = rest
-        .post(
-            "/api/relationships",
-            Some(&mentee.token),
-            &json!({"mentor": mentor.account, "pseudonym": pseudonym}),
-        )
-        .await
-        .ok();
-    let relationship = text(&requested["relationship"]["id"]);
-    let accepted = rest
-        .post(
-            &format!("/api/relationships/{relationship}/accept"),
-            Some(&mentor.token),
-            &json!({}),
-        )
-        .await
-        .ok();
-    assert_eq!(accepted["relationship"]["state"], "active", "{accepted}");
-    Pair {
-        conversation: text(&accepted["relationship"]["conversation"]),
-        mentee,
-        mentor,
-        relationship,
+/// A 1:1 call the mentee starts and the mentor accepts, run by real `webrtc` peers until
+/// both are connected, have exchanged data and saw no errors.
+pub async fn connected_one_to_one(
+    (mentee_label, mut mentee): (&str, WsClient),
+    (mentor_label, mut mentor): (&str, WsClient),
+    conversation: &str,
+    media: &str,
+) -> OneToOne {
+    let started = start(&mut mentee, conversation, media).await;
+    let call = text(&started["call"]);
+    event(&mut mentor, "ringing").await;
+    let joined = accept(&mut mentor, &call).await;
+    event(&mut mentee, "participant_joined").await;
+    // The one who joined offers; the caller answers.
+    let caller = Agent::run(mentee_label, mentee, &started, Options::default()).await;
+    let callee = Agent::run(mentor_label, mentor, &joined, Options::default()).await;
+    caller.wait_connected(&[&callee.me]).await;
+    callee.wait_connected(&[&caller.me]).await;
+    caller.wait_hello_from(&[&callee.me]).await;
+    callee.wait_hello_from(&[&caller.me]).await;
+    assert!(caller.errors().is_empty(), "{:?}", caller.errors());
+    assert!(callee.errors().is_empty(), "{:?}", callee.errors());
+    OneToOne {
+        call,
+        started,
+        caller,
+        callee,
     }
+}
+
+/// A connected 1:1 call: its id, the caller's `started` view and both peers.
+pub struct OneToOne {
+    pub call: String,
+    pub started: Value,
+    pub caller: Agent,
+    pub callee: Agent,
 }
 
 /// A peer room created by `facilitator` with `members` joined (invite codes) and every

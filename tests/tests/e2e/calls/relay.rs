@@ -12,7 +12,7 @@ use webrtc::turn::client::{Client, ClientConfig};
 use webrtc::util::Conn;
 
 use super::agent::{Agent, Leak, Options, host_candidates};
-use super::{accept, call_app, event, pseudonymous_pair, start, text};
+use super::{accept, call_app, event, start, text};
 
 #[tokio::test]
 async fn relay_forced_call_connects_through_embedded_turn() {
@@ -48,7 +48,7 @@ async fn relay_forced_call_connects_through_embedded_turn() {
 #[tokio::test]
 async fn relay_only_pseudonymous_caller_never_reveals_host_addresses() {
     let app = call_app(|_| {}).await;
-    let pair = pseudonymous_pair(&app.rest, "Fatima Zahra", "Dr. Noah Fischer", "Sparrow").await;
+    let pair = Pair::pseudonymous(&app.rest, "Fatima Zahra", "Dr. Noah Fischer", "Sparrow").await;
     let (lines, addresses) = host_candidates().await;
     let host: Vec<String> = addresses
         .into_iter()
@@ -193,7 +193,7 @@ async fn turn_client(turn: SocketAddr, username: &str, password: &str) -> Client
 #[tokio::test]
 async fn relay_ice_servers_give_credentials_the_embedded_turn_accepts() {
     let app = call_app(|_| {}).await;
-    let pair = pseudonymous_pair(&app.rest, "Lea Novak", "Dr. Sam Reyes", "Wren").await;
+    let pair = Pair::pseudonymous(&app.rest, "Lea Novak", "Dr. Sam Reyes", "Wren").await;
 
     let ice = ice_servers(&app, &pair.mentee.token).await;
     assert_eq!(ice["iceTransportPolicy"], "all");
