@@ -197,9 +197,9 @@ mod prelude {
     pub(super) use crate::protocol::server::Settings;
     pub(super) use crate::store::{
         AccountRecord, AppendKind, AppendRequest, Appended, CallRecord, CommitHook, EventKind,
-        EventQuery, MemberRecord, Membership, NewRelationship, ReadMarker, RelationshipRecord,
-        RelationshipResponse, Store, StoreError, StoreResult, StoredEvent, ThreadRecord,
-        UnreadCounts, WriteError,
+        EventQuery, MemberRecord, Membership, NewRelationship, PendingAppend, ReadMarker,
+        RelationshipRecord, RelationshipResponse, Store, StoreError, StoreResult, StoredEvent,
+        ThreadRecord, UnreadCounts, WriteError,
     };
 }
 

@@ -129,6 +129,16 @@ pub(crate) async fn submit(
     op: WriteOp,
     on_commit: Option<CommitHook>,
 ) -> Result<Outcome, StoreError> {
+    answer(enqueue(jobs, op, on_commit).await?).await
+}
+
+/// Queues one op (waiting while the queue is full; waiters are served in order) and
+/// returns where its outcome will arrive.
+pub(crate) async fn enqueue(
+    jobs: &mpsc::Sender<WriteJob>,
+    op: WriteOp,
+    on_commit: Option<CommitHook>,
+) -> Result<oneshot::Receiver<Outcome>, StoreError> {
     let (reply, answer) = oneshot::channel();
     jobs.send(WriteJob {
         op,
@@ -137,6 +147,10 @@ pub(crate) async fn submit(
     })
     .await
     .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?;
+    Ok(answer)
+}
+
+pub(crate) async fn answer(answer: oneshot::Receiver<Outcome>) -> Result<Outcome, StoreError> {
     answer
         .await
         .map_err(|_| StoreError::Unavailable("store writer stopped".into()))
