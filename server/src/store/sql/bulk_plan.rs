@@ -36,8 +36,11 @@ pub(crate) fn bulk_eligible(request: &AppendRequest) -> bool {
     request.sender.is_some() && matches!(request.kind, AppendKind::Message { thread: None, .. })
 }
 
+/// One append's verdict.
+pub(crate) type AppendOutcome = Result<Appended, WriteError>;
+
 enum Slot {
-    Done(Result<Appended, WriteError>),
+    Done(AppendOutcome),
     /// Needs a seq in conversation number `conv` (index into `Plan::conversations`).
     New {
         conv: usize,
@@ -116,13 +119,13 @@ impl Plan {
         self,
         run: &[&AppendRequest],
         last_seq: &HashMap<String, i64>,
-    ) -> (Vec<Result<Appended, WriteError>>, Vec<(usize, i64)>) {
+    ) -> (Vec<AppendOutcome>, Vec<(usize, i64)>) {
         let mut next: Vec<Option<i64>> = self
             .conversations
             .iter()
             .map(|(id, n)| last_seq.get(id).map(|last| last - n + 1))
             .collect();
-        let mut outcomes: Vec<Result<Appended, WriteError>> = Vec::with_capacity(run.len());
+        let mut outcomes: Vec<AppendOutcome> = Vec::with_capacity(run.len());
         let mut rows = Vec::new();
         for (i, slot) in self.slots.into_iter().enumerate() {
             let outcome = match slot {
