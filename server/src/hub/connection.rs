@@ -20,7 +20,7 @@ use crate::protocol::server::{AccountView, Heartbeat, Limits, PROTOCOL_VERSION};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
 
 /// Serves one upgraded socket until it closes.
-pub async fn serve_socket(hub: Arc<Hub>, mut socket: WebSocket) {
+pub async fn serve_socket(hub: Arc<Hub>, mut socket: Box<WebSocket>) {
     if !hub.admit() {
         let _ = send_close(&mut socket, close::SERVER_FULL, "server full, retry later").await;
         return;
@@ -150,7 +150,7 @@ struct Open {
 
 async fn run_session(
     hub: Arc<Hub>,
-    socket: WebSocket,
+    socket: Box<WebSocket>,
     principal: Principal,
     cursors: HashMap<String, Seq>,
 ) {
@@ -187,10 +187,12 @@ async fn close_session(
 /// Registers the connection, sends `welcome` and starts the writer.
 async fn open_session(
     hub: &Arc<Hub>,
-    mut socket: WebSocket,
+    socket: Box<WebSocket>,
     principal: &Principal,
     cursors: HashMap<String, Seq>,
 ) -> Option<Open> {
+    // Unboxed here, in a future that lives only until `welcome`; `split` moves it on.
+    let mut socket = *socket;
     let start = match hub.mentoring.start_session(principal).await {
         Ok(start) => start,
         Err(refusal) => {
