@@ -126,7 +126,7 @@ settings! {
     /// Accept WebSocket upgrades without an Origin header (non-browser clients) [default: true]
     #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     allow_missing_origin = "MENTORHUB_ALLOW_MISSING_ORIGIN";
-    /// WebSocket read buffer in bytes [default: 4096]
+    /// WebSocket read buffer in bytes [default: 1024]
     ws_read_buffer_bytes = "MENTORHUB_WS_READ_BUFFER_BYTES";
     /// WebSocket write buffer in bytes [default: 4096]
     ws_write_buffer_bytes = "MENTORHUB_WS_WRITE_BUFFER_BYTES";

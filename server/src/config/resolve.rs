@@ -172,7 +172,7 @@ pub(super) fn resolve_ws(l: &Layers<'_>) -> Result<WsConfig, ConfigError> {
         rate_burst: l.or("rate_burst", 60, int(1, 1_000_000))?,
         allowed_origins: l.list("allowed_origins", origin)?,
         allow_missing_origin: l.or("allow_missing_origin", true, boolean)?,
-        read_buffer_bytes: l.or("ws_read_buffer_bytes", 4096, int(256, 64 * MIB))?,
+        read_buffer_bytes: l.or("ws_read_buffer_bytes", 1024, int(256, 64 * MIB))?,
         write_buffer_bytes: l.or("ws_write_buffer_bytes", 4096, int(0, 64 * MIB))?,
         max_write_buffer_bytes: l.or("ws_max_write_buffer_bytes", MIB, int(1, 1024 * MIB))?,
         max_connections: l.or("max_connections", 200_000, int(1, 10_000_000))?,

@@ -127,8 +127,13 @@ async fn upgrade(
         .max_write_buffer_size(state.buffers.max_write)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| async move {
-            crate::hub::serve_socket(hub, socket).await;
-            drop(token);
+        .on_upgrade(move |socket| {
+            // Boxed before any async layer takes it: a `WebSocket` passed by value is
+            // stored in every layer's state for the connection's whole life.
+            let socket = Box::new(socket);
+            async move {
+                crate::hub::serve_socket(hub, socket).await;
+                drop(token);
+            }
         })
 }

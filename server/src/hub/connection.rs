@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
@@ -19,13 +20,15 @@ use crate::protocol::server::{AccountView, Heartbeat, Limits, PROTOCOL_VERSION};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
 
 /// Serves one upgraded socket until it closes.
-pub async fn serve_socket(hub: Arc<Hub>, mut socket: WebSocket) {
+pub async fn serve_socket(hub: Arc<Hub>, mut socket: Box<WebSocket>) {
     if !hub.admit() {
         let _ = send_close(&mut socket, close::SERVER_FULL, "server full, retry later").await;
         return;
     }
     metrics::counter!("mentorhub_connections_total").increment(1);
-    if let Some((principal, cursors)) = await_hello(&hub, &mut socket).await {
+    // Boxed, as every step that runs once: a task is as large as its largest state,
+    // and idle connections should pay only for the reader's.
+    if let Some((principal, cursors)) = Box::pin(await_hello(&hub, &mut socket)).await {
         run_session(hub.clone(), socket, principal, cursors).await;
     }
     hub.release();
@@ -138,13 +141,59 @@ async fn await_hello(
     }
 }
 
+/// A session past `welcome`: what the reader loop and the close need.
+struct Open {
+    conn: Arc<ConnHandle>,
+    stream: SplitStream<WebSocket>,
+    writer_task: tokio::task::JoinHandle<()>,
+}
+
 async fn run_session(
     hub: Arc<Hub>,
-    mut socket: WebSocket,
+    socket: Box<WebSocket>,
     principal: Principal,
     cursors: HashMap<String, Seq>,
 ) {
-    let start = match hub.mentoring.start_session(&principal).await {
+    let Some(open) = Box::pin(open_session(&hub, socket, &principal, cursors)).await else {
+        return;
+    };
+    let Open {
+        conn,
+        stream,
+        writer_task,
+    } = open;
+    let unfinished = Reader::new(hub.clone(), conn.clone(), principal)
+        .run(stream)
+        .await;
+    Box::pin(close_session(hub, conn, writer_task, unfinished)).await;
+}
+
+async fn close_session(
+    hub: Arc<Hub>,
+    conn: Arc<ConnHandle>,
+    writer_task: tokio::task::JoinHandle<()>,
+    unfinished: Option<SplitStream<WebSocket>>,
+) {
+    conn.closing.cancel();
+    let _ = writer_task.await;
+    hub.unregister(&conn);
+    // A participant whose socket dropped keeps its place in a call for a grace period.
+    hub.signalling.disconnected(conn.id).await;
+    if let Some(stream) = unfinished {
+        await_peer_close(stream).await;
+    }
+}
+
+/// Registers the connection, sends `welcome` and starts the writer.
+async fn open_session(
+    hub: &Arc<Hub>,
+    socket: Box<WebSocket>,
+    principal: &Principal,
+    cursors: HashMap<String, Seq>,
+) -> Option<Open> {
+    // Unboxed here, in a future that lives only until `welcome`; `split` moves it on.
+    let mut socket = *socket;
+    let start = match hub.mentoring.start_session(principal).await {
         Ok(start) => start,
         Err(refusal) => {
             refuse(
@@ -155,7 +204,7 @@ async fn run_session(
                 "try again",
             )
             .await;
-            return;
+            return None;
         }
     };
     let (queue, outbound) = mpsc::channel(hub.settings.outbound_queue);
@@ -187,7 +236,7 @@ async fn run_session(
                 "try again",
             )
             .await;
-            return;
+            return None;
         }
     };
     // Each readable conversation resumes from the client's cursor (clamped to what
@@ -246,7 +295,7 @@ async fn run_session(
     drop(start);
     if send_frame(&mut socket, &welcome).await.is_err() {
         hub.unregister(&conn);
-        return;
+        return None;
     }
     drop(welcome);
     // A device that comes online while a call rings this account rings too.
@@ -255,17 +304,11 @@ async fn run_session(
     let (sink, stream) = socket.split();
     let writer = Writer::new(hub.clone(), conn.clone(), sink, start_cursors, behind);
     let writer_task = tokio::spawn(writer.run(outbound));
-    let unfinished = Reader::new(hub.clone(), conn.clone(), principal)
-        .run(stream)
-        .await;
-    conn.closing.cancel();
-    let _ = writer_task.await;
-    hub.unregister(&conn);
-    // A participant whose socket dropped keeps its place in a call for a grace period.
-    hub.signalling.disconnected(conn.id).await;
-    if let Some(stream) = unfinished {
-        await_peer_close(stream).await;
-    }
+    Some(Open {
+        conn,
+        stream,
+        writer_task,
+    })
 }
 
 /// How long a server-initiated close waits for the client's close frame.

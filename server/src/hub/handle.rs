@@ -20,18 +20,27 @@ pub struct SharedEvent {
     pub json: Bytes,
 }
 
-/// What a connection's writer task receives. Kept small (one pointer or `Bytes`):
-/// every connection's queue holds a block of these.
+/// What a connection's writer task receives. Kept to one pointer (16 bytes with the
+/// tag): every connection's queue allocates a block of 32 of these up front, idle or
+/// not, so a `Bytes` (32) inline would double it.
 #[derive(Debug)]
 pub enum Outbound {
     Event(Arc<SharedEvent>),
-    Frame(Bytes),
+    Frame(Box<Bytes>),
     /// Re-read this membership; subscribe and catch up from the seq if readable.
     Refresh(Box<(ConversationId, Seq)>),
     /// Stop receiving this conversation.
     Drop(Box<ConversationId>),
     /// The bus may have lost deliveries: catch up every conversation from the store.
     Resync,
+}
+
+const _: () = assert!(std::mem::size_of::<Outbound>() <= 16);
+
+impl Outbound {
+    pub fn frame(json: impl Into<Bytes>) -> Self {
+        Outbound::Frame(Box::new(json.into()))
+    }
 }
 
 pub struct ConnHandle {
@@ -139,6 +148,6 @@ impl crate::signalling::DeviceLink for ConnHandle {
     }
 
     fn send(&self, frame: &crate::protocol::ServerFrame) {
-        self.push(Outbound::Frame(frame.to_json().into()));
+        self.push(Outbound::frame(frame.to_json()));
     }
 }

@@ -251,7 +251,7 @@ impl Hub {
             }
             match (&item, &envelope.payload) {
                 (Some(event), _) => reader.conn.push(Outbound::Event(event.clone())),
-                (None, Payload::Frame { json }) => reader.conn.push(Outbound::Frame(json.clone())),
+                (None, Payload::Frame { json }) => reader.conn.push(Outbound::frame(json.clone())),
                 _ => {}
             }
         }
@@ -264,7 +264,7 @@ impl Hub {
         };
         for conn in conns.iter() {
             match &envelope.payload {
-                Payload::Frame { json } => conn.push(Outbound::Frame(json.clone())),
+                Payload::Frame { json } => conn.push(Outbound::frame(json.clone())),
                 Payload::Event { .. } => {}
                 Payload::Control(Control::Subscribe {
                     conversation,

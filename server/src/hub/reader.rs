@@ -1,12 +1,14 @@
 //! The reader task: decodes frames, applies the rate limit, calls the domain and
 //! queues the reply. It also watches the heartbeat and the token's expiry.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
-use futures_util::stream::SplitStream;
+use futures_util::stream::{FuturesUnordered, SplitStream};
 use tokio::time::{Instant, sleep_until};
 
 use super::Hub;
@@ -15,10 +17,17 @@ use super::ratelimit::FrameLimiter;
 use crate::auth::Principal;
 use crate::ids::now_millis;
 use crate::mentoring::{AckHook, MemberCtx, Refusal};
+use crate::protocol::client::SendFrame;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
 
 /// How long before `exp` the client is asked to refresh its token.
 const EXPIRY_WARNING: Duration = Duration::from_secs(60);
+/// Sends one connection may have queued for commit before the reader stops reading
+/// (backpressure). More than one, so a client's pipelined sends share commits.
+const SENDS_IN_FLIGHT: usize = 32;
+
+/// A queued send's completion: replies for a duplicate or a refusal.
+type SendDone = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Correlation data for an error reply.
 #[derive(Default)]
@@ -75,11 +84,15 @@ impl Reader {
         mut stream: SplitStream<WebSocket>,
     ) -> Option<SplitStream<WebSocket>> {
         let closing = self.conn.closing.clone();
+        // Created at the first send: an idle connection does not pay for it.
+        let mut sends: Option<FuturesUnordered<SendDone>> = None;
         loop {
             let deadline = self.next_deadline();
+            let may_read = sends.as_ref().is_none_or(|s| s.len() < SENDS_IN_FLIGHT);
             tokio::select! {
                 _ = closing.cancelled() => return Some(stream),
-                message = stream.next() => match message {
+                Some(()) = next_done(&mut sends) => {}
+                message = stream.next(), if may_read => match message {
                     None | Some(Ok(Message::Close(_))) => return None,
                     Some(Err(error)) => {
                         if is_too_big(error) {
@@ -89,7 +102,11 @@ impl Reader {
                     }
                     Some(Ok(Message::Text(text))) => {
                         self.last_heard = Instant::now();
-                        self.on_text(text).await;
+                        // Boxed: its state (the domain call) would otherwise size every
+                        // idle connection's task.
+                        if let Some(done) = Box::pin(self.on_text(text)).await {
+                            sends.get_or_insert_with(FuturesUnordered::new).push(done);
+                        }
                     }
                     Some(Ok(Message::Binary(_))) => {
                         self.last_heard = Instant::now();
@@ -125,7 +142,7 @@ impl Reader {
     }
 
     fn reply(&self, frame: ServerFrame) {
-        self.conn.push(Outbound::Frame(frame.to_json().into()));
+        self.conn.push(Outbound::frame(frame.to_json()));
     }
 
     fn reply_error(&self, to: ReplyTo, code: ErrorCode, message: String) {
@@ -139,18 +156,11 @@ impl Reader {
         message: String,
         retry_after_ms: Option<u64>,
     ) {
-        metrics::counter!("mentorhub_errors_total", "code" => code.as_str()).increment(1);
-        self.reply(ServerFrame::Error {
-            reference: to.reference,
-            code,
-            message,
-            retry_after_ms,
-            conversation: to.conversation,
-            client_id: to.client_id,
-        });
+        push_error(&self.conn, to, code, message, retry_after_ms);
     }
 
-    async fn on_text(&mut self, text: Utf8Bytes) {
+    /// Handles one frame; a send comes back queued, with its completion to poll.
+    async fn on_text(&mut self, text: Utf8Bytes) -> Option<SendDone> {
         // Every frame counts toward the rate limit, valid or not.
         let limited = self.limiter.check().err();
         let frame = match ClientFrame::decode(text.as_str()) {
@@ -164,18 +174,51 @@ impl Reader {
                     Some(wait) => self.refuse_rate(to, wait),
                     None => self.reply_error(to, error.code, error.detail),
                 }
-                return;
+                return None;
             }
         };
         metrics::counter!("mentorhub_frames_in_total", "type" => frame.kind()).increment(1);
         if let Some(wait) = limited {
             self.refuse_rate(reply_to(&frame), wait);
-            return;
+            return None;
         }
         let to = reply_to(&frame);
-        if let Err(refusal) = self.dispatch(frame).await {
+        let outcome = match frame {
+            ClientFrame::Send(send) => self.queue_send(send).await.map(Some),
+            other => self.dispatch(other).await.map(|()| None),
+        };
+        outcome.unwrap_or_else(|refusal| {
             self.reply_error(to, refusal.code, refusal.message.into_owned());
-        }
+            None
+        })
+    }
+
+    /// Queues a send for commit (in frame order) and returns its completion. The ack
+    /// of a fresh send is queued by the store's commit hook, ahead of the message
+    /// event; a duplicate is acknowledged, and a refusal answered, on completion.
+    async fn queue_send(&self, send: SendFrame) -> Result<SendDone, Refusal> {
+        let ctx = self.ctx(&send.conversation).await?;
+        let conn = self.conn.clone();
+        let reference = send.reference.clone();
+        let on_ack: AckHook = Box::new(move |acked| {
+            conn.push(Outbound::frame(acked.frame(reference).to_json()));
+        });
+        let pending = self.hub.mentoring.send(&ctx, &send, Some(on_ack)).await?;
+        let conn = self.conn.clone();
+        let to = reply_to_send(&send);
+        Ok(Box::pin(async move {
+            match pending.await {
+                Ok(acked) => {
+                    metrics::counter!("mentorhub_acks_total").increment(1);
+                    if acked.duplicate {
+                        conn.push(Outbound::frame(acked.frame(to.reference).to_json()));
+                    }
+                }
+                Err(refusal) => {
+                    push_error(&conn, to, refusal.code, refusal.message.into_owned(), None)
+                }
+            }
+        }))
     }
 
     fn refuse_rate(&self, to: ReplyTo, wait: Duration) {
@@ -207,20 +250,9 @@ impl Reader {
                 "already said hello",
             )),
             ClientFrame::Refresh { reference, token } => self.refresh(reference, &token),
+            // `on_text` queues sends; one arriving here is completed in line.
             ClientFrame::Send(send) => {
-                let ctx = self.ctx(&send.conversation).await?;
-                // The ack of a fresh send is queued by the store's commit hook, ahead
-                // of the message event; a duplicate is acknowledged here.
-                let conn = self.conn.clone();
-                let reference = send.reference.clone();
-                let on_ack: AckHook = Box::new(move |acked| {
-                    conn.push(Outbound::Frame(acked.frame(reference).to_json().into()));
-                });
-                let acked = mentoring.send(&ctx, &send, Some(on_ack)).await?;
-                metrics::counter!("mentorhub_acks_total").increment(1);
-                if acked.duplicate {
-                    self.reply(acked.frame(send.reference));
-                }
+                self.queue_send(send).await?.await;
                 Ok(())
             }
             ClientFrame::Edit {
@@ -348,13 +380,44 @@ fn instant_at(unix_secs: i64) -> Instant {
     }
 }
 
+fn push_error(
+    conn: &ConnHandle,
+    to: ReplyTo,
+    code: ErrorCode,
+    message: String,
+    retry_after_ms: Option<u64>,
+) {
+    metrics::counter!("mentorhub_errors_total", "code" => code.as_str()).increment(1);
+    let frame = ServerFrame::Error {
+        reference: to.reference,
+        code,
+        message,
+        retry_after_ms,
+        conversation: to.conversation,
+        client_id: to.client_id,
+    };
+    conn.push(Outbound::frame(frame.to_json()));
+}
+
+/// The next finished send, if any are queued (`None` disables the select branch).
+async fn next_done(sends: &mut Option<FuturesUnordered<SendDone>>) -> Option<()> {
+    match sends {
+        Some(sends) if !sends.is_empty() => sends.next().await,
+        _ => None,
+    }
+}
+
+fn reply_to_send(send: &SendFrame) -> ReplyTo {
+    ReplyTo {
+        reference: send.reference.clone(),
+        conversation: Some(send.conversation.clone()),
+        client_id: Some(send.client_id.clone()),
+    }
+}
+
 fn reply_to(frame: &ClientFrame) -> ReplyTo {
     match frame {
-        ClientFrame::Send(send) => ReplyTo {
-            reference: send.reference.clone(),
-            conversation: Some(send.conversation.clone()),
-            client_id: Some(send.client_id.clone()),
-        },
+        ClientFrame::Send(send) => reply_to_send(send),
         ClientFrame::Edit {
             reference,
             conversation,

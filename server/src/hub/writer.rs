@@ -65,6 +65,8 @@ impl Writer {
         }
     }
 
+    /// Everything but the live loop is boxed (catch-up, refresh, drain, close): a task
+    /// is as large as its largest state, and idle connections should not pay for them.
     pub async fn run(mut self, mut outbound: mpsc::Receiver<Outbound>) {
         let closing = self.conn.closing.clone();
         let draining = self.hub.draining.clone();
@@ -73,7 +75,7 @@ impl Writer {
         // Resume: bring every conversation up to date before live traffic.
         let conversations = std::mem::take(&mut self.behind);
         let caught_up = tokio::select! {
-            result = self.catch_up_all(conversations) => result.is_ok(),
+            result = Box::pin(self.catch_up_all(conversations)) => result.is_ok(),
             _ = closing.cancelled() => false,
         };
         if caught_up {
@@ -82,7 +84,7 @@ impl Writer {
                     biased;
                     _ = closing.cancelled() => break,
                     _ = draining.cancelled() => {
-                        self.announce_drain().await;
+                        Box::pin(self.announce_drain()).await;
                         break;
                     }
                     item = outbound.recv() => {
@@ -107,7 +109,7 @@ impl Writer {
                 }
             }
         }
-        self.finish().await;
+        Box::pin(self.finish()).await;
     }
 
     /// Tells the client to reconnect after a random delay (so a draining node's
@@ -180,7 +182,7 @@ impl Writer {
 
     async fn handle(&mut self, item: Outbound) -> Result<(), Stop> {
         match item {
-            Outbound::Frame(json) => self.feed(json).await,
+            Outbound::Frame(json) => self.feed(*json).await,
             Outbound::Event(event) => {
                 let Some(cursor) = self.cursors.get(&event.conversation).copied() else {
                     return Ok(()); // no longer subscribed
@@ -189,8 +191,7 @@ impl Writer {
                     return Ok(()); // duplicate
                 }
                 if event.seq > cursor.seq + 1 {
-                    self.catch_up(&event.conversation, Some(event.seq - 1))
-                        .await?;
+                    Box::pin(self.catch_up(&event.conversation, Some(event.seq - 1))).await?;
                 }
                 let current = self.cursors.get(&event.conversation).map_or(0, |c| c.seq);
                 if event.seq > current {
@@ -205,25 +206,29 @@ impl Writer {
             }
             Outbound::Refresh(refresh) => {
                 let (conversation, from_seq) = *refresh;
-                self.refresh(conversation, from_seq).await
+                Box::pin(self.refresh(conversation, from_seq)).await
             }
             Outbound::Drop(conversation) => {
                 self.conn.remove_context(&conversation);
                 self.hub.unsubscribe(&self.conn, &conversation);
                 self.cursors.remove(&*conversation);
-                self.hub
-                    .signalling
-                    .standing_changed(&self.conn.account, &conversation, false)
-                    .await;
+                Box::pin(self.hub.signalling.standing_changed(
+                    &self.conn.account,
+                    &conversation,
+                    false,
+                ))
+                .await;
                 Ok(())
             }
-            Outbound::Resync => {
-                self.feed(ServerFrame::Resync {}.to_json().into()).await?;
-                let conversations: Vec<ConversationId> = self.cursors.keys().cloned().collect();
-                self.catch_up_all(conversations).await?;
-                self.reconcile_memberships().await
-            }
+            Outbound::Resync => Box::pin(self.resync()).await,
         }
+    }
+
+    async fn resync(&mut self) -> Result<(), Stop> {
+        self.feed(ServerFrame::Resync {}.to_json().into()).await?;
+        let conversations: Vec<ConversationId> = self.cursors.keys().cloned().collect();
+        self.catch_up_all(conversations).await?;
+        self.reconcile_memberships().await
     }
 
     /// Re-reads a membership after it changed and (un)subscribes accordingly.

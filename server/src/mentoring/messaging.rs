@@ -12,6 +12,9 @@ use super::{MemberCtx, Mentoring, Outcome, Refusal};
 /// Delivers the acknowledgement of a fresh send to the sending connection.
 pub type AckHook = Box<dyn FnOnce(&Acked) + Send + 'static>;
 
+/// A queued send: resolves once the store has committed it (or refused it).
+pub type PendingAck = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome<Acked>> + Send>>;
+
 /// What the sender is told once the store has committed.
 #[derive(Clone, Debug)]
 pub struct Acked {
@@ -56,8 +59,10 @@ impl Mentoring {
         Ok(())
     }
 
-    /// Commits a message and delivers it. A repeated client id returns the original
-    /// acknowledgement and creates nothing. The event is published by a commit hook,
+    /// Queues a message for commit and delivery; returns once it is queued (a
+    /// connection's sends commit in the order queued), with a future for its
+    /// acknowledgement. A repeated client id returns the original acknowledgement and
+    /// creates nothing. The event is published by a commit hook,
     /// in seq order; members who blocked the sender are left out.
     ///
     /// `on_ack` (the sending connection's reply path) runs in the commit hook *before*
@@ -69,7 +74,7 @@ impl Mentoring {
         ctx: &MemberCtx,
         frame: &SendFrame,
         on_ack: Option<AckHook>,
-    ) -> Outcome<Acked> {
+    ) -> Outcome<PendingAck> {
         ctx.check_send()?;
         if !valid_client_id(&frame.client_id) {
             return Err(Refusal::invalid(
@@ -118,17 +123,21 @@ impl Mentoring {
             },
             now: now_millis(),
         };
-        let appended = self.store.append(request, Some(on_commit)).await?;
-        if !appended.duplicate {
-            metrics::counter!("mentorhub_messages_total").increment(1);
-        }
-        Ok(Acked {
-            conversation: ctx.conversation.clone(),
-            client_id: Some(frame.client_id.clone()),
-            seq: appended.seq,
-            ts: appended.created_at,
-            duplicate: appended.duplicate,
-        })
+        let pending = self.store.queue_append(request, Some(on_commit)).await?;
+        let (conversation, client_id) = (ctx.conversation.clone(), frame.client_id.clone());
+        Ok(Box::pin(async move {
+            let appended = pending.await?;
+            if !appended.duplicate {
+                metrics::counter!("mentorhub_messages_total").increment(1);
+            }
+            Ok(Acked {
+                conversation,
+                client_id: Some(client_id),
+                seq: appended.seq,
+                ts: appended.created_at,
+                duplicate: appended.duplicate,
+            })
+        }))
     }
 
     pub async fn edit(&self, ctx: &MemberCtx, target: Seq, body: &str) -> Outcome<Acked> {

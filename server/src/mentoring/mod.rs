@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 pub use access::MemberCtx;
-pub use messaging::{AckHook, Acked};
+pub use messaging::{AckHook, Acked, PendingAck};
 pub use presence::client_status;
 pub use session::SessionStart;
 

@@ -68,6 +68,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// fill from the store. Must be quick and must not block. Not called for duplicates.
 pub type CommitHook = Box<dyn FnOnce(&Appended) + Send + 'static>;
 
+/// A queued append's committed outcome (see [`Store::queue_append`]).
+pub type PendingAppend =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Appended, WriteError>> + Send>>;
+
 #[async_trait]
 pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
     /// Cheap round trip for `/readyz`.
@@ -116,6 +120,18 @@ pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
         request: AppendRequest,
         on_commit: Option<CommitHook>,
     ) -> Result<Appended, WriteError>;
+    /// Like [`Store::append`], but returns as soon as the append is queued for the
+    /// group-commit writer (in call order, so one caller's appends commit in the order
+    /// it queued them), with a future for the committed outcome. Lets one connection
+    /// keep several sends in flight instead of one per commit.
+    async fn queue_append(
+        &self,
+        request: AppendRequest,
+        on_commit: Option<CommitHook>,
+    ) -> Result<PendingAppend, WriteError> {
+        let outcome = self.append(request, on_commit).await;
+        Ok(Box::pin(std::future::ready(outcome)))
+    }
     /// Moves a member's read marker forward (never back). Returns whether it moved.
     async fn mark_read(&self, marker: ReadMarker) -> Result<bool, WriteError>;
     /// A page of events, oldest first, within the query's bounds.

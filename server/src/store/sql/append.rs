@@ -10,10 +10,27 @@ macro_rules! impl_append_sql {
                 &self,
                 ops: &[$crate::store::sql::writer::WriteOp],
             ) -> Result<Vec<$crate::store::sql::writer::Outcome>, $crate::store::StoreError> {
+                use $crate::store::sql::bulk_plan::bulk_eligible;
                 use $crate::store::sql::writer::{Outcome, WriteOp};
                 let mut tx = self.pool.begin().await.map_err(db_error)?;
                 let mut outcomes = Vec::with_capacity(ops.len());
-                for op in ops {
+                let mut rest = ops;
+                while let Some(op) = rest.first() {
+                    // Consecutive plain messages go through the bulk path together.
+                    let run: Vec<&AppendRequest> = rest
+                        .iter()
+                        .map_while(|op| match op {
+                            WriteOp::Append(r) if bulk_eligible(r) => Some(r),
+                            _ => None,
+                        })
+                        .collect();
+                    if !run.is_empty() {
+                        rest = &rest[run.len()..];
+                        let appended = append_messages_in_tx(&mut tx, &run).await?;
+                        outcomes.extend(appended.into_iter().map(Outcome::Appended));
+                        continue;
+                    }
+                    rest = &rest[1..];
                     let outcome = match op {
                         WriteOp::Append(request) => {
                             Outcome::Appended(append_in_tx(&mut tx, request, false).await)

@@ -180,6 +180,21 @@ macro_rules! impl_sql_store {
                 }
             }
 
+            async fn queue_append(
+                &self,
+                request: AppendRequest,
+                on_commit: Option<CommitHook>,
+            ) -> Result<PendingAppend, WriteError> {
+                let queued =
+                    writer::enqueue(&self.jobs, writer::WriteOp::Append(request), on_commit).await?;
+                Ok(Box::pin(async move {
+                    match writer::answer(queued).await? {
+                        writer::Outcome::Appended(result) => result,
+                        _ => Err(StoreError::Corrupt("writer answered another job".into()).into()),
+                    }
+                }))
+            }
+
             async fn mark_read(&self, marker: ReadMarker) -> Result<bool, WriteError> {
                 match writer::submit(&self.jobs, writer::WriteOp::Read(marker), None).await? {
                     writer::Outcome::Read(result) => result,

@@ -2,6 +2,7 @@
 //!
 //! [`SqlStore`] is generic over the sqlx driver; the statements live in one macro per
 //! concern (`engine.rs` the core store, `append.rs` timeline writes and group commit,
+//! `bulk.rs` the many-messages-at-once append of a batch,
 //! `calls.rs`, `mentoring.rs`, `safety.rs`), each compiled once per engine below.
 //!
 //! SQLite runs in WAL mode with `synchronous=FULL` and `secure_delete=ON` (a deleted
@@ -9,6 +10,8 @@
 //! one connection so writers never contend.
 
 mod append;
+mod bulk;
+pub(crate) mod bulk_plan;
 mod calls;
 mod engine;
 mod member_changes;
@@ -194,9 +197,9 @@ mod prelude {
     pub(super) use crate::protocol::server::Settings;
     pub(super) use crate::store::{
         AccountRecord, AppendKind, AppendRequest, Appended, CallRecord, CommitHook, EventKind,
-        EventQuery, MemberRecord, Membership, NewRelationship, ReadMarker, RelationshipRecord,
-        RelationshipResponse, Store, StoreError, StoreResult, StoredEvent, ThreadRecord,
-        UnreadCounts, WriteError,
+        EventQuery, MemberRecord, Membership, NewRelationship, PendingAppend, ReadMarker,
+        RelationshipRecord, RelationshipResponse, Store, StoreError, StoreResult, StoredEvent,
+        ThreadRecord, UnreadCounts, WriteError,
     };
 }
 
@@ -204,6 +207,7 @@ mod on_sqlite {
     use super::prelude::*;
     super::engine::impl_sql_store!(sqlx::Sqlite);
     super::append::impl_append_sql!(sqlx::Sqlite);
+    super::bulk::impl_bulk_append!(sqlx::Sqlite);
     super::calls::impl_call_sql!(sqlx::Sqlite);
     super::mentoring::impl_mentoring_store!(sqlx::Sqlite);
     super::safety::impl_safety_store!(sqlx::Sqlite);
@@ -213,6 +217,7 @@ mod on_postgres {
     use super::prelude::*;
     super::engine::impl_sql_store!(sqlx::Postgres);
     super::append::impl_append_sql!(sqlx::Postgres);
+    super::bulk::impl_bulk_append!(sqlx::Postgres);
     super::calls::impl_call_sql!(sqlx::Postgres);
     super::mentoring::impl_mentoring_store!(sqlx::Postgres);
     super::safety::impl_safety_store!(sqlx::Postgres);

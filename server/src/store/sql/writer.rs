@@ -4,7 +4,8 @@
 //! its own would cap throughput at the disk's fsync rate. Instead, every append and
 //! read marker is queued here; the task takes everything that queued up while the
 //! previous commit ran (up to [`MAX_BATCH`]) and commits it in one transaction. Each
-//! caller still gets its own answer only after *its* transaction committed.
+//! caller still gets its own answer only after *its* transaction committed; answers
+//! and commit hooks run on a follower task in commit order, overlapping the next commit.
 //!
 //! If a batch fails as a whole (e.g. a PostgreSQL serialization or deadlock error),
 //! every job is retried in a transaction of its own so one bad job cannot fail others.
@@ -79,7 +80,21 @@ pub(crate) trait BatchCommit: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Outcome>, StoreError>> + Send;
 }
 
+/// Committed batches waiting for their answers and hooks. Small: if the follower falls
+/// behind, the writer waits rather than piling up answered-but-unsent batches.
+const FINISH_QUEUE: usize = 4;
+
 pub(crate) async fn run<C: BatchCommit>(committer: C, mut jobs: mpsc::Receiver<WriteJob>) {
+    // Answers and commit hooks (acks, event serialisation, fan-out) run on a follower
+    // task, strictly in commit order, so the next commit starts while they run.
+    let (finished, mut to_finish) = mpsc::channel::<Vec<(WriteJob, Outcome)>>(FINISH_QUEUE);
+    tokio::spawn(async move {
+        while let Some(done) = to_finish.recv().await {
+            for (job, outcome) in done {
+                job.finish(outcome);
+            }
+        }
+    });
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.recv().await {
         batch.push(first);
@@ -94,8 +109,9 @@ pub(crate) async fn run<C: BatchCommit>(committer: C, mut jobs: mpsc::Receiver<W
         let ops: Vec<WriteOp> = batch.iter().map(|job| job.op.clone()).collect();
         match committer.commit(&ops).await {
             Ok(outcomes) => {
-                for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    job.finish(outcome);
+                let done = batch.drain(..).zip(outcomes).collect();
+                if finished.send(done).await.is_err() {
+                    return;
                 }
             }
             Err(batch_error) => {
@@ -106,8 +122,10 @@ pub(crate) async fn run<C: BatchCommit>(committer: C, mut jobs: mpsc::Receiver<W
                         Ok(mut outcomes) => outcomes.pop(),
                         Err(error) => Some(failed(&job.op, error)),
                     };
-                    if let Some(outcome) = outcome {
-                        job.finish(outcome);
+                    if let Some(outcome) = outcome
+                        && finished.send(vec![(job, outcome)]).await.is_err()
+                    {
+                        return;
                     }
                 }
             }
@@ -129,6 +147,16 @@ pub(crate) async fn submit(
     op: WriteOp,
     on_commit: Option<CommitHook>,
 ) -> Result<Outcome, StoreError> {
+    answer(enqueue(jobs, op, on_commit).await?).await
+}
+
+/// Queues one op (waiting while the queue is full; waiters are served in order) and
+/// returns where its outcome will arrive.
+pub(crate) async fn enqueue(
+    jobs: &mpsc::Sender<WriteJob>,
+    op: WriteOp,
+    on_commit: Option<CommitHook>,
+) -> Result<oneshot::Receiver<Outcome>, StoreError> {
     let (reply, answer) = oneshot::channel();
     jobs.send(WriteJob {
         op,
@@ -137,6 +165,10 @@ pub(crate) async fn submit(
     })
     .await
     .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?;
+    Ok(answer)
+}
+
+pub(crate) async fn answer(answer: oneshot::Receiver<Outcome>) -> Result<Outcome, StoreError> {
     answer
         .await
         .map_err(|_| StoreError::Unavailable("store writer stopped".into()))
