@@ -104,7 +104,7 @@ impl Reader {
                         self.last_heard = Instant::now();
                         // Boxed: its state (the domain call) would otherwise size every
                         // idle connection's task.
-                        if let Some(done) = Box::pin(self.on_text(text)).await {
+                        if let Some(done) = Box::pin(self.on_text(text, &mut sends)).await {
                             sends.get_or_insert_with(FuturesUnordered::new).push(done);
                         }
                     }
@@ -160,7 +160,12 @@ impl Reader {
     }
 
     /// Handles one frame; a send comes back queued, with its completion to poll.
-    async fn on_text(&mut self, text: Utf8Bytes) -> Option<SendDone> {
+    /// `sends` are this connection's sends still in flight.
+    async fn on_text(
+        &mut self,
+        text: Utf8Bytes,
+        sends: &mut Option<FuturesUnordered<SendDone>>,
+    ) -> Option<SendDone> {
         // Every frame counts toward the rate limit, valid or not.
         let limited = self.limiter.check().err();
         let frame = match ClientFrame::decode(text.as_str()) {
@@ -185,7 +190,13 @@ impl Reader {
         let to = reply_to(&frame);
         let outcome = match frame {
             ClientFrame::Send(send) => self.queue_send(send).await.map(Some),
-            other => self.dispatch(other).await.map(|()| None),
+            other => {
+                // Every other frame takes effect after the connection's earlier sends,
+                // as if each send had been awaited: a pong, a history page, an edit or
+                // a call never overtakes a message sent before it.
+                finish_sends(sends).await;
+                self.dispatch(other).await.map(|()| None)
+            }
         };
         outcome.unwrap_or_else(|refusal| {
             self.reply_error(to, refusal.code, refusal.message.into_owned());
@@ -397,6 +408,13 @@ fn push_error(
         client_id: to.client_id,
     };
     conn.push(Outbound::frame(frame.to_json()));
+}
+
+/// Waits until every queued send has finished (and answered).
+async fn finish_sends(sends: &mut Option<FuturesUnordered<SendDone>>) {
+    if let Some(sends) = sends {
+        while sends.next().await.is_some() {}
+    }
 }
 
 /// The next finished send, if any are queued (`None` disables the select branch).

@@ -232,3 +232,67 @@ async fn foundation_typing_reaches_the_others_live_and_is_never_stored() {
     assert_eq!(refused["conversation"], conversation);
     assert!(arrived(&mut lena, "typing").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foundation_pipelined_sends_commit_in_order_and_a_later_frame_waits_for_them() {
+    let app = spawn_app().await;
+    let pair = Pair::create(&app.rest, "Pia Quick", "Dr Ravi Steady").await;
+    let mut ws = WsClient::connect(&app.ws_url, &pair.mentee.token).await;
+    let conversation = pair.conversation.as_str();
+    // Forty sends without waiting (more than the 32 one connection may have in flight),
+    // one retried client id among them, then a ping and a history request.
+    for i in 0..40 {
+        ws.send(
+            &json!({"type": "send", "ref": format!("s{i}"), "conversation": conversation,
+                        "client_id": format!("pipe-{i}"), "body": format!("line {i}")}),
+        )
+        .await;
+    }
+    ws.send(
+        &json!({"type": "send", "ref": "again", "conversation": conversation,
+                    "client_id": "pipe-3", "body": "line 3"}),
+    )
+    .await;
+    ws.send(&json!({"type": "ping", "ref": "barrier"})).await;
+    ws.send(&json!({"type": "history", "ref": "page", "conversation": conversation, "limit": 100}))
+        .await;
+
+    let pong = ws
+        .next_matching("the pong", |f| f["ref"] == "barrier")
+        .await;
+    assert_eq!(pong["type"], "pong");
+    // Everything answered before the pong: 40 fresh acks in send order, and the retry.
+    let before_pong = ws.drain_backlog();
+    let acks: Vec<&Value> = before_pong
+        .iter()
+        .filter(|f| f["type"] == "ack" && f["duplicate"] != true)
+        .collect();
+    let order: Vec<String> = acks.iter().map(|f| text(&f["client_id"])).collect();
+    let expected: Vec<String> = (0..40).map(|i| format!("pipe-{i}")).collect();
+    assert_eq!(order, expected, "acks before the pong, in send order");
+    let seqs: Vec<u64> = acks.iter().map(|f| ack_seq(f)).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "seqs follow send order: {seqs:?}"
+    );
+    let retry = before_pong
+        .iter()
+        .find(|f| f["ref"] == "again")
+        .expect("the retry answered before the pong");
+    assert_eq!(
+        (retry["duplicate"].as_bool(), retry["seq"].as_u64()),
+        (Some(true), Some(seqs[3]))
+    );
+    // The history page asked for after them holds all forty, once each.
+    let page = ws.next_matching("the page", |f| f["ref"] == "page").await;
+    let bodies: Vec<String> = page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "message")
+        .map(|e| text(&e["body"]))
+        .collect();
+    let expected: Vec<String> = (0..40).map(|i| format!("line {i}")).collect();
+    assert_eq!(bodies, expected);
+    app.shutdown().await;
+}
