@@ -1,6 +1,5 @@
 //! One live connection as the rest of the hub sees it.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -52,8 +51,9 @@ pub struct ConnHandle {
     reason: OnceLock<(u16, &'static str)>,
     /// The connection's membership cache, read by the reader on every request and
     /// updated by the writer when memberships change. A `std` mutex: never held
-    /// across an `.await`.
-    contexts: Mutex<HashMap<ConversationId, MemberCtx>>,
+    /// across an `.await`. A `Vec`, not a map: a connection is in a handful of
+    /// conversations, and a map's spare buckets cost every idle connection ~0.6 KB.
+    contexts: Mutex<Vec<MemberCtx>>,
     /// Conversations this connection is subscribed to in the hub's index.
     pub(super) subscribed: Mutex<Vec<ConversationId>>,
     pub read_receipts: AtomicBool,
@@ -74,7 +74,7 @@ impl ConnHandle {
             queue,
             closing: CancellationToken::new(),
             reason: OnceLock::new(),
-            contexts: Mutex::new(HashMap::new()),
+            contexts: Mutex::new(Vec::new()),
             subscribed: Mutex::new(Vec::new()),
             read_receipts: AtomicBool::new(read_receipts),
             away: AtomicBool::new(false),
@@ -110,18 +110,28 @@ impl ConnHandle {
     }
 
     pub fn context(&self, conversation: &str) -> Option<MemberCtx> {
-        self.contexts.lock().ok()?.get(conversation).cloned()
+        let contexts = self.contexts.lock().ok()?;
+        contexts
+            .iter()
+            .find(|ctx| ctx.conversation.as_str() == conversation)
+            .cloned()
     }
 
     pub fn set_context(&self, ctx: MemberCtx) {
         if let Ok(mut contexts) = self.contexts.lock() {
-            contexts.insert(ctx.conversation.clone(), ctx);
+            match contexts
+                .iter_mut()
+                .find(|known| known.conversation == ctx.conversation)
+            {
+                Some(known) => *known = ctx,
+                None => contexts.push(ctx),
+            }
         }
     }
 
     pub fn remove_context(&self, conversation: &ConversationId) {
         if let Ok(mut contexts) = self.contexts.lock() {
-            contexts.remove(conversation);
+            contexts.retain(|ctx| &ctx.conversation != conversation);
         }
     }
 

@@ -470,6 +470,77 @@ async fn concurrent_appends_are_gap_free(store: Arc<dyn Store>) {
     assert_eq!(all, expected);
 }
 
+/// Appends queued together (so they share group-commit batches, the bulk path) reach
+/// the verdicts one-at-a-time appends reach: a client id repeated inside the batch is
+/// a duplicate of the first, a stranger is refused, a conversation that is not active
+/// refuses with the same error as alone, and nothing refused takes a seq.
+async fn queued_appends_share_batches(store: Arc<dyn Store>) {
+    let p = pair(&*store, true).await;
+    let pending_alone = pair(&*store, false).await;
+    let pending = pair(&*store, false).await;
+    let alone = store
+        .append(
+            message(&pending_alone, &pending_alone.mentee, "x", "x"),
+            None,
+        )
+        .await
+        .expect_err("a pending conversation refuses messages");
+    let stranger = MemberId::random();
+    let requests = [
+        message(&p, &p.mentee, "b1", "one"),
+        message(&p, &p.mentor, "b2", "two"),
+        message(&p, &p.mentee, "b1", "one, retried in the same batch"),
+        message(&p, &stranger, "b3", "not a member"),
+        message(&pending, &pending.mentee, "b4", "not active"),
+        message(&p, &p.mentee, "b5", "three"),
+    ];
+    let mut pending_acks = Vec::new();
+    for request in requests {
+        pending_acks.push(store.queue_append(request, None).await.expect("queued"));
+    }
+    let mut outcomes = Vec::new();
+    for ack in pending_acks {
+        outcomes.push(ack.await);
+    }
+    let acked: Vec<Option<(u64, bool)>> = outcomes
+        .iter()
+        .map(|o| o.as_ref().ok().map(|a| (a.seq, a.duplicate)))
+        .collect();
+    assert_eq!(
+        acked,
+        vec![
+            Some((2, false)),
+            Some((3, false)),
+            Some((2, true)),
+            None,
+            None,
+            Some((4, false)),
+        ]
+    );
+    assert!(
+        matches!(outcomes[3], Err(WriteError::NotMember)),
+        "{:?}",
+        outcomes[3]
+    );
+    assert_eq!(
+        format!("{:?}", outcomes[4].as_ref().unwrap_err()),
+        format!("{alone:?}"),
+        "same refusal as one at a time"
+    );
+    let events = store.events(&all_events(&p.conversation)).await.unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4]);
+    assert_eq!(
+        events[3].body.as_ref().unwrap().ciphertext,
+        b"three".to_vec()
+    );
+    let untouched = store
+        .events(&all_events(&pending.conversation))
+        .await
+        .unwrap();
+    assert!(untouched.iter().all(|e| e.kind == EventKind::System));
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -504,6 +575,7 @@ conformance!(
     timeline_and_idempotency,
     read_markers_and_unread,
     concurrent_appends_are_gap_free,
+    queued_appends_share_batches,
 );
 
 /// Two nodes (two stores on one PostgreSQL database) appending to one conversation at

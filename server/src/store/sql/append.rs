@@ -12,6 +12,9 @@ macro_rules! impl_append_sql {
             ) -> Result<Vec<$crate::store::sql::writer::Outcome>, $crate::store::StoreError> {
                 use $crate::store::sql::bulk_plan::bulk_eligible;
                 use $crate::store::sql::writer::{Outcome, WriteOp};
+                if let Some(result) = self.commit_fast(ops).await {
+                    return result;
+                }
                 let mut tx = self.pool.begin().await.map_err(db_error)?;
                 let mut outcomes = Vec::with_capacity(ops.len());
                 let mut rest = ops;

@@ -1,17 +1,17 @@
 //! The bulk append path: a run of top-level messages from members (the hot path of a
-//! group-commit batch) in four or five statements however long the run, instead of
+//! group-commit batch) in three or four statements however long the run, instead of
 //! four per message. Every statement is a round trip (a hop to sqlx's SQLite worker
 //! thread, or the network to PostgreSQL), and those round trips, not SQL work, were
 //! what capped persisted sends/s. Verdicts are computed by `bulk_plan.rs`, identical
 //! to what `append_in_tx` would reach one message at a time.
 //!
 //! Statements, all inside the batch's transaction:
-//! 1. committed client ids of the run (one join against `events`);
-//! 2. every sender's standing (one join against `members`);
-//! 3. PostgreSQL only: lock the conversation rows in byte order (the batch's order), so
+//! 1. committed client ids and every sender's standing (one statement: the run as
+//!    `VALUES`, left-joined to `members` and `events`);
+//! 2. PostgreSQL only: lock the conversation rows in byte order (the batch's order), so
 //!    two nodes' batches cannot deadlock on them;
-//! 4. one `UPDATE … FROM` taking each active conversation's seqs at once;
-//! 5. one multi-row `INSERT`.
+//! 3. one `UPDATE … FROM` taking each active conversation's seqs at once;
+//! 4. one multi-row `INSERT`.
 
 /// Runs up to this long keep their (size-specific) statements in sqlx's cache; longer
 /// ones are prepared once and dropped, so they do not evict the hot statements.
@@ -46,65 +46,53 @@ macro_rules! impl_bulk_append {
                 }
             }
 
-            let mut existing = HashMap::new();
-            let with_ids: Vec<(usize, &AppendRequest)> = run
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.client_id.is_some())
-                .map(|(i, r)| (i, *r))
-                .collect();
-            if !with_ids.is_empty() {
-                let mut q = sqlx::QueryBuilder::<$db>::new("WITH v(i, c, s, k) AS (");
-                q.push_values(&with_ids, |mut b, (i, r)| {
-                    b.push_bind(*i as i64)
-                        .push_bind(r.conversation.as_str())
-                        .push_bind(sender(r))
-                        .push_bind(r.client_id.as_deref());
-                });
-                q.push(
-                    ") SELECT v.i, e.seq, e.created_at FROM v JOIN events e \
-                     ON e.conversation_id = v.c AND e.sender = v.s AND e.client_id = v.k",
-                );
-                let rows: Vec<(i64, i64, i64)> = q
-                    .build_query_as()
-                    .persistent(cached)
-                    .fetch_all(&mut **tx)
-                    .await
-                    .map_err(db_error)?;
-                for (i, seq, created_at) in rows {
-                    existing.insert(i as usize, (seq, created_at));
-                }
-            }
-
-            let mut q = sqlx::QueryBuilder::<$db>::new("WITH v(i, c, s) AS (");
+            // Committed client ids and every sender's standing, in one statement.
+            let mut q = sqlx::QueryBuilder::<$db>::new("WITH v(i, c, s, k) AS (");
             q.push_values(run.iter().enumerate(), |mut b, (i, r)| {
                 b.push_bind(i as i64)
                     .push_bind(r.conversation.as_str())
-                    .push_bind(sender(r));
+                    .push_bind(sender(r))
+                    .push_bind(r.client_id.as_deref());
             });
             q.push(
-                ") SELECT v.i, m.left_at, m.agreed_at, m.muted FROM v JOIN members m \
-                 ON m.conversation_id = v.c AND m.member_id = v.s",
+                ") SELECT v.i, m.left_at, m.agreed_at, m.muted, e.seq, e.created_at FROM v \
+                 LEFT JOIN members m ON m.conversation_id = v.c AND m.member_id = v.s \
+                 LEFT JOIN events e \
+                 ON e.conversation_id = v.c AND e.sender = v.s AND e.client_id = v.k",
             );
-            let rows: Vec<(i64, Option<i64>, Option<i64>, i64)> = q
+            #[allow(clippy::type_complexity)]
+            let rows: Vec<(
+                i64,
+                Option<i64>,
+                Option<i64>,
+                Option<i64>,
+                Option<i64>,
+                Option<i64>,
+            )> = q
                 .build_query_as()
                 .persistent(cached)
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(db_error)?;
-            let standing: HashMap<usize, Standing> = rows
-                .into_iter()
-                .map(|(i, left_at, agreed_at, muted)| {
-                    (
-                        i as usize,
+            let mut existing = HashMap::new();
+            let mut standing: HashMap<usize, Standing> = HashMap::new();
+            for (i, left_at, agreed_at, muted, seq, created_at) in rows {
+                let i = i as usize;
+                // `muted` is NOT NULL in `members`: NULL means no such member.
+                if let Some(muted) = muted {
+                    standing.insert(
+                        i,
                         Standing {
                             left_at,
                             agreed_at,
                             muted,
                         },
-                    )
-                })
-                .collect();
+                    );
+                }
+                if let (Some(seq), Some(created_at)) = (seq, created_at) {
+                    existing.insert(i, (seq, created_at));
+                }
+            }
 
             let plan = Plan::new(run, &existing, &standing);
             let mut last_seq: HashMap<String, i64> = HashMap::new();

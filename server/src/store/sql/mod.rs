@@ -12,6 +12,7 @@
 mod append;
 mod bulk;
 pub(crate) mod bulk_plan;
+mod bulk_sqlite;
 mod calls;
 mod engine;
 mod member_changes;
@@ -44,6 +45,26 @@ pub(crate) struct Committer<DB: sqlx::Database> {
     pool: Pool<DB>,
 }
 
+impl Committer<Sqlite> {
+    /// A batch of plain messages in two hops to sqlx's worker thread (`bulk_sqlite.rs`).
+    async fn commit_fast(
+        &self,
+        ops: &[writer::WriteOp],
+    ) -> Option<Result<Vec<writer::Outcome>, StoreError>> {
+        bulk_sqlite::commit_messages(&self.pool, ops).await
+    }
+}
+
+impl Committer<Postgres> {
+    /// No fast path: every batch takes the general one.
+    async fn commit_fast(
+        &self,
+        _ops: &[writer::WriteOp],
+    ) -> Option<Result<Vec<writer::Outcome>, StoreError>> {
+        None
+    }
+}
+
 impl SqlStore<Sqlite> {
     /// Opens (creating if needed) `path` and runs migrations.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
@@ -55,9 +76,12 @@ impl SqlStore<Sqlite> {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("secure_delete", "ON");
+        // No ping before each acquire (sqlx's default): an in-process database cannot
+        // have hung up, and the ping is a hop to sqlx's worker thread per transaction.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options.clone())
@@ -69,6 +93,7 @@ impl SqlStore<Sqlite> {
             .map_err(|e| StoreError::Migration(e.to_string()))?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options.read_only(true))
@@ -92,12 +117,27 @@ impl SqlStore<Sqlite> {
     }
 }
 
+/// A pooled PostgreSQL connection idle this long is pinged before it is handed out.
+const PG_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+
 impl SqlStore<Postgres> {
     /// Connects to `url` and runs migrations.
     pub async fn open_postgres(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(db_error)?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            // sqlx pings before every acquire by default: a network round trip per
+            // transaction. Only a connection idle long enough to have been cut (a
+            // restart, a proxy's idle timeout) is checked before use.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PG_PING_AFTER_IDLE {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await

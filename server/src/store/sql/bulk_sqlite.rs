@@ -1,0 +1,184 @@
+//! SQLite's fast path for a batch made only of plain messages (the hot path): the whole
+//! transaction in **two** hops to sqlx's SQLite worker thread instead of six.
+//!
+//! Every statement sqlx runs on SQLite is a round trip to its worker thread: a send
+//! over a channel, a wake-up of that thread, another to wake the task again. At light
+//! load, when each message is a batch of its own, those wake-ups — not SQL, not the
+//! fsync — were the largest share of the server's CPU (`perf`, README Performance).
+//! sqlx runs every statement of a multi-statement query in one command, binding the
+//! arguments in order, so the transaction is split only where Rust must decide:
+//!
+//! 1. `BEGIN IMMEDIATE`, then one `SELECT` of what the verdicts need: committed client
+//!    ids, each sender's standing and each conversation's `last_seq` and state;
+//! 2. the seq allocation, the multi-row `INSERT`s and `COMMIT`.
+//!
+//! Same verdicts as `bulk.rs` (both go through `bulk_plan::Plan`); `BEGIN IMMEDIATE`
+//! takes the write lock before reading, so nothing changes between the two hops. Any
+//! error rolls the transaction back before the connection returns to the pool.
+
+use std::collections::HashMap;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Pool, QueryBuilder, Sqlite};
+
+use super::bulk::{CACHED_RUN, INSERT_CHUNK};
+use super::bulk_plan::{AppendOutcome, Plan, Standing, bulk_eligible};
+use super::db_error;
+use super::writer::{Outcome, WriteOp};
+use crate::store::{AppendKind, AppendRequest, StoreError};
+
+/// What the first hop reads for append `i` of the run.
+type LookupRow = (
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<bool>,
+);
+
+/// Commits `ops` through the fast path if every op is a plain message; `None` leaves
+/// the batch to the general path.
+pub(crate) async fn commit_messages(
+    pool: &Pool<Sqlite>,
+    ops: &[WriteOp],
+) -> Option<Result<Vec<Outcome>, StoreError>> {
+    let run: Vec<&AppendRequest> = ops
+        .iter()
+        .map(|op| match op {
+            WriteOp::Append(request) if bulk_eligible(request) => Some(request),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let mut conn = match pool.acquire().await {
+        Ok(conn) => conn,
+        Err(e) => return Some(Err(db_error(e))),
+    };
+    let result = in_transaction(&mut conn, &run).await;
+    if result.is_err() {
+        // The transaction may be open (an error after `BEGIN`, or a failed `COMMIT`).
+        let rolled_back = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        if let Err(e) = rolled_back
+            && !e.to_string().contains("no transaction is active")
+        {
+            conn.close_on_drop();
+        }
+    }
+    Some(result.map(|outcomes| outcomes.into_iter().map(Outcome::Appended).collect()))
+}
+
+async fn in_transaction(
+    conn: &mut PoolConnection<Sqlite>,
+    run: &[&AppendRequest],
+) -> Result<Vec<AppendOutcome>, StoreError> {
+    let cached = run.len() <= CACHED_RUN;
+    let mut q = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; WITH v(i, c, s, k) AS (");
+    q.push_values(run.iter().enumerate(), |mut b, (i, r)| {
+        b.push_bind(i as i64)
+            .push_bind(r.conversation.as_str())
+            .push_bind(sender(r))
+            .push_bind(r.client_id.as_deref());
+    });
+    q.push(
+        ") SELECT v.i, m.left_at, m.agreed_at, m.muted, e.seq, e.created_at, \
+         c.last_seq, c.state = 'active' FROM v \
+         LEFT JOIN members m ON m.conversation_id = v.c AND m.member_id = v.s \
+         LEFT JOIN events e \
+         ON e.conversation_id = v.c AND e.sender = v.s AND e.client_id = v.k \
+         LEFT JOIN conversations c ON c.id = v.c",
+    );
+    let rows: Vec<LookupRow> = q
+        .build_query_as()
+        .persistent(cached)
+        .fetch_all(&mut **conn)
+        .await
+        .map_err(db_error)?;
+
+    let mut existing = HashMap::new();
+    let mut standing = HashMap::new();
+    let mut seq_before: HashMap<&str, i64> = HashMap::new();
+    for (i, left_at, agreed_at, muted, seq, created_at, last_seq, active) in rows {
+        let i = i as usize;
+        // `muted` is NOT NULL in `members`: NULL means no such member.
+        if let Some(muted) = muted {
+            standing.insert(
+                i,
+                Standing {
+                    left_at,
+                    agreed_at,
+                    muted,
+                },
+            );
+        }
+        if let (Some(seq), Some(created_at)) = (seq, created_at) {
+            existing.insert(i, (seq, created_at));
+        }
+        if let (Some(last_seq), Some(true)) = (last_seq, active) {
+            seq_before.insert(run[i].conversation.as_str(), last_seq);
+        }
+    }
+
+    let plan = Plan::new(run, &existing, &standing);
+    // Seqs to take: only active conversations, as the `UPDATE … WHERE state` below.
+    let demand: Vec<(&str, i64)> = plan
+        .seq_demand()
+        .iter()
+        .filter_map(|(id, n)| {
+            seq_before
+                .get_key_value(id.as_str())
+                .map(|(id, _)| (*id, *n))
+        })
+        .collect();
+    let last_seq: HashMap<String, i64> = demand
+        .iter()
+        .map(|(id, n)| ((*id).to_owned(), seq_before[id] + n))
+        .collect();
+    let (outcomes, rows) = plan.assign(run, &last_seq);
+
+    let mut q = QueryBuilder::<Sqlite>::new("");
+    if !demand.is_empty() {
+        q.push("WITH v(cid, n) AS (");
+        q.push_values(&demand, |mut b, (id, n)| {
+            b.push_bind(*id).push_bind(*n);
+        });
+        q.push(
+            ") UPDATE conversations SET last_seq = last_seq + v.n FROM v \
+             WHERE conversations.id = v.cid AND conversations.state = 'active'; ",
+        );
+    }
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        q.push(
+            "INSERT INTO events (conversation_id, seq, kind, sender, client_id, \
+             key_id, nonce, body, created_at) ",
+        );
+        q.push_values(chunk, |mut b, &(i, seq)| {
+            let r = run[i];
+            let AppendKind::Message { body, .. } = &r.kind else {
+                unreachable!("bulk_eligible admits only messages")
+            };
+            b.push_bind(r.conversation.as_str())
+                .push_bind(seq)
+                .push("'message'")
+                .push_bind(sender(r))
+                .push_bind(r.client_id.as_deref())
+                .push_bind(i64::from(body.key_id))
+                .push_bind(body.nonce.as_slice())
+                .push_bind(body.ciphertext.as_slice())
+                .push_bind(r.now);
+        });
+        q.push("; ");
+    }
+    q.push("COMMIT");
+    q.build()
+        .persistent(cached && demand.len() <= CACHED_RUN)
+        .execute(&mut **conn)
+        .await
+        .map_err(db_error)?;
+    Ok(outcomes)
+}
+
+fn sender(r: &AppendRequest) -> &str {
+    r.sender.as_ref().map_or("", |m| m.as_str())
+}
