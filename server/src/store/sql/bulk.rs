@@ -30,7 +30,7 @@ macro_rules! impl_bulk_append {
             use std::collections::HashMap;
 
             use $crate::store::sql::bulk::{CACHED_RUN, INSERT_CHUNK};
-            use $crate::store::sql::bulk_plan::{Plan, Standing};
+            use $crate::store::sql::bulk_plan::{LOOKUP_COLUMNS, LOOKUP_JOINS, Lookup, Plan};
 
             fn sender(r: &AppendRequest) -> &str {
                 r.sender.as_ref().map_or("", |m| m.as_str())
@@ -54,47 +54,17 @@ macro_rules! impl_bulk_append {
                     .push_bind(sender(r))
                     .push_bind(r.client_id.as_deref());
             });
-            q.push(
-                ") SELECT v.i, m.left_at, m.agreed_at, m.muted, e.seq, e.created_at FROM v \
-                 LEFT JOIN members m ON m.conversation_id = v.c AND m.member_id = v.s \
-                 LEFT JOIN events e \
-                 ON e.conversation_id = v.c AND e.sender = v.s AND e.client_id = v.k",
-            );
-            #[allow(clippy::type_complexity)]
-            let rows: Vec<(
-                i64,
-                Option<i64>,
-                Option<i64>,
-                Option<i64>,
-                Option<i64>,
-                Option<i64>,
-            )> = q
+            q.push(") SELECT ");
+            q.push(LOOKUP_COLUMNS);
+            q.push(" FROM v");
+            q.push(LOOKUP_JOINS);
+            let rows: Vec<Lookup> = q
                 .build_query_as()
                 .persistent(cached)
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(db_error)?;
-            let mut existing = HashMap::new();
-            let mut standing: HashMap<usize, Standing> = HashMap::new();
-            for (i, left_at, agreed_at, muted, seq, created_at) in rows {
-                let i = i as usize;
-                // `muted` is NOT NULL in `members`: NULL means no such member.
-                if let Some(muted) = muted {
-                    standing.insert(
-                        i,
-                        Standing {
-                            left_at,
-                            agreed_at,
-                            muted,
-                        },
-                    );
-                }
-                if let (Some(seq), Some(created_at)) = (seq, created_at) {
-                    existing.insert(i, (seq, created_at));
-                }
-            }
-
-            let plan = Plan::new(run, &existing, &standing);
+            let plan = Plan::from_lookup(run, rows);
             let mut last_seq: HashMap<String, i64> = HashMap::new();
             let demand = plan.seq_demand();
             if !demand.is_empty() {

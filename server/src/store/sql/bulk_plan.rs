@@ -49,6 +49,26 @@ enum Slot {
     SameAs(usize),
 }
 
+/// What the run's lookup statement returns for append `i`: its sender's `members` row
+/// and the committed event with its client id (left joins: `None` = no such row).
+#[derive(sqlx::FromRow)]
+pub(crate) struct Lookup {
+    pub i: i64,
+    pub left_at: Option<i64>,
+    pub agreed_at: Option<i64>,
+    /// NOT NULL in `members`: `None` means the sender is not a member.
+    pub muted: Option<i64>,
+    pub seq: Option<i64>,
+    pub created_at: Option<i64>,
+}
+
+/// The lookup's columns and joins, shared by both engines' bulk paths; the run is a
+/// `VALUES` list named `v(i, c, s, k)`: index, conversation, sender, client id.
+pub(crate) const LOOKUP_COLUMNS: &str = "v.i, m.left_at, m.agreed_at, m.muted, e.seq, e.created_at";
+pub(crate) const LOOKUP_JOINS: &str = " LEFT JOIN members m \
+    ON m.conversation_id = v.c AND m.member_id = v.s \
+    LEFT JOIN events e ON e.conversation_id = v.c AND e.sender = v.s AND e.client_id = v.k";
+
 /// One run's verdicts before seqs are known.
 pub(crate) struct Plan {
     slots: Vec<Slot>,
@@ -106,6 +126,32 @@ impl Plan {
             slots,
             conversations,
         }
+    }
+
+    /// The plan from the lookup statement's rows.
+    pub(crate) fn from_lookup(
+        run: &[&AppendRequest],
+        rows: impl IntoIterator<Item = Lookup>,
+    ) -> Self {
+        let mut existing = HashMap::new();
+        let mut standing = HashMap::new();
+        for row in rows {
+            let i = row.i as usize;
+            if let Some(muted) = row.muted {
+                standing.insert(
+                    i,
+                    Standing {
+                        left_at: row.left_at,
+                        agreed_at: row.agreed_at,
+                        muted,
+                    },
+                );
+            }
+            if let (Some(seq), Some(created_at)) = (row.seq, row.created_at) {
+                existing.insert(i, (seq, created_at));
+            }
+        }
+        Plan::new(run, &existing, &standing)
     }
 
     /// `(conversation, how many seqs)` to allocate, in first-seen order.

@@ -22,22 +22,20 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Pool, QueryBuilder, Sqlite};
 
 use super::bulk::{CACHED_RUN, INSERT_CHUNK};
-use super::bulk_plan::{AppendOutcome, Plan, Standing, bulk_eligible};
+use super::bulk_plan::{AppendOutcome, LOOKUP_COLUMNS, LOOKUP_JOINS, Lookup, Plan, bulk_eligible};
 use super::db_error;
 use super::writer::{Outcome, WriteOp};
 use crate::store::{AppendKind, AppendRequest, StoreError};
 
-/// What the first hop reads for append `i` of the run.
-type LookupRow = (
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<bool>,
-);
+/// What the first hop reads for append `i` of the run: the shared lookup, and its
+/// conversation's `last_seq` and whether it is active.
+#[derive(sqlx::FromRow)]
+struct LookupRow {
+    #[sqlx(flatten)]
+    lookup: Lookup,
+    last_seq: Option<i64>,
+    active: Option<bool>,
+}
 
 /// Commits `ops` through the fast path if every op is a plain message; `None` leaves
 /// the batch to the general path.
@@ -81,14 +79,11 @@ async fn in_transaction(
             .push_bind(sender(r))
             .push_bind(r.client_id.as_deref());
     });
-    q.push(
-        ") SELECT v.i, m.left_at, m.agreed_at, m.muted, e.seq, e.created_at, \
-         c.last_seq, c.state = 'active' FROM v \
-         LEFT JOIN members m ON m.conversation_id = v.c AND m.member_id = v.s \
-         LEFT JOIN events e \
-         ON e.conversation_id = v.c AND e.sender = v.s AND e.client_id = v.k \
-         LEFT JOIN conversations c ON c.id = v.c",
-    );
+    q.push(") SELECT ");
+    q.push(LOOKUP_COLUMNS);
+    q.push(", c.last_seq, c.state = 'active' AS active FROM v");
+    q.push(LOOKUP_JOINS);
+    q.push(" LEFT JOIN conversations c ON c.id = v.c");
     let rows: Vec<LookupRow> = q
         .build_query_as()
         .persistent(cached)
@@ -96,31 +91,16 @@ async fn in_transaction(
         .await
         .map_err(db_error)?;
 
-    let mut existing = HashMap::new();
-    let mut standing = HashMap::new();
     let mut seq_before: HashMap<&str, i64> = HashMap::new();
-    for (i, left_at, agreed_at, muted, seq, created_at, last_seq, active) in rows {
-        let i = i as usize;
-        // `muted` is NOT NULL in `members`: NULL means no such member.
-        if let Some(muted) = muted {
-            standing.insert(
-                i,
-                Standing {
-                    left_at,
-                    agreed_at,
-                    muted,
-                },
-            );
+    let mut lookups = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let (Some(last_seq), Some(true)) = (row.last_seq, row.active) {
+            seq_before.insert(run[row.lookup.i as usize].conversation.as_str(), last_seq);
         }
-        if let (Some(seq), Some(created_at)) = (seq, created_at) {
-            existing.insert(i, (seq, created_at));
-        }
-        if let (Some(last_seq), Some(true)) = (last_seq, active) {
-            seq_before.insert(run[i].conversation.as_str(), last_seq);
-        }
+        lookups.push(row.lookup);
     }
 
-    let plan = Plan::new(run, &existing, &standing);
+    let plan = Plan::from_lookup(run, lookups);
     // Seqs to take: only active conversations, as the `UPDATE … WHERE state` below.
     let demand: Vec<(&str, i64)> = plan
         .seq_demand()

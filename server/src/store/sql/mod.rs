@@ -75,7 +75,10 @@ impl SqlStore<Sqlite> {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("secure_delete", "ON");
+            .pragma("secure_delete", "ON")
+            // Statement journals (multi-row statements inside a transaction) and other
+            // temporary data in memory, not in temp files created and unlinked per batch.
+            .pragma("temp_store", "MEMORY");
         // No ping before each acquire (sqlx's default): an in-process database cannot
         // have hung up, and the ping is a hop to sqlx's worker thread per transaction.
         let write = SqlitePoolOptions::new()
