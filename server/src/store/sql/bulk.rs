@@ -30,7 +30,7 @@ macro_rules! impl_bulk_append {
             use std::collections::HashMap;
 
             use $crate::store::sql::bulk::{CACHED_RUN, INSERT_CHUNK};
-            use $crate::store::sql::bulk_plan::{LOOKUP_COLUMNS, LOOKUP_JOINS, Lookup, Plan};
+            use $crate::store::sql::bulk_plan::{LOOKUP_JOINS, Lookup, Plan, lookup_query};
 
             fn sender(r: &AppendRequest) -> &str {
                 r.sender.as_ref().map_or("", |m| m.as_str())
@@ -47,15 +47,7 @@ macro_rules! impl_bulk_append {
             }
 
             // Committed client ids and every sender's standing, in one statement.
-            let mut q = sqlx::QueryBuilder::<$db>::new("WITH v(i, c, s, k) AS (");
-            q.push_values(run.iter().enumerate(), |mut b, (i, r)| {
-                b.push_bind(i as i64)
-                    .push_bind(r.conversation.as_str())
-                    .push_bind(sender(r))
-                    .push_bind(r.client_id.as_deref());
-            });
-            q.push(") SELECT ");
-            q.push(LOOKUP_COLUMNS);
+            let mut q = lookup_query::<$db>("", run);
             q.push(" FROM v");
             q.push(LOOKUP_JOINS);
             let rows: Vec<Lookup> = q

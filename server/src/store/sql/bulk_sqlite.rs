@@ -22,7 +22,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Pool, QueryBuilder, Sqlite};
 
 use super::bulk::{CACHED_RUN, INSERT_CHUNK};
-use super::bulk_plan::{AppendOutcome, LOOKUP_COLUMNS, LOOKUP_JOINS, Lookup, Plan, bulk_eligible};
+use super::bulk_plan::{AppendOutcome, LOOKUP_JOINS, Lookup, Plan, bulk_eligible, lookup_query};
 use super::db_error;
 use super::writer::{Outcome, WriteOp};
 use crate::store::{AppendKind, AppendRequest, StoreError};
@@ -72,15 +72,7 @@ async fn in_transaction(
     run: &[&AppendRequest],
 ) -> Result<Vec<AppendOutcome>, StoreError> {
     let cached = run.len() <= CACHED_RUN;
-    let mut q = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; WITH v(i, c, s, k) AS (");
-    q.push_values(run.iter().enumerate(), |mut b, (i, r)| {
-        b.push_bind(i as i64)
-            .push_bind(r.conversation.as_str())
-            .push_bind(sender(r))
-            .push_bind(r.client_id.as_deref());
-    });
-    q.push(") SELECT ");
-    q.push(LOOKUP_COLUMNS);
+    let mut q = lookup_query::<Sqlite>("BEGIN IMMEDIATE; ", run);
     q.push(", c.last_seq, c.state = 'active' AS active FROM v");
     q.push(LOOKUP_JOINS);
     q.push(" LEFT JOIN conversations c ON c.id = v.c");
