@@ -48,8 +48,11 @@ pub enum Incoming {
     },
     /// The server committed one of our sends.
     Ack,
-    /// An error frame (code).
-    Error(String),
+    /// An error frame: its code, and how long the server asked us to wait (`rate_limited`).
+    Error {
+        code: String,
+        retry_after_ms: Option<u64>,
+    },
     Other,
 }
 
@@ -63,6 +66,8 @@ struct HubFrame<'a> {
     body: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     code: Option<Cow<'a, str>>,
+    #[serde(default)]
+    retry_after_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -117,7 +122,10 @@ impl Proto {
                         }
                     }
                     "ack" => Incoming::Ack,
-                    "error" => Incoming::Error(frame.code.unwrap_or_default().into_owned()),
+                    "error" => Incoming::Error {
+                        code: frame.code.unwrap_or_default().into_owned(),
+                        retry_after_ms: frame.retry_after_ms,
+                    },
                     _ => Incoming::Other,
                 }
             }
@@ -221,6 +229,27 @@ mod tests {
         assert_eq!(
             Proto::WsJson.parse(&target, &floor),
             Incoming::Delivery { ts: 12, c: 3, n: 7 }
+        );
+    }
+
+    #[test]
+    fn an_error_frame_carries_the_servers_retry_delay() {
+        let target = Target("c_1".into());
+        let limited = r#"{"type":"error","ref":"r5","code":"rate_limited","message":"too many frames; retry later","retry_after_ms":29}"#;
+        assert_eq!(
+            Proto::Mentorhub.parse(&target, limited),
+            Incoming::Error {
+                code: "rate_limited".into(),
+                retry_after_ms: Some(29)
+            }
+        );
+        let other = r#"{"type":"error","ref":"r6","code":"muted","message":"muted"}"#;
+        assert_eq!(
+            Proto::Mentorhub.parse(&target, other),
+            Incoming::Error {
+                code: "muted".into(),
+                retry_after_ms: None
+            }
         );
     }
 }

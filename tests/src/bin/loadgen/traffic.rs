@@ -17,6 +17,9 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::net::Ws;
 use crate::proto::{Body, Incoming, Proto, Target};
 
+/// Closed loop: how long a client waits after an error frame that names no wait.
+const ERROR_BACKOFF_MS: u64 = 50;
+
 static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
 
 /// Microseconds on the generator's own monotonic clock (send and receive times are
@@ -134,6 +137,9 @@ pub async fn client(
     let phase = period.mul_f64(rand::rng().random::<f64>());
     let mut next_send = schedule.start + phase;
     let mut sending = true;
+    // Closed loop: after an error the freed slot is not refilled before this instant,
+    // or a refused send (e.g. `rate_limited`) would be retried in a tight loop.
+    let mut paused_until: Option<Instant> = None;
     let size = me.group_size as u64;
 
     loop {
@@ -142,7 +148,7 @@ pub async fn client(
             let mut wrote = false;
             while tally.sent - tally.acked - tally.errors < schedule.in_flight {
                 let now = Instant::now();
-                if now < schedule.start {
+                if now < schedule.start || paused_until.is_some_and(|t| now < t) {
                     break;
                 }
                 if now >= schedule.window_end {
@@ -163,8 +169,11 @@ pub async fn client(
             }
         }
         let wake = if closed_loop {
-            if Instant::now() < schedule.start {
+            let now = Instant::now();
+            if now < schedule.start {
                 schedule.start
+            } else if let Some(t) = paused_until.filter(|t| now < *t) {
+                t
             } else {
                 schedule.window_end
             }
@@ -185,9 +194,11 @@ pub async fn client(
                             }
                         }
                         Incoming::Ack => tally.acked += 1,
-                        Incoming::Error(code) => {
+                        Incoming::Error { code, retry_after_ms } => {
                             tally.errors += 1;
                             tally.first_error.get_or_insert(code);
+                            let wait = Duration::from_millis(retry_after_ms.unwrap_or(ERROR_BACKOFF_MS));
+                            paused_until = Some(Instant::now() + wait);
                         }
                         Incoming::Other => {}
                     }
