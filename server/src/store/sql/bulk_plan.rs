@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use crate::crypto::Sealed;
 use crate::ids::{Millis, Seq};
 use crate::store::{AppendKind, AppendRequest, Appended, WriteError};
 
@@ -33,7 +34,15 @@ pub(crate) fn standing_verdict(standing: Option<Standing>) -> Result<(), WriteEr
 /// Whether an op can take the bulk path: a top-level message from a member. Thread
 /// replies (root check), edits, deletes and system events keep the one-at-a-time path.
 pub(crate) fn bulk_eligible(request: &AppendRequest) -> bool {
-    request.sender.is_some() && matches!(request.kind, AppendKind::Message { thread: None, .. })
+    message_body(request).is_some()
+}
+
+/// The sealed body of a bulk-eligible request.
+pub(crate) fn message_body(request: &AppendRequest) -> Option<&Sealed> {
+    match &request.kind {
+        AppendKind::Message { body, thread: None } if request.sender.is_some() => Some(body),
+        _ => None,
+    }
 }
 
 /// One append's verdict.
@@ -60,35 +69,6 @@ pub(crate) struct Lookup {
     pub muted: Option<i64>,
     pub seq: Option<i64>,
     pub created_at: Option<i64>,
-}
-
-/// The lookup's columns and joins, shared by both engines' bulk paths; the run is a
-/// `VALUES` list named `v(i, c, s, k)`: index, conversation, sender, client id.
-const LOOKUP_COLUMNS: &str = "v.i, m.left_at, m.agreed_at, m.muted, e.seq, e.created_at";
-pub(crate) const LOOKUP_JOINS: &str = " LEFT JOIN members m \
-    ON m.conversation_id = v.c AND m.member_id = v.s \
-    LEFT JOIN events e ON e.conversation_id = v.c AND e.sender = v.s AND e.client_id = v.k";
-
-/// Starts the lookup statement: `WITH v(i, c, s, k) AS (VALUES …)` for the run, after
-/// `prefix` (SQLite's fast path puts `BEGIN IMMEDIATE;` there).
-pub(crate) fn lookup_query<DB>(prefix: &str, run: &[&AppendRequest]) -> sqlx::QueryBuilder<DB>
-where
-    DB: sqlx::Database,
-    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> Option<&'t str>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    let mut q = sqlx::QueryBuilder::<DB>::new(prefix);
-    q.push("WITH v(i, c, s, k) AS (");
-    q.push_values(run.iter().enumerate(), |mut b, (i, r)| {
-        b.push_bind(i as i64)
-            .push_bind(r.conversation.as_str())
-            .push_bind(r.sender.as_ref().map_or("", |m| m.as_str()))
-            .push_bind(r.client_id.as_deref());
-    });
-    q.push(") SELECT ");
-    q.push(LOOKUP_COLUMNS);
-    q
 }
 
 /// One run's verdicts before seqs are known.

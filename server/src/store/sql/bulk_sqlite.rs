@@ -21,11 +21,13 @@ use std::collections::HashMap;
 use sqlx::pool::PoolConnection;
 use sqlx::{Pool, QueryBuilder, Sqlite};
 
-use super::bulk::{CACHED_RUN, INSERT_CHUNK};
-use super::bulk_plan::{AppendOutcome, LOOKUP_JOINS, Lookup, Plan, bulk_eligible, lookup_query};
+use super::bulk::{
+    CACHED_RUN, INSERT_CHUNK, LOOKUP_JOINS, lookup_query, push_insert_events, push_take_seqs,
+};
+use super::bulk_plan::{AppendOutcome, Lookup, Plan, bulk_eligible};
 use super::db_error;
 use super::writer::{Outcome, WriteOp};
-use crate::store::{AppendKind, AppendRequest, StoreError};
+use crate::store::{AppendRequest, StoreError};
 
 /// What the first hop reads for append `i` of the run: the shared lookup, and its
 /// conversation's `last_seq` and whether it is active.
@@ -57,10 +59,9 @@ pub(crate) async fn commit_messages(
     let result = in_transaction(&mut conn, &run).await;
     if result.is_err() {
         // The transaction may be open (an error after `BEGIN`, or a failed `COMMIT`).
-        let rolled_back = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        if let Err(e) = rolled_back
-            && !e.to_string().contains("no transaction is active")
-        {
+        // If even `ROLLBACK` fails (none was open, or the connection is broken), the
+        // connection is replaced rather than trusted: errors here are rare.
+        if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
             conn.close_on_drop();
         }
     }
@@ -111,35 +112,11 @@ async fn in_transaction(
 
     let mut q = QueryBuilder::<Sqlite>::new("");
     if !demand.is_empty() {
-        q.push("WITH v(cid, n) AS (");
-        q.push_values(&demand, |mut b, (id, n)| {
-            b.push_bind(*id).push_bind(*n);
-        });
-        q.push(
-            ") UPDATE conversations SET last_seq = last_seq + v.n FROM v \
-             WHERE conversations.id = v.cid AND conversations.state = 'active'; ",
-        );
+        push_take_seqs(&mut q, demand.iter().copied());
+        q.push("; ");
     }
     for chunk in rows.chunks(INSERT_CHUNK) {
-        q.push(
-            "INSERT INTO events (conversation_id, seq, kind, sender, client_id, \
-             key_id, nonce, body, created_at) ",
-        );
-        q.push_values(chunk, |mut b, &(i, seq)| {
-            let r = run[i];
-            let AppendKind::Message { body, .. } = &r.kind else {
-                unreachable!("bulk_eligible admits only messages")
-            };
-            b.push_bind(r.conversation.as_str())
-                .push_bind(seq)
-                .push("'message'")
-                .push_bind(sender(r))
-                .push_bind(r.client_id.as_deref())
-                .push_bind(i64::from(body.key_id))
-                .push_bind(body.nonce.as_slice())
-                .push_bind(body.ciphertext.as_slice())
-                .push_bind(r.now);
-        });
+        push_insert_events(&mut q, run, chunk);
         q.push("; ");
     }
     q.push("COMMIT");
@@ -149,8 +126,4 @@ async fn in_transaction(
         .await
         .map_err(db_error)?;
     Ok(outcomes)
-}
-
-fn sender(r: &AppendRequest) -> &str {
-    r.sender.as_ref().map_or("", |m| m.as_str())
 }
