@@ -94,6 +94,11 @@ struct Health {
     subscriber_down: Option<String>,
     /// When our own probe last came back on the current connection (None: not yet).
     last_echo: Option<Instant>,
+    /// After an outage, echoes before this instant do not count: the new connection
+    /// must carry probes for a full interval before the node reports ready again, so
+    /// an outage is red long enough for a load balancer (or a test) polling `/readyz`
+    /// to see it, and a flapping connection does not flap readiness.
+    echoes_count_from: Option<Instant>,
     /// Since when publishing has been failing, and why.
     publisher_down: Option<(Instant, String)>,
 }
@@ -122,7 +127,17 @@ impl Shared {
 
     fn echo_received(&self) {
         if let Ok(mut health) = self.health.lock() {
-            health.last_echo = Some(Instant::now());
+            let now = Instant::now();
+            if health.echoes_count_from.is_none_or(|from| now >= from) {
+                health.last_echo = Some(now);
+            }
+        }
+    }
+
+    /// Resubscribed after an outage: ready again only on an echo one probe interval on.
+    fn confirm_recovery(&self) {
+        if let Ok(mut health) = self.health.lock() {
+            health.echoes_count_from = Some(Instant::now() + self.settings.probe_interval);
         }
     }
 
@@ -188,6 +203,7 @@ impl RedisBus {
             health: Mutex::new(Health {
                 subscriber_down: Some("connecting".into()),
                 last_echo: None,
+                echoes_count_from: None,
                 publisher_down: None,
             }),
             stop: CancellationToken::new(),

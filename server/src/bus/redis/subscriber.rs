@@ -69,6 +69,9 @@ pub(super) async fn run(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceive
         }
         backoff = BACKOFF_MIN;
         shared.set_subscriber_down(None);
+        if outages > 0 {
+            shared.confirm_recovery();
+        }
         metrics::gauge!("mentorhub_bus_subscriptions").set(subscribed.len() as f64);
         // Whatever was published while we were not subscribed is only in the store.
         if let Some(sink) = shared.sink.get() {
