@@ -1,5 +1,5 @@
-//! REST routes of the mentor directory, blocks, safeguarding reports and
-//! content-blind coordinator oversight.
+//! REST routes of the mentor directory, blocks, safeguarding reports,
+//! content-blind coordinator oversight and the programme's people list.
 
 use super::extract::Body;
 use axum::Json;
@@ -14,6 +14,7 @@ use super::HttpState;
 use super::auth::Authed;
 use super::error::{ApiError, ApiResult, parse_body};
 use crate::mentoring::directory::{DirectoryFilter, ProfileUpdate};
+use crate::mentoring::programme::PeopleFilter;
 use crate::mentoring::reports::ReportRequest;
 use crate::mentoring::safety::BlockRequest;
 use crate::protocol::ErrorCode;
@@ -28,7 +29,9 @@ pub fn routes() -> Router<HttpState> {
         .route("/reports", get(reports).post(report))
         .route("/reports/{id}", get(read_report))
         .route("/reports/{id}/close", post(close_report))
+        .route("/me/reports", get(my_reports))
         .route("/oversight", get(oversight))
+        .route("/people", get(people))
 }
 
 /// Lists and filters the directory. Reads only: browsing leaves no trace.
@@ -117,6 +120,14 @@ async fn report(
     Ok((StatusCode::CREATED, Json(json!({ "report": report }))))
 }
 
+async fn my_reports(
+    State(state): State<HttpState>,
+    Authed(principal): Authed,
+) -> ApiResult<Json<Value>> {
+    let reports = state.mentoring.my_reports(&principal).await?;
+    Ok(Json(json!({ "reports": reports })))
+}
+
 async fn reports(
     State(state): State<HttpState>,
     Authed(principal): Authed,
@@ -149,4 +160,15 @@ async fn oversight(
 ) -> ApiResult<Json<Value>> {
     let oversight = state.mentoring.oversight(&principal).await?;
     Ok(Json(json!({ "oversight": oversight })))
+}
+
+async fn people(
+    State(state): State<HttpState>,
+    Authed(principal): Authed,
+    filter: Result<Query<PeopleFilter>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(filter) = filter
+        .map_err(|_| ApiError::new(ErrorCode::InvalidFrame, "`role` is `mentee` or `mentor`"))?;
+    let people = state.mentoring.people(&principal, &filter).await?;
+    Ok(Json(json!({ "people": people })))
 }

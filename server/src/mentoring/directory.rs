@@ -15,7 +15,7 @@ use crate::protocol::ErrorCode;
 use crate::protocol::mentoring::MentorProfileView;
 use crate::store::MentorProfileRecord;
 
-use super::{Mentoring, Outcome, Refusal};
+use super::{Mentoring, Outcome, Refusal, search_terms};
 
 /// Active mentees a mentor takes when their profile does not say (or they have none).
 pub const DEFAULT_CAPACITY: u32 = 3;
@@ -55,9 +55,10 @@ fn yes() -> bool {
 /// Directory filters (all optional, combined with AND).
 #[derive(Debug, Default, Deserialize)]
 pub struct DirectoryFilter {
-    /// Case-insensitive part of the specialty.
+    /// Part of the specialty, or words that match its words forgivingly
+    /// (see [`search_terms`]).
     pub specialty: Option<String>,
-    /// One language tag, case-insensitive.
+    /// One language: a tag, its primary tag, or the language's name.
     pub language: Option<String>,
     /// `true`: only mentors with a free place; `false`: only those without.
     pub accepting: Option<bool>,
@@ -117,10 +118,7 @@ impl DirectoryFilter {
             .map(str::trim)
             .filter(|s| !s.is_empty());
         if let Some(wanted) = specialty
-            && !entry
-                .specialty
-                .to_lowercase()
-                .contains(&wanted.to_lowercase())
+            && !search_terms::specialty_matches(&entry.specialty, wanted)
         {
             return false;
         }
@@ -130,10 +128,7 @@ impl DirectoryFilter {
             .map(str::trim)
             .filter(|s| !s.is_empty());
         if let Some(wanted) = language
-            && !entry
-                .languages
-                .iter()
-                .any(|l| l.eq_ignore_ascii_case(wanted))
+            && !search_terms::language_matches(&entry.languages, wanted)
         {
             return false;
         }
@@ -330,9 +325,11 @@ mod tests {
         assert!(filter(Some("anaes"), Some("PT-BR"), Some(true)).admits(&entry));
         assert!(!filter(Some("surgery"), None, None).admits(&entry));
         assert!(
-            !filter(None, Some("pt"), None).admits(&entry),
-            "a language tag matches whole"
+            filter(None, Some("pt"), None).admits(&entry),
+            "a primary tag finds its regional variants"
         );
+        assert!(filter(None, Some("Portuguese"), None).admits(&entry));
+        assert!(filter(Some("anaesthetics"), None, None).admits(&entry));
         assert!(!filter(None, None, Some(false)).admits(&entry));
         assert!(
             filter(Some("  "), Some(""), None).admits(&entry),

@@ -13,11 +13,13 @@ pub mod membership;
 mod messaging;
 mod oversight;
 mod presence;
+pub mod programme;
 pub mod relationships;
 mod render;
 pub mod reports;
 pub mod rooms;
 pub mod safety;
+mod search_terms;
 mod session;
 
 use std::borrow::Cow;

@@ -386,7 +386,7 @@ impl Mentoring {
 
     /// The account behind a member of a room the caller reads, and the name it shows
     /// there (if pseudonymous). Missing and foreign look alike.
-    async fn room_member_account(
+    pub(super) async fn room_member_account(
         &self,
         principal: &Principal,
         conversation: &str,

@@ -6,7 +6,8 @@
 //! of the `safeguarding` role are told live that a report arrived (no content) and read
 //! it over REST; every listing, reading and closing of a report is recorded with who
 //! and when, and shown with the report. The reported member is told nothing, so they
-//! never learn who reported them.
+//! never learn who reported them. A person reports a message once (the database holds
+//! the rule) and can list what they reported, to see it was handled.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use crate::auth::{Principal, Role};
 use crate::ids::{AccountId, ReportId, Seq, now_millis};
 use crate::protocol::mentoring::{
-    ReportAccessView, ReportPerson, ReportReceipt, ReportView, ReportedMessage,
+    FiledReportView, ReportAccessView, ReportPerson, ReportReceipt, ReportView, ReportedMessage,
 };
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::store::{EventKind, EventQuery, MemberRecord, NewReport, StoredEvent};
@@ -127,7 +128,8 @@ impl Mentoring {
         let plain = serde_json::to_vec(&snapshot)
             .map_err(|_| Refusal::new(ErrorCode::Internal, "cannot record the report"))?;
         let now = now_millis();
-        self.store
+        let filed = self
+            .store
             .create_report(NewReport {
                 id: id.clone(),
                 conversation: ctx.conversation.clone(),
@@ -140,16 +142,43 @@ impl Mentoring {
                 now,
             })
             .await?;
-        let filed = receipt(id, "open", now);
-        for holder in self.store.accounts_with_role("safeguarding").await? {
-            self.push_to_account(
-                &holder,
-                &ServerFrame::ReportFiled {
-                    report: filed.clone(),
-                },
-            );
+        if !filed {
+            return Err(Refusal::new(
+                ErrorCode::AlreadyReported,
+                "you already reported this message",
+            ));
         }
+        let filed = receipt(id, "open", now);
+        self.tell_safeguarding(&ServerFrame::ReportFiled {
+            report: filed.clone(),
+        })
+        .await?;
         Ok(filed)
+    }
+
+    /// Every `safeguarding` role holder's connections get `frame` (content-free).
+    async fn tell_safeguarding(&self, frame: &ServerFrame) -> Outcome<()> {
+        for holder in self.store.accounts_with_role("safeguarding").await? {
+            self.push_to_account(&holder, frame);
+        }
+        Ok(())
+    }
+
+    /// The reports the caller filed (any role): which messages, and whether
+    /// safeguarding has handled them. Never anyone else's report.
+    pub async fn my_reports(&self, principal: &Principal) -> Outcome<Vec<FiledReportView>> {
+        let records = self.store.reports_filed_by(&principal.account).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| FiledReportView {
+                id: r.id,
+                conversation: r.conversation,
+                seq: r.target,
+                state: r.state,
+                created_at: r.created_at,
+                closed_at: r.closed_at,
+            })
+            .collect())
     }
 
     /// The reported message with up to [`CONTEXT_EACH_SIDE`] messages before and after
@@ -248,7 +277,13 @@ impl Mentoring {
         self.store
             .record_report_access(std::slice::from_ref(&id), &principal.account, "closed", now)
             .await?;
-        self.report_view(&id).await?.ok_or_else(not_found)
+        let view = self.report_view(&id).await?.ok_or_else(not_found)?;
+        // The other safeguarding holders' inboxes follow live.
+        self.tell_safeguarding(&ServerFrame::ReportClosed {
+            report: receipt(id, "closed", view.created_at),
+        })
+        .await?;
+        Ok(view)
     }
 
     async fn report_view(&self, id: &ReportId) -> Outcome<Option<ReportView>> {

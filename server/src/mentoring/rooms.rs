@@ -51,10 +51,19 @@ pub struct RoomRequest {
     pub display_name: Option<String>,
 }
 
+/// Whom a facilitator invites: an account by id, or a person they know as a member of
+/// another conversation they read (`conversation` + `member`: their mentee, a member of
+/// another room), so a pseudonymous person can be invited without anyone learning who
+/// they are.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
-    pub account: String,
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub conversation: Option<String>,
+    #[serde(default)]
+    pub member: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,7 +183,8 @@ impl Mentoring {
         Ok(ctx)
     }
 
-    /// Invites one account; it is told live and sees the room's title and agreement.
+    /// Invites one person; they are told live and see the room's title and agreement.
+    /// An invitee who blocked the facilitator is not told (the answer is the same).
     pub async fn invite(
         &self,
         principal: &Principal,
@@ -182,8 +192,29 @@ impl Mentoring {
         request: &InviteRequest,
     ) -> Outcome<InvitationView> {
         let ctx = self.facilitator_ctx(principal, raw_room).await?;
+        match (&request.account, &request.conversation, &request.member) {
+            (Some(account), None, None) => self.invite_account(principal, &ctx, account).await,
+            (None, Some(conversation), Some(member)) => {
+                let (invitee, _) = self
+                    .room_member_account(principal, conversation, member)
+                    .await?;
+                self.invite_member(principal, &ctx, invitee).await
+            }
+            _ => Err(Refusal::invalid(
+                "name the invitee by `account`, or by `conversation` and `member`",
+            )),
+        }
+    }
+
+    /// By account id: the facilitator knows who it is, so "already a member" is said.
+    async fn invite_account(
+        &self,
+        principal: &Principal,
+        ctx: &MemberCtx,
+        raw: &str,
+    ) -> Outcome<InvitationView> {
         let not_found = || Refusal::new(ErrorCode::NotFound, "no such account");
-        let invitee = AccountId::parse(&request.account).ok_or_else(not_found)?;
+        let invitee = AccountId::parse(raw).ok_or_else(not_found)?;
         self.store.account(&invitee).await?.ok_or_else(not_found)?;
         if self
             .store
@@ -196,6 +227,60 @@ impl Mentoring {
                 "already a member of this room",
             ));
         }
+        if self.store.is_blocked(&invitee, &principal.account).await? {
+            return self.room_invitation_view(principal, ctx).await;
+        }
+        self.deliver_invite(principal, ctx, &invitee).await
+    }
+
+    /// By a member id from another conversation: the person may be pseudonymous there,
+    /// so the answer must not depend on who they are — already in this room (perhaps
+    /// under another name), the facilitator themselves, or blocking the facilitator,
+    /// the answer is the same as for a fresh invitation, and nothing is sent.
+    async fn invite_member(
+        &self,
+        principal: &Principal,
+        ctx: &MemberCtx,
+        invitee: AccountId,
+    ) -> Outcome<InvitationView> {
+        let silent = invitee == principal.account
+            || self
+                .store
+                .membership(&ctx.conversation, &invitee)
+                .await?
+                .is_some()
+            || self.store.is_blocked(&invitee, &principal.account).await?;
+        if !silent {
+            self.deliver_invite(principal, ctx, &invitee).await?;
+        }
+        self.room_invitation_view(principal, ctx).await
+    }
+
+    /// The room as an invitation shows it, dated now (what a member-id invitation
+    /// answers whether or not it was delivered).
+    async fn room_invitation_view(
+        &self,
+        principal: &Principal,
+        ctx: &MemberCtx,
+    ) -> Outcome<InvitationView> {
+        let room = self
+            .store
+            .membership(&ctx.conversation, &principal.account)
+            .await?
+            .ok_or_else(Refusal::not_found)?;
+        Ok(invitation_view(&InvitationRecord {
+            conversation: room.conversation,
+            created_at: now_millis(),
+        }))
+    }
+
+    /// Stores the invitation (one pending per account and room) and tells the invitee.
+    async fn deliver_invite(
+        &self,
+        principal: &Principal,
+        ctx: &MemberCtx,
+        invitee: &AccountId,
+    ) -> Outcome<InvitationView> {
         self.store
             .create_invite(NewInvite {
                 id: opaque_token(),
@@ -209,14 +294,14 @@ impl Mentoring {
             .await?;
         let view = self
             .store
-            .invitations_for(&invitee)
+            .invitations_for(invitee)
             .await?
             .iter()
             .find(|i| i.conversation.id == ctx.conversation)
             .map(invitation_view)
             .ok_or_else(Refusal::not_found)?;
         self.push_to_account(
-            &invitee,
+            invitee,
             &ServerFrame::Invitation {
                 invitation: view.clone(),
             },

@@ -50,6 +50,8 @@ pub enum ErrorCode {
     NameTaken,
     /// The action is only allowed on one's own messages.
     NotOwnMessage,
+    /// The caller already reported this message (one report per person and message).
+    AlreadyReported,
     /// A call is not in a state that allows this.
     CallState,
     /// The call already has the most participants allowed.
@@ -84,6 +86,7 @@ impl ErrorCode {
             ErrorCode::Muted => "muted",
             ErrorCode::NameTaken => "name_taken",
             ErrorCode::NotOwnMessage => "not_own_message",
+            ErrorCode::AlreadyReported => "already_reported",
             ErrorCode::CallState => "call_state",
             ErrorCode::CallFull => "call_full",
             ErrorCode::InvalidSignal => "invalid_signal",
@@ -109,6 +112,7 @@ impl ErrorCode {
             | ErrorCode::CapacityReached
             | ErrorCode::RoomFull
             | ErrorCode::NameTaken
+            | ErrorCode::AlreadyReported
             | ErrorCode::CallState
             | ErrorCode::CallFull => 409,
             ErrorCode::RateLimited => 429,

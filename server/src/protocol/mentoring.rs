@@ -69,6 +69,19 @@ pub struct ReportReceipt {
     pub created_at: Millis,
 }
 
+/// A report as its reporter sees it: which message, and whether it was handled.
+#[derive(Clone, Debug, Serialize)]
+pub struct FiledReportView {
+    pub id: ReportId,
+    pub conversation: ConversationId,
+    pub seq: Seq,
+    /// `open` or `closed` (handled by safeguarding).
+    pub state: String,
+    pub created_at: Millis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<Millis>,
+}
+
 /// One message copied into a report.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ReportedMessage {
@@ -139,6 +152,13 @@ pub struct AssignedParty {
     pub account: AccountId,
     pub name: String,
     pub role: String,
+}
+
+/// A mentee or mentor as a coordinator picks them for an assignment.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProgrammePerson {
+    pub account: AccountId,
+    pub name: String,
 }
 
 /// A relationship in the coordinator's content-blind overview.

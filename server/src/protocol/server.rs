@@ -324,6 +324,10 @@ pub enum ServerFrame {
     ReportFiled {
         report: super::mentoring::ReportReceipt,
     },
+    /// To `safeguarding` role holders: a report was closed (handled) by one of them.
+    ReportClosed {
+        report: super::mentoring::ReportReceipt,
+    },
     /// The session's token expires soon: send `refresh` with a new token.
     TokenExpiring { expires_in_ms: u64 },
     /// A `refresh` was accepted.

@@ -126,9 +126,13 @@ pub trait SafetyStore: Send + Sync + 'static {
 
     // ---- safeguarding ------------------------------------------------------------
 
-    async fn create_report(&self, report: NewReport) -> StoreResult<()>;
+    /// Files a report; `false` (and nothing stored) if this reporter already reported
+    /// that message — the database enforces one report per reporter and message.
+    async fn create_report(&self, report: NewReport) -> StoreResult<bool>;
     /// Every report, newest first.
     async fn reports(&self) -> StoreResult<Vec<ReportRecord>>;
+    /// The reports one account filed, newest first.
+    async fn reports_filed_by(&self, reporter: &AccountId) -> StoreResult<Vec<ReportRecord>>;
     async fn report(&self, id: &ReportId) -> StoreResult<Option<ReportRecord>>;
     async fn record_report_access(
         &self,

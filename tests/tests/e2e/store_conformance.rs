@@ -1,9 +1,9 @@
 //! One store conformance suite, run against every engine on a real server: SQLite (a
 //! fresh file) and PostgreSQL (a uniquely named database per test, dropped after).
 //! Each case is a plain async function over `Arc<dyn Store>` (relationships in
-//! `relationships.rs`, the timeline in `timeline.rs`; shared fixtures here); the macro at
-//! the bottom turns it into one test per engine (`store_conformance::sqlite::<case>`,
-//! `store_conformance::postgres::<case>`).
+//! `relationships.rs`, the timeline in `timeline.rs`, reports in `safety.rs`; shared
+//! fixtures here); the macro at the bottom turns it into one test per engine
+//! (`store_conformance::sqlite::<case>`, `store_conformance::postgres::<case>`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -18,9 +18,11 @@ use mentorhub::store::{
 use mentorhub_tests::cluster::{PgDatabase, open_postgres_store, open_sqlite_store};
 
 mod relationships;
+mod safety;
 mod timeline;
 
 use relationships::*;
+use safety::*;
 use timeline::*;
 
 fn sealed(text: &str) -> Sealed {
@@ -171,6 +173,7 @@ conformance!(
     read_markers_and_unread,
     concurrent_appends_are_gap_free,
     queued_appends_share_batches,
+    reports_once_per_reporter,
 );
 
 /// Two nodes (two stores on one PostgreSQL database) appending to one conversation at

@@ -237,8 +237,8 @@ macro_rules! impl_safety_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn create_report(&self, report: NewReport) -> StoreResult<()> {
-                sqlx::query(
+            async fn create_report(&self, report: NewReport) -> StoreResult<bool> {
+                let inserted = sqlx::query(
                     "INSERT INTO reports (id, conversation_id, target_seq, reporter, reporter_member, \
                      reported, reported_member, key_id, nonce, snapshot, state, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11)",
@@ -255,9 +255,26 @@ macro_rules! impl_safety_store {
                 .bind(&report.snapshot.ciphertext)
                 .bind(report.now)
                 .execute(&self.write)
+                .await;
+                match inserted {
+                    Ok(_) => Ok(true),
+                    // `reports_once_per_reporter`: this reporter already reported it.
+                    Err(error) if error.as_database_error().is_some_and(|e| e.is_unique_violation()) => {
+                        Ok(false)
+                    }
+                    Err(error) => Err(db_error(error)),
+                }
+            }
+
+            async fn reports_filed_by(&self, reporter: &AccountId) -> StoreResult<Vec<ReportRecord>> {
+                let rows: Vec<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{REPORT_SELECT} WHERE r.reporter = $1 ORDER BY r.created_at DESC, r.id"
+                )))
+                .bind(reporter.as_str())
+                .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;
-                Ok(())
+                rows.into_iter().map(TryInto::try_into).collect()
             }
 
             async fn reports(&self) -> StoreResult<Vec<ReportRecord>> {

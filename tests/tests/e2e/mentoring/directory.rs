@@ -88,6 +88,39 @@ async fn mentoring_directory_lists_and_filters_mentors() {
         listed(rest, &mentee, "?language=en").await,
         sorted(&[&amara, &ben])
     );
+    // Searched as people say it: the word's other forms and spellings, the
+    // language's name (English or its own).
+    for query in ["anaesthetics", "Anesthesiology", "paediatric%20anesthesia"] {
+        let expected = if query.starts_with("paed") {
+            sorted(&[&carla])
+        } else {
+            sorted(&[&amara, &carla])
+        };
+        assert_eq!(
+            listed(rest, &mentee, &format!("?specialty={query}")).await,
+            expected,
+            "{query}"
+        );
+    }
+    assert_eq!(
+        listed(rest, &mentee, "?specialty=pediatrician").await,
+        sorted(&[&ben, &carla])
+    );
+    assert_eq!(
+        listed(rest, &mentee, "?specialty=surgery").await,
+        Vec::<String>::new()
+    );
+    for query in ["French", "fran%C3%A7ais", "fren"] {
+        assert_eq!(
+            listed(rest, &mentee, &format!("?language={query}")).await,
+            sorted(&[&amara]),
+            "{query}"
+        );
+    }
+    assert_eq!(
+        listed(rest, &mentee, "?language=Spanish").await,
+        sorted(&[&carla])
+    );
     // accepting: a free place, or not.
     assert_eq!(
         listed(rest, &mentee, "?accepting=true").await,

@@ -176,10 +176,18 @@ async fn mentoring_oversight_coordinator_reaches_no_message_body() {
         "/api/me/mentor-profile",
         "/api/blocks",
         "/api/reports",
+        "/api/me/reports",
         "/api/oversight",
         "/api/ice-servers",
     ] {
         paths.push(cover(&mut covered, template, template.to_owned()));
+    }
+    for role in ["mentee", "mentor"] {
+        paths.push(cover(
+            &mut covered,
+            "/api/people",
+            format!("/api/people?role={role}"),
+        ));
     }
     for conversation in conversations {
         for (template, path) in [
@@ -274,6 +282,52 @@ async fn mentoring_oversight_coordinator_reaches_no_message_body() {
             !value.to_string().contains("\"m_"),
             "the coordinator received a member id"
         );
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentoring_oversight_people_to_pair_are_listed_for_coordinators_only() {
+    let app = spawn_app().await;
+    let rest = &app.rest;
+    let coordinator = rest.login("Cora Ordinator", "coordinator").await;
+    let zed = rest.login("Zed Student", "mentee").await;
+    let ada = rest.login("ada Student", "mentee").await;
+    let mentor = rest.login("Amara Diallo", "mentor").await;
+    // A pseudonym chosen in a room is not a name the list shows.
+    let room = create_room(rest, &mentor, json!({"title": "Circle"})).await;
+    enter_room(rest, &mentor, &room, &zed, Some("Night Owl")).await;
+
+    let listed = rest
+        .get("/api/people?role=mentee", Some(&coordinator.token))
+        .await
+        .ok();
+    assert_eq!(
+        listed,
+        json!({"people": [
+            {"account": ada.account, "name": "ada Student"},
+            {"account": zed.account, "name": "Zed Student"},
+        ]}),
+        "mentees by name, nothing else"
+    );
+    let mentors = rest
+        .get("/api/people?role=mentor", Some(&coordinator.token))
+        .await
+        .ok();
+    assert_eq!(mentors["people"][0]["account"], mentor.account.as_str());
+    for bad in ["/api/people", "/api/people?role=coordinator"] {
+        let refused = rest.get(bad, Some(&coordinator.token)).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (400, "invalid_frame"),
+            "{bad}"
+        );
+    }
+    for person in [&zed, &mentor] {
+        let refused = rest
+            .get("/api/people?role=mentee", Some(&person.token))
+            .await;
+        assert_eq!((refused.status, refused.code()), (403, "forbidden"));
     }
     app.shutdown().await;
 }

@@ -376,3 +376,89 @@ async fn mentoring_room_mute_remove_and_leave() {
     );
     app.shutdown().await;
 }
+
+/// What a facilitator observes when inviting their pseudonymous mentee into a room by
+/// the member id they know her by: the answer (time left out) and the frames they get.
+/// `already_in` puts the mentee in the room first, under another name.
+async fn invite_by_member_seen_by_facilitator(already_in: bool) -> (u16, Value, Vec<String>) {
+    let app = spawn_app().await;
+    let rest = &app.rest;
+    let pair =
+        mentorhub_tests::Pair::pseudonymous(rest, "Ada Student", "Amara Diallo", "Night Owl").await;
+    let room = create_room(rest, &pair.mentor, json!({"title": "Circle"})).await;
+    if already_in {
+        enter_room(rest, &pair.mentor, &room, &pair.mentee, Some("Quiet One")).await;
+    }
+    let mentor_view = summary(rest, &pair.mentor, &pair.conversation).await;
+    let night_owl = mentor_view["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["display_name"] == "Night Owl")
+        .map(|m| text(&m["member"]))
+        .expect("the mentee, as the mentor knows her");
+    let mut mentee_ws = WsClient::connect(&app.ws_url, &pair.mentee.token).await;
+    let mut mentor_ws = WsClient::connect_recording(&app.ws_url, &pair.mentor.token).await;
+    mentor_ws.sync().await;
+    let before = mentor_ws.transcript().len();
+
+    let invited = rest
+        .post(
+            &format!("/api/rooms/{room}/invitations"),
+            Some(&pair.mentor.token),
+            &json!({"conversation": pair.conversation, "member": night_owl}),
+        )
+        .await;
+    if !already_in {
+        // She is told, and joins by her own choice under a name she picks.
+        let frame = mentee_ws.next_of_type("invitation").await;
+        assert_eq!(frame["invitation"]["room"], room.as_str());
+        rest.post(
+            "/api/rooms/join",
+            Some(&pair.mentee.token),
+            &json!({"room": room, "pseudonym": "Owl Two"}),
+        )
+        .await
+        .ok();
+        let members = summary(rest, &pair.mentor, &room).await;
+        assert!(
+            members["members"]
+                .as_array()
+                .expect("members")
+                .iter()
+                .any(|m| m["display_name"] == "Owl Two"),
+            "{members}"
+        );
+    }
+    super::settle(&mut mentor_ws).await;
+    let frames = mentor_ws.transcript()[before..]
+        .iter()
+        .map(|f| f["type"].as_str().unwrap_or("").to_owned())
+        .filter(|t| t != "pong" && t != "presence")
+        .collect();
+    // Each world has its own room: the id is asserted, then left out like the time.
+    let mut body = invited.body.clone();
+    let invitation = body["invitation"].as_object_mut().expect("invitation");
+    assert_eq!(invitation.remove("room"), Some(json!(room)));
+    invitation.remove("invited_at");
+    app.shutdown().await;
+    (invited.status, body, frames)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentoring_leak_invite_by_member_answers_alike_whoever_the_pseudonym_is() {
+    let (status_fresh, body_fresh, _) = invite_by_member_seen_by_facilitator(false).await;
+    let (status_in, body_in, frames_in) = invite_by_member_seen_by_facilitator(true).await;
+    assert_eq!(status_fresh, 201, "{body_fresh}");
+    assert_eq!(
+        (status_in, &body_in),
+        (status_fresh, &body_fresh),
+        "the answer tells whether the pseudonymous mentee is already in the room"
+    );
+    // Nothing reaches the facilitator when she is already in (in the fresh world the
+    // facilitator sees her join, by her own act, which is not the question).
+    assert!(
+        frames_in.iter().all(|t| t == "ok"),
+        "the facilitator got {frames_in:?}"
+    );
+}

@@ -1,8 +1,9 @@
 //! Blocks (silent, between accounts, not where a facilitator is present) and reports to
-//! safeguarding (who sees a copy; the reported member never learns who reported).
+//! safeguarding (who sees a copy; the reported member never learns who reported; one
+//! report per person and message; the reporter sees it handled).
 
 use mentorhub_tests::rest::text;
-use mentorhub_tests::{WsClient, spawn_app};
+use mentorhub_tests::{Person, Reply, Rest, WsClient, spawn_app};
 use serde_json::{Value, json};
 
 use super::{answer, assert_absent, bodies, create_room, enter_room, request, settle};
@@ -325,5 +326,153 @@ async fn mentoring_report_reaches_safeguarding_and_hides_the_reporter() {
         &[&report, "threatening", &reporter.account, "Rita Reporter"],
         "the reported member",
     );
+    app.shutdown().await;
+}
+
+/// Reports `seq` in `conversation` as `person`.
+async fn file_report(rest: &Rest, person: &Person, conversation: &str, seq: u64) -> Reply {
+    rest.post(
+        "/api/reports",
+        Some(&person.token),
+        &json!({"conversation": conversation, "seq": seq}),
+    )
+    .await
+}
+
+/// `(conversation, seq, state)` of each report `person` filed, oldest first.
+async fn my_reports(rest: &Rest, person: &Person) -> Vec<(String, u64, String)> {
+    let listed = rest.get("/api/me/reports", Some(&person.token)).await.ok();
+    let mut mine: Vec<(String, u64, String)> = listed["reports"]
+        .as_array()
+        .expect("reports")
+        .iter()
+        .map(|r| {
+            (
+                text(&r["conversation"]),
+                r["seq"].as_u64().expect("seq"),
+                text(&r["state"]),
+            )
+        })
+        .collect();
+    mine.sort_by_key(|r| r.1);
+    mine
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentoring_report_once_per_person_and_the_reporter_sees_it_handled() {
+    let app = spawn_app().await;
+    let rest = &app.rest;
+    let mentee = rest.login("Ada Student", "mentee").await;
+    let pushy = rest.login("Pushy Mentor", "mentor").await;
+    let kind = rest.login("Kind Mentor", "mentor").await;
+    let guardian = rest.login("Sam Safeguard", "safeguarding").await;
+    let second_guardian = rest.login("Tess Safeguard", "safeguarding").await;
+    let created = request(
+        rest,
+        &mentee,
+        json!({"mentors": [pushy.account, kind.account]}),
+    )
+    .await
+    .ok();
+    let id = text(&created["relationship"]["id"]);
+    let conversation = text(&created["relationship"]["conversation"]);
+    answer(rest, &pushy, &id, "accept", json!({})).await.ok();
+    answer(rest, &kind, &id, "accept", json!({})).await.ok();
+    let mut pushy_ws = WsClient::connect(&app.ws_url, &pushy.token).await;
+    let mut guardian_ws = WsClient::connect(&app.ws_url, &guardian.token).await;
+    let mut second_ws = WsClient::connect(&app.ws_url, &second_guardian.token).await;
+    let first = pushy_ws.say(&conversation, "p-1", "first").await;
+    let second = pushy_ws.say(&conversation, "p-2", "second").await;
+    let third = pushy_ws.say(&conversation, "p-3", "third").await;
+
+    // Whether someone else already reported a message changes nothing for the next
+    // reporter: the kind mentor's answers are alike for a message the mentee reported
+    // and for one nobody did.
+    let by_mentee = file_report(rest, &mentee, &conversation, first).await;
+    assert_eq!(by_mentee.status, 201, "{:?}", by_mentee.body);
+    let after_other = file_report(rest, &kind, &conversation, first).await;
+    let untouched = file_report(rest, &kind, &conversation, second).await;
+    for reply in [&after_other, &untouched] {
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        let mut keys: Vec<&String> = reply.body["report"]
+            .as_object()
+            .expect("report")
+            .keys()
+            .collect();
+        keys.sort();
+        assert_eq!(keys, ["created_at", "id", "state"]);
+        assert_eq!(reply.body["report"]["state"], "open");
+    }
+
+    // The same person twice: refused with a stable code, nothing filed, nobody told.
+    let again = file_report(rest, &mentee, &conversation, first).await;
+    assert_eq!((again.status, again.code()), (409, "already_reported"));
+    // Twice at once: the database lets exactly one through.
+    let (one, other) = tokio::join!(
+        file_report(rest, &mentee, &conversation, third),
+        file_report(rest, &mentee, &conversation, third),
+    );
+    let mut statuses = [one.status, other.status];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{:?} / {:?}", one.body, other.body);
+    let listed = rest.get("/api/reports", Some(&guardian.token)).await.ok();
+    assert_eq!(
+        listed["reports"].as_array().map(Vec::len),
+        Some(4),
+        "{listed}"
+    );
+    let mut told = 0;
+    while guardian_ws
+        .next_matching_within(super::QUIET, "report_filed", |f| {
+            f["type"] == "report_filed"
+        })
+        .await
+        .is_some()
+    {
+        told += 1;
+    }
+    assert_eq!(told, 4, "one report_filed per report filed");
+
+    // Each reporter lists their own reports, never anyone else's.
+    assert_eq!(
+        my_reports(rest, &mentee).await,
+        [
+            (conversation.clone(), first, "open".to_owned()),
+            (conversation.clone(), third, "open".to_owned()),
+        ]
+    );
+    assert_eq!(my_reports(rest, &pushy).await, []);
+
+    // Safeguarding marks one handled: the other holder's inbox follows live, and the
+    // reporter sees it handled.
+    let report = text(&by_mentee.body["report"]["id"]);
+    let closed = rest
+        .post(
+            &format!("/api/reports/{report}/close"),
+            Some(&guardian.token),
+            &json!({}),
+        )
+        .await
+        .ok();
+    assert_eq!(closed["report"]["state"], "closed");
+    let live = second_ws.next_of_type("report_closed").await;
+    assert_eq!(live["report"]["id"], report.as_str());
+    assert_eq!(live["report"]["state"], "closed");
+    assert!(live["report"].get("messages").is_none() && live["report"].get("reason").is_none());
+    assert_eq!(
+        my_reports(rest, &mentee).await[0],
+        (conversation.clone(), first, "closed".to_owned())
+    );
+    let twice = rest
+        .post(
+            &format!("/api/reports/{report}/close"),
+            Some(&second_guardian.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!((twice.status, twice.code()), (409, "conflict"));
+    // Reporting again after it was handled is still the same report.
+    let after_close = file_report(rest, &mentee, &conversation, first).await;
+    assert_eq!(after_close.code(), "already_reported");
     app.shutdown().await;
 }
