@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Mentorhub beside the peers of /work/shared/bench/peers (Socket.IO, socketioxide, the Node
-# ws floor, the Rust floor), interleaved in the same repeats, measured by the same
-# generators; then the ratios against issue 7's targets (tests/bench/ratios.js).
+# Mentorhub beside the peers in tests/bench/peers (Socket.IO, socketioxide, the Node ws
+# floor, the Rust floor), interleaved in the same repeats, measured by the same
+# generators; then the ratios against the performance targets (tests/bench/ratios.js,
+# docs/PERFORMANCE.md).
 #
-#   bash tests/bench/compare.sh                      # everything, REPEATS=3, < 20 min
+#   bash tests/bench/compare.sh                      # everything, REPEATS=3, < 20 min of runs
+#   QUICK=1 bash tests/bench/compare.sh              # smoke: every server and probe once, ~5 min
 #   REPEATS=1 CONFIGS="mentorhub-1node rustfloor-1node" SCENARIOS=mentoring IDLE=0 KNEE=0 \
-#     PERSIST=0 bash tests/bench/compare.sh          # a quick look
+#     PERSIST=0 bash tests/bench/compare.sh          # a quick look at two configs
+#
+# Needs only this repository: the peers' sources and lock files are in tests/bench/peers;
+# their npm packages are installed with `npm ci` there and the Rust peers are built with
+# their own Cargo.lock (outside Mentorhub's workspace) on first use.
 #
 # Not part of scripts/test.sh. Results: tests/bench/results/<UTC stamp>/ (gitignored):
 # load.jsonl (Node generator, 1×50 and 200×5), idle.jsonl, knee.jsonl, persist.jsonl,
@@ -25,6 +31,13 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BENCH=$ROOT/tests/bench
 
+# QUICK=1: a smoke run that starts every server and every probe once with tiny loads, to
+# check that everything builds and runs. Its figures are not measurements.
+if [ "${QUICK:-0}" = 1 ]; then
+  : "${REPEATS:=1}" "${SCENARIOS:=mentoring}" "${WARMUP:=1}" "${DURATION:=2}" "${DRAIN:=1}"
+  : "${IDLE_N:=250}" "${KNEE_RATES:=1,2}" "${SIO_KNEE_RATES:=1}" "${PERSIST_PAIRS:=20}"
+  : "${PERSIST_IN_FLIGHT:=2}"
+fi
 REPEATS=${REPEATS:-3}
 WARMUP=${WARMUP:-2}
 DURATION=${DURATION:-6}
@@ -34,6 +47,7 @@ SCENARIOS=${SCENARIOS:-"mentoring rooms200"}
 IDLE=${IDLE:-1}                     # idle RSS per connection per server, in the first IDLE_REPEATS repeats
 IDLE_REPEATS=${IDLE_REPEATS:-1}
 IDLE_N=${IDLE_N:-5000}
+IDLE_MH_N=${IDLE_MH_N:-$IDLE_N}     # Mentorhub's idle probe alone may hold more (the target is at 18,000)
 IDLE_CONFIGS=${IDLE_CONFIGS:-"mentorhub sio socketioxide ws rustfloor"}
 KNEE=${KNEE:-1}                     # saturation knee, once, after the repeats
 KNEE_RATES=${KNEE_RATES:-"2,4,8,12,16,24,32"}
@@ -46,15 +60,21 @@ PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_PORT=${REDIS_PORT:-6390}
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-PEERS_SRC=${PEERS_SRC:-/work/shared/bench/peers}
-# A writable copy outside any Cargo workspace (a copy under target/ would be taken for
-# a member of this one), never committed.
-PEERS=${PEERS:-${TMPDIR:-/tmp}/mentorhub-bench-peers}
+# PROFILE=debug builds and runs debug binaries (faster to build, for QUICK=1 smoke runs only).
+PROFILE=${PROFILE:-release}
+case $PROFILE in
+  release) CARGO_PROFILE=(--release) ;;
+  debug) CARGO_PROFILE=() ;;
+  *) echo "PROFILE must be release or debug" >&2; exit 2 ;;
+esac
+PEERS=$BENCH/peers
 SIO=$PEERS/socketio
-RFLOOR_BIN=$PEERS/target/release/rust-floor
-SIOXIDE_BIN=$PEERS/target/release/socketioxide-peer
-MH_BIN=$CARGO_TARGET_DIR/release/mentorhub
-LOADGEN=$CARGO_TARGET_DIR/release/loadgen
+# Both Rust peers build into one target dir (same dependency versions); gitignored.
+PEERS_TARGET=${PEERS_TARGET:-$PEERS/target}
+RFLOOR_BIN=$PEERS_TARGET/$PROFILE/rust-floor
+SIOXIDE_BIN=$PEERS_TARGET/$PROFILE/socketioxide-peer
+MH_BIN=$CARGO_TARGET_DIR/$PROFILE/mentorhub
+LOADGEN=$CARGO_TARGET_DIR/$PROFILE/loadgen
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$BENCH/results/$STAMP}
@@ -65,21 +85,19 @@ exec > >(tee -a "$OUT/console.log") 2>&1
 
 say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
-# --- one-time set-up: writable copy of the peers, their builds, Mentorhub's ------------
+# --- one-time set-up: the peers' packages and builds, Mentorhub's build -------------------
 setup() {
-  mkdir -p "$PEERS"
-  # The shared folder is read-only: copy the sources (never into this repository).
-  rsync -a --exclude target --exclude node_modules --exclude results "$PEERS_SRC"/ "$PEERS"/
+  # The committed lock pins every npm package; installed once, never committed.
   [ -d "$SIO/node_modules" ] || (cd "$SIO" && npm ci --no-audit --no-fund)
-  # Both Rust peers share one target dir (same dependency versions); built only when needed.
+  # The Rust peers are projects of their own (own Cargo.lock, excluded from the workspace).
   local all="$CONFIGS $IDLE_CONFIGS $KNEE_CONFIGS"
-  if [[ $all == *rustfloor* && ! -x $RFLOOR_BIN ]]; then
-    (cd "$PEERS/rust-floor" && CARGO_TARGET_DIR=$PEERS/target cargo build --release --locked)
+  if [[ $all == *rustfloor* ]]; then
+    (cd "$PEERS/rust-floor" && CARGO_TARGET_DIR=$PEERS_TARGET cargo build "${CARGO_PROFILE[@]}" --locked)
   fi
-  if [[ $all == *socketioxide* && ! -x $SIOXIDE_BIN ]]; then
-    (cd "$PEERS/socketioxide" && CARGO_TARGET_DIR=$PEERS/target cargo build --release --locked)
+  if [[ $all == *socketioxide* ]]; then
+    (cd "$PEERS/socketioxide" && CARGO_TARGET_DIR=$PEERS_TARGET cargo build "${CARGO_PROFILE[@]}" --locked)
   fi
-  if [ "${BUILD:-1}" = 1 ]; then cargo build --release --workspace --bins; fi
+  if [ "${BUILD:-1}" = 1 ]; then cargo build "${CARGO_PROFILE[@]}" --locked --workspace --bins; fi
   command -v redis-server >/dev/null || { echo "redis-server is missing (apt-get install redis-server)" >&2; exit 1; }
   ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 }
@@ -278,7 +296,8 @@ run_idle() {
   sleep 1
   if [ "$srv" = mentorhub ] || [ "$srv" = rustfloor ]; then
     local proto=mentorhub; [ "$srv" = rustfloor ] && proto=ws-json
-    "$LOADGEN" idle --proto $proto --urls "$URLS" --clients "$IDLE_N" --group-size 5 \
+    local n=$IDLE_N; [ "$srv" = mentorhub ] && n=$IDLE_MH_N
+    "$LOADGEN" idle --proto $proto --urls "$URLS" --clients "$n" --group-size 5 \
       --server-pids "${PIDS[0]}" --label "idle-$srv-loadgen" --out "$OUT/idle.jsonl" --hard-limit 120 >/dev/null \
       || say "   idle $srv (loadgen) failed"
   fi
@@ -332,12 +351,12 @@ run_persist() {
 }
 
 T0=$(date +%s)
-say "set-up (peers copy and builds, Mentorhub release build)"
+say "set-up (peers' packages and builds, Mentorhub $PROFILE build)"
 setup
 { echo "stamp=$STAMP"; echo "commit=$(git -C "$ROOT" rev-parse HEAD)$(git -C "$ROOT" diff --quiet || echo ' (dirty)')"
   uname -r; nproc; grep -m1 'model name' /proc/cpuinfo; grep MemTotal /proc/meminfo; node --version
   redis-server --version; psql --version; rustc --version
-  echo "REPEATS=$REPEATS WARMUP=$WARMUP DURATION=$DURATION DRAIN=$DRAIN IDLE_N=$IDLE_N KNEE_RATES=$KNEE_RATES"
+  echo "REPEATS=$REPEATS WARMUP=$WARMUP DURATION=$DURATION DRAIN=$DRAIN IDLE_N=$IDLE_N IDLE_MH_N=$IDLE_MH_N KNEE_RATES=$KNEE_RATES PROFILE=$PROFILE QUICK=${QUICK:-0}"
   echo "loadavg at start: $(cat /proc/loadavg)"; } > "$OUT/env.txt" 2>&1
 say "results -> $OUT"
 T1=$(date +%s)

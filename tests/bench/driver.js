@@ -1,6 +1,6 @@
 'use strict';
-// Mentorhub driver for the shared room-chat load generator
-// (/work/shared/bench/peers/socketio: loadgen.js and idle.js, `--proto file:PATH`).
+// Mentorhub driver for the peers' room-chat load generator
+// (tests/bench/peers/socketio: loadgen.js and idle.js, `--proto file:PATH`).
 //
 //   connect(url, room, onMsg, opts) -> Promise<{ send(body), close(), onDisconnect(cb) }>
 //
@@ -26,7 +26,7 @@
 const crypto = require('crypto');
 const path = require('path');
 
-// `ws` comes from the generator's own node_modules (this file lives in another project).
+// `ws` comes from the generator's node_modules (tests/bench/peers/socketio; this file is outside that package).
 const WebSocket = require(require.resolve('ws', {
   paths: [process.cwd(), require.main ? path.dirname(require.main.filename) : process.cwd()],
 }));
