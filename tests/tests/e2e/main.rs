@@ -1,7 +1,7 @@
 //! End-to-end tests: real servers, real WebSocket clients, real WebRTC peers, a real
 //! Redis and PostgreSQL. One test binary so the harness is compiled once.
 //!
-//! Name filters the issues ask for: `foundation`, `leak`, `agreement`, `relay`, `node_kill`,
+//! Name filters that select a concern: `foundation`, `leak`, `agreement`, `relay`, `node_kill`,
 //! `redis_restart` (`cargo nextest run -p mentorhub-tests -E 'test(/relay/)'`).
 
 mod bench_smoke;

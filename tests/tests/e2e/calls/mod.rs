@@ -1,4 +1,4 @@
-//! Calls (issue 4): life cycle, refused signals, real WebRTC peers signalled through the
+//! Calls: life cycle, refused signals, real WebRTC peers signalled through the
 //! server, the embedded TURN server and relay-only privacy.
 //!
 //! | module | what |

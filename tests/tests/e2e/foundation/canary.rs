@@ -1,6 +1,6 @@
 //! Confidentiality: a chat scenario against a real `mentorhub` process at trace log
-//! level (beyond the debug level the issue asks for), with canary strings in message bodies (sent, replied, edited, deleted, refused,
-//! malformed), in an introduction and in tokens (a claim the server ignores, refused and
+//! level (the most verbose there is, so nothing can hide below it), with canary strings in
+//! message bodies (sent, replied, edited, deleted, refused, malformed), in an introduction and in tokens (a claim the server ignores, refused and
 //! refreshed tokens). None of them, and no token, may appear in the captured logs or in
 //! the raw SQLite files.
 

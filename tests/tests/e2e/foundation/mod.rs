@@ -1,4 +1,4 @@
-//! Foundation (issue 2): relationships, durable conversations, resume, auth and bad
+//! Foundation: relationships, durable conversations, resume, auth and bad
 //! input, end to end against real servers and real WebSocket clients.
 //!
 //! | module | what |

@@ -1,4 +1,4 @@
-//! The mentoring model (issue 3): directory, relationship life cycle, rooms and their
+//! The mentoring model: directory, relationship life cycle, rooms and their
 //! confidentiality agreement, pseudonyms, blocks, reports and content-blind oversight.
 //!
 //! | module | what |
