@@ -20,6 +20,8 @@ import { mountOverview } from './views/overview.js';
 import { mountNewRoom } from './views/new-room.js';
 import { Calls } from './call/calls.js';
 import { mountCallView } from './views/call.js';
+import { refreshSafety } from './safety-state.js';
+import { ask } from './views/dialog.js';
 
 const api = new Api(() => session.token);
 const session = new Session(api);
@@ -43,6 +45,7 @@ window.mentorhub = app; // for the browser tests and for curious people in devto
 connection.on('welcome', (welcome) => {
   store.onWelcome(welcome);
   refreshLists();
+  refreshSafety(app);
 });
 
 connection.on('frame', (frame) => {
@@ -157,10 +160,15 @@ function claimsAccount(token) {
   }
 }
 
-document.getElementById('sign-out').addEventListener('click', () => {
+document.getElementById('sign-out').addEventListener('click', async () => {
   const account = session.account;
   const unsent = outbox.items.length;
-  if (unsent && !confirm(`${unsent} message(s) are not sent yet and will be discarded. Sign out?`)) return;
+  if (unsent && !(await ask({
+    title: 'Sign out and discard unsent messages?',
+    text: `${unsent === 1 ? '1 message is' : `${unsent} messages are`} not sent yet and will be discarded.`,
+    confirm: 'Sign out',
+    danger: true,
+  }))) return;
   calls.hangUpAll();
   connection.stop();
   outbox.useAccount(null);

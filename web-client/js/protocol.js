@@ -53,6 +53,8 @@ export const ERROR_TEXT = {
   unavailable: 'The server is busy; retrying shortly.',
   unauthorized: 'Your sign-in is no longer valid.',
   call_state: 'The call is not in a state that allows this.',
+  already_reported: 'You have already reported this message. Safeguarding has it.',
+  offline: 'You are offline. Try again when you are back online.',
 };
 
 export function errorText(code, fallback) {

@@ -30,6 +30,10 @@ export class Store extends Emitter {
     this.cursors = {};
     this.typing = new Map();
     this.presence = new Map();
+    /** `conversation:seq` of every message this account reported (one report each). */
+    this.reported = new Set();
+    /** The account's blocks: `conversation:member` → {conversation, member, display_name}. */
+    this.blocks = new Map();
     /** The conversation (and thread) on screen: its messages count as read. */
     this.open = null;
   }
@@ -144,6 +148,10 @@ export class Store extends Emitter {
       case 'invitation':
         this.invitations.set(frame.invitation.room, frame.invitation);
         this.emit('invitations');
+        return undefined;
+      case 'report_filed':
+      case 'report_closed':
+        this.emit('reports', frame);
         return undefined;
       case 'conversation_removed':
         this.#dropConversation(frame.conversation);
@@ -317,6 +325,34 @@ export class Store extends Emitter {
     this.presence.get(conversation).set(member, status);
     this.emit(`presence:${conversation}`);
     this.emit(`conversation:${conversation}`);
+  }
+
+  // ---- safety: what I reported, whom I blocked ---------------------------------------
+
+  setMyReports(list) {
+    this.reported = new Set(list.map((r) => `${r.conversation}:${r.seq}`));
+    this.emit('safety');
+  }
+
+  markReported(conversation, seq) {
+    this.reported.add(`${conversation}:${seq}`);
+    this.emit('safety');
+    this.emit(`timeline:${conversation}`);
+  }
+
+  hasReported(conversation, seq) {
+    return this.reported.has(`${conversation}:${seq}`);
+  }
+
+  setBlocks(list) {
+    this.blocks = new Map(list.map((b) => [`${b.conversation}:${b.member}`, b]));
+    this.emit('safety');
+  }
+
+  /** The blocks made through members of this conversation (the blocked accounts may
+   * be elsewhere too; the server applies a block wherever it holds). */
+  blocksIn(conversation) {
+    return [...this.blocks.values()].filter((b) => b.conversation === conversation);
   }
 
   // ---- questions views ask ----------------------------------------------------------

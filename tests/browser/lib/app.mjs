@@ -108,3 +108,30 @@ export async function pairUp(chromium, server, { pseudonym, mentorName = DEMO.me
 export function messageRow(page, text) {
   return page.locator('.messages .message:not(.pending)', { has: page.locator('.body', { hasText: text }) });
 }
+
+/** Taps a message (its actions appear on tap, not permanently) and uses one of them. */
+export async function messageAction(page, text, name) {
+  const row = messageRow(page, text);
+  const action = row.getByRole(name === 'Reply in thread' ? 'link' : 'button', { name, exact: true });
+  if (!(await action.isVisible())) await row.locator('.body').click();
+  await action.click();
+}
+
+/** Uses a conversation header action, opening its menu first when it lives there. */
+export async function conversationAction(page, name) {
+  const header = page.locator('.conversation-header');
+  const direct = header.getByRole('button', { name, exact: true });
+  if (!(await direct.first().isVisible())) {
+    await header.locator('details.menu summary').filter({ visible: true }).first().click();
+  }
+  await header.getByRole('button', { name, exact: true }).filter({ visible: true }).first().click();
+}
+
+/** Answers the client's own confirmation dialog (never a native one). */
+export async function confirmDialog(page, buttonName, text) {
+  const dialog = page.locator('dialog.ask[open]');
+  await dialog.waitFor();
+  if (text !== undefined) await dialog.locator('textarea').fill(text);
+  await dialog.getByRole('button', { name: buttonName }).click();
+  await dialog.waitFor({ state: 'detached' });
+}

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser, screenshot } from '../lib/browser.mjs';
 import { startServer } from '../lib/server.mjs';
-import { assertNoConsoleErrors, pairUp } from '../lib/app.mjs';
+import { assertNoConsoleErrors, conversationAction, pairUp } from '../lib/app.mjs';
 import { candidateTypes, describeCall, expectInboundGrowth } from '../lib/call.mjs';
 
 let server;
@@ -24,7 +24,7 @@ after(async () => {
 });
 
 async function callAndAnswer(caller, callee, media) {
-  await caller.page.locator('.conversation-actions').getByRole('button', { name: media === 'video' ? 'Video call' : 'Audio call' }).click();
+  await conversationAction(caller.page, media === 'video' ? 'Video call' : 'Audio call');
   const ring = callee.page.getByRole('alertdialog');
   await ring.waitFor();
   await ring.getByRole('button', { name: 'Accept' }).click();

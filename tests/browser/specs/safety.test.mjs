@@ -7,7 +7,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser } from '../lib/browser.mjs';
 import { startServer } from '../lib/server.mjs';
-import { assertNoConsoleErrors, expectMessage, messageRow, pairUp, sendMessage, signInAs } from '../lib/app.mjs';
+import {
+  assertNoConsoleErrors, confirmDialog, conversationAction, expectMessage, messageAction, messageRow, pairUp, sendMessage, signInAs,
+} from '../lib/app.mjs';
 
 let server;
 let chromium;
@@ -22,14 +24,6 @@ after(async () => {
   await server?.stop();
 });
 
-async function confirmDialog(page, buttonName, text) {
-  const dialog = page.locator('dialog.ask[open]');
-  await dialog.waitFor();
-  if (text !== undefined) await dialog.locator('textarea').fill(text);
-  await dialog.getByRole('button', { name: buttonName }).click();
-  await dialog.waitFor({ state: 'detached' });
-}
-
 test('reveal, report, no-fault end, content-blind overview', async () => {
   const { mentor, mentee } = await pairUp(chromium, server, {
     pseudonym: 'Night Owl', mentorName: 'Dr Ana Okafor', menteeName: 'Zanele Khumalo',
@@ -40,19 +34,20 @@ test('reveal, report, no-fault end, content-blind overview', async () => {
 
   // Only the mentee can reveal, and only by their own act.
   assert.equal(await mentor.page.getByRole('button', { name: 'Reveal identity' }).count(), 0);
-  await mentee.page.getByRole('button', { name: 'Reveal identity' }).click();
+  await conversationAction(mentee.page, 'Reveal identity');
   await confirmDialog(mentee.page, 'Reveal my identity');
   await mentor.page.locator('#conversation-title', { hasText: 'Zanele Khumalo' }).waitFor();
 
   // The mentee reports one of the mentor's messages (the form says who will see it).
   await sendMessage(mentor.page, 'A message that gets reported');
   await expectMessage(mentee.page, 'A message that gets reported');
-  await messageRow(mentee.page, 'A message that gets reported').getByRole('button', { name: 'Report' }).click();
+  await messageAction(mentee.page, 'A message that gets reported', 'Report');
   await confirmDialog(mentee.page, 'Report', 'Testing the report path');
-  await mentee.page.locator('#announcer', { hasText: 'Reported' }).waitFor();
+  await confirmDialog(mentee.page, 'OK');
+  await messageRow(mentee.page, 'A message that gets reported').locator('.reported-tag').waitFor();
 
   // Either party ends it, no fault: read-only for both.
-  await mentee.page.getByRole('button', { name: 'End relationship' }).click();
+  await conversationAction(mentee.page, 'End relationship');
   await confirmDialog(mentee.page, 'End relationship', 'A private note nobody else reads');
   for (const person of [mentor, mentee]) {
     await person.page.locator('.conversation-state', { hasText: 'read-only' }).waitFor();

@@ -6,7 +6,7 @@ import { h, render } from '../dom.js';
 import { frames } from '../protocol.js';
 import { createComposer } from './composer.js';
 import { createMessageList } from './message-list.js';
-import { conversationActions, messageActions } from './safety.js';
+import { blockedNotice, conversationActions, messageActions } from './safety.js';
 import { mountAgreementGate, createMemberPanel } from './room.js';
 
 const STATE_TEXT = {
@@ -51,11 +51,14 @@ export function mountConversation(view, app, conversationId, threadParam) {
     body.refresh();
   }
 
-  offs.push(store.on('conversations', draw), store.on(`conversation:${conversationId}`, draw), store.on('relationships', draw));
+  offs.push(store.on('conversations', draw), store.on(`conversation:${conversationId}`, draw), store.on('relationships', draw), store.on('safety', draw));
+  // The page is exactly the screen tall while a conversation is open: only its list scrolls.
+  document.body.classList.add('conversation-open');
   draw();
   return () => {
     offs.forEach((off) => off());
     body?.destroy();
+    document.body.classList.remove('conversation-open');
     if (store.open?.conversation === conversationId) store.open = null;
   };
 }
@@ -71,16 +74,21 @@ function createBody(view, app, conversationId, thread) {
     ? h('a', { class: 'back', href: `#/c/${conversationId}` }, '← Back to conversation')
     : h('a', { class: 'back', href: '#/' }, '← Home');
   const members = createMemberPanel(app, conversationId);
+  const notes = h('div', { class: 'conversation-notes' });
   const list = createMessageList(app, conversationId, {
     thread,
     extraActions: (message) => messageActions(app, conversationId, message),
   });
+  // Captured before anything is marked read: the list opens at the first unread message.
+  const opening = store.conversations.get(conversationId);
+  if (!thread && opening?.unread) list.setUnreadAfter(opening.read_seq || 0);
   const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
   const composer = createComposer(app, conversationId, { thread });
   const section = h(
     'section',
     { class: 'conversation', 'aria-labelledby': 'conversation-title', dataset: { conversation: conversationId } },
     h('header', { class: 'conversation-header' }, back, h('div', { class: 'title-block' }, title, state), actions),
+    notes,
     members.element,
     thread ? h('h2', { class: 'thread-title' }, 'Thread') : null,
     list.element,
@@ -105,7 +113,7 @@ function createBody(view, app, conversationId, thread) {
       if (!thread && !timeline.loadedLatest) {
         const reply = await connection.request(frames.history(conversationId, { limit: 50 }));
         store.applyHistory(conversationId, reply.events, { hasMore: reply.has_more, direction: 'latest' });
-        list.scrollToEnd();
+        list.reposition();
       }
       if (!threadsLoaded) {
         const reply = await connection.request(frames.threads(conversationId));
@@ -149,7 +157,16 @@ function createBody(view, app, conversationId, thread) {
 
   function drawActions() {
     const current = store.conversations.get(conversationId);
-    if (current) render(actions, conversationActions(app, current));
+    if (!current) return;
+    // Redrawn on every change (calls, connection): a menu the person opened stays open.
+    const wasOpen = actions.querySelector('details.menu[open]') !== null;
+    render(actions, conversationActions(app, current));
+    if (wasOpen) actions.querySelector('details.menu').open = true;
+    // The private end note, shown to the one who wrote it (nobody else receives it).
+    const note = store.relationshipOf(conversationId)?.my_note;
+    render(notes,
+      note ? h('p', { class: 'conversation-note' }, h('strong', {}, 'Your private note: '), note) : null,
+      blockedNotice(app, current));
   }
 
   function refresh() {
@@ -190,8 +207,11 @@ function createBody(view, app, conversationId, thread) {
   );
   const onVisible = () => markRead();
   document.addEventListener('visibilitychange', onVisible);
-  list.scrollToEnd();
-  composer.focus();
+  // One's own message always brings the list to the bottom.
+  composer.element.addEventListener('submit', () => setTimeout(() => list.scrollToEnd(), 0));
+  // A keyboard user lands in the composer; on a touch screen focusing it would pop
+  // the keyboard over the conversation the person came to read.
+  if (window.matchMedia('(pointer: fine)').matches) composer.focus();
 
   return {
     refresh,

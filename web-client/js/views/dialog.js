@@ -38,3 +38,32 @@ export function ask({ title, text, field, confirm, danger = false }) {
     dialog.showModal();
   });
 }
+
+/**
+ * A message the person must see (instead of the browser's `alert`): a labelled modal
+ * with one button. Resolves when it is closed.
+ * @param {string} text
+ * @param {{title?: string, details?: (Node|string)[]}} [options]
+ */
+export function tell(text, { title = 'Something went wrong', details = [] } = {}) {
+  return new Promise((resolve) => {
+    const dialog = h(
+      'dialog',
+      { class: 'ask tell', 'aria-labelledby': 'tell-title', 'aria-describedby': 'tell-text' },
+      h(
+        'form',
+        { method: 'dialog' },
+        h('h2', { id: 'tell-title' }, title),
+        h('p', { id: 'tell-text' }, text),
+        details,
+        h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'OK')),
+      ),
+    );
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      resolve();
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}

@@ -4,6 +4,7 @@
 import { h, render, announce } from '../dom.js';
 import { errorText } from '../protocol.js';
 import { joinWithCodeForm } from './new-room.js';
+import { ask, tell } from './dialog.js';
 
 const RELATIONSHIP_STATE = {
   pending: 'Waiting for an answer',
@@ -47,18 +48,18 @@ export function mountHome(view, app) {
       store.upsertRelationship(reply.relationship);
       announce(accept ? 'Request accepted.' : 'Request declined.');
     } catch (error) {
-      announce(errorText(error.code, error.message));
-      alert(errorText(error.code, error.message));
+      await tell(errorText(error.code, error.message));
     }
   }
 
   async function withdraw(relationship) {
-    if (!confirm('Withdraw this request?')) return;
+    const answer = await ask({ title: 'Withdraw this request?', text: 'The mentor will no longer see it. You can ask again later.', confirm: 'Withdraw' });
+    if (!answer) return;
     try {
       const reply = await app.api.post(`/relationships/${relationship.id}/withdraw`);
       store.upsertRelationship(reply.relationship);
     } catch (error) {
-      alert(errorText(error.code, error.message));
+      await tell(errorText(error.code, error.message));
     }
   }
 
@@ -109,7 +110,7 @@ export function mountHome(view, app) {
         store.dropInvitation(invitation.room);
       }
     } catch (error) {
-      alert(errorText(error.code, error.message));
+      await tell(errorText(error.code, error.message));
     }
   }
 

@@ -2,19 +2,34 @@
 // timeline plus the outbox's unsent ones, each with its delivery state
 // (sending → sent → read), edit/delete for one's own, replies for top-level messages.
 // Rows are keyed and only changed rows are rebuilt, so keyboard focus stays put.
+// The list scrolls in its own box: it opens at the first unread message (or the
+// newest), follows new messages while the person is at the bottom, and otherwise shows
+// a "new messages ↓" pill. A message's actions appear when it is tapped or
+// long-pressed (hovered or focused with a mouse or keyboard), not on every message.
 
 import { h, formatTime } from '../dom.js';
 import { errorText, frames } from '../protocol.js';
+import { ask, tell } from './dialog.js';
+
+const AT_BOTTOM_PX = 40;
+const LONG_PRESS_MS = 450;
 
 export function createMessageList(app, conversation, { thread = null, extraActions = () => [] } = {}) {
   const { store, outbox, connection } = app;
   const list = h('ol', { class: 'messages', 'aria-label': thread ? 'Thread' : 'Messages' });
   const earlier = h('button', { type: 'button', class: 'link-button load-earlier', onclick: () => loadEarlier() }, 'Load earlier messages');
   const status = h('p', { class: 'muted list-status', role: 'status' });
-  const scroller = h('div', { class: 'scroller', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions' }, earlier, status, list);
+  const scroller = h('div', { class: 'scroller', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0', 'aria-label': thread ? 'Thread replies' : 'Conversation' }, earlier, status, list);
+  const pill = h('button', { type: 'button', class: 'primary small new-messages', hidden: true, onclick: () => scrollToEnd() }, 'New messages ↓');
+  const element = h('div', { class: 'list-box' }, scroller, pill);
   const rows = new Map();
   let editing = null;
   let loadingEarlier = false;
+  let openActions = null;
+  let unseenBelow = 0;
+  /** Top-level messages after this seq are shown below a "New messages" divider. */
+  let unreadAfter = null;
+  let positioned = false;
 
   const summary = () => store.conversations.get(conversation);
   const me = () => summary()?.me;
@@ -33,6 +48,16 @@ export function createMessageList(app, conversation, { thread = null, extraActio
 
   const DELIVERY_TEXT = { queued: 'Waiting for connection', sending: 'Sending…', sent: 'Sent', read: 'Read', failed: 'Not sent' };
 
+  const writable = () => summary()?.state === 'active';
+  const reportedByMe = (seq) => store.hasReported(conversation, seq);
+
+  function threadLink(message, replies) {
+    const fresh = summary()?.thread_unread?.[message.seq] || 0;
+    const count = `${replies} ${replies === 1 ? 'reply' : 'replies'}`;
+    return h('a', { class: 'thread-link', href: `#/c/${conversation}/t/${message.seq}`, 'aria-label': `${count}${fresh ? `, ${fresh} new` : ''}, open thread` },
+      `${count}${fresh ? ` · ${fresh} new` : ''} →`);
+  }
+
   function messageRow(message) {
     if (message.type === 'system') {
       return h('li', { class: 'system', dataset: { seq: message.seq } },
@@ -42,40 +67,69 @@ export function createMessageList(app, conversation, { thread = null, extraActio
     const delivery = deliveryOf(message);
     const replies = store.timeline(conversation).threads.get(message.seq)?.replies || 0;
     const isRoot = thread !== null && message.seq === thread;
+    const reported = !mine && reportedByMe(message.seq);
     const actions = [];
-    if (!message.deleted && !thread && !message.thread) {
-      actions.push(
-        h('a', { class: 'button small', href: `#/c/${conversation}/t/${message.seq}`, 'aria-label': replies ? `${replies} ${replies === 1 ? 'reply' : 'replies'}, open thread` : 'Reply in thread' },
-          replies ? `${replies} ${replies === 1 ? 'reply' : 'replies'}` : 'Reply'),
-      );
+    // Ended conversations are read-only: no reply, edit or delete (a report still can be made).
+    if (writable() && !message.deleted && !thread && !message.thread) {
+      actions.push(h('a', { class: 'button small', href: `#/c/${conversation}/t/${message.seq}`, 'aria-label': 'Reply in thread' }, 'Reply'));
     }
-    if (mine && !message.deleted && !isRoot) {
+    if (writable() && mine && !message.deleted && !isRoot) {
       actions.push(h('button', { type: 'button', class: 'small', onclick: () => startEdit(message.seq) }, 'Edit'));
       actions.push(h('button', { type: 'button', class: 'small', onclick: () => remove(message.seq) }, 'Delete'));
     }
-    if (!mine && !message.deleted) actions.push(...extraActions(message));
+    if (!mine && !message.deleted && !reported) actions.push(...extraActions(message));
     let body;
     if (message.deleted) body = h('p', { class: 'body deleted' }, 'Message deleted');
     else if (editing === message.seq) body = editForm(message);
     else body = h('p', { class: 'body' }, message.body ?? '');
-    return h(
+    const row = h(
       'li',
-      { class: `message${mine ? ' mine' : ''}`, dataset: { seq: message.seq, delivery: delivery || '' } },
+      { class: `message${mine ? ' mine' : ''}${reported ? ' reported' : ''}`, dataset: { seq: message.seq, delivery: delivery || '' } },
       h(
         'div',
         { class: 'meta' },
         h('span', { class: 'sender' }, mine ? 'You' : store.displayName(conversation, message.sender)),
         h('time', { datetime: new Date(message.ts).toISOString() }, formatTime(message.ts)),
         message.edited_at && !message.deleted ? h('span', { class: 'edited' }, '(edited)') : null,
+        reported ? h('span', { class: 'reported-tag' }, 'Reported') : null,
       ),
       body,
       h(
         'div',
         { class: 'footer' },
         delivery ? h('span', { class: `delivery delivery-${delivery}` }, DELIVERY_TEXT[delivery]) : null,
-        actions.length ? h('div', { class: 'message-actions' }, actions) : null,
+        replies && !thread ? threadLink(message, replies) : null,
+        actions.length ? h('div', { class: 'message-actions on-demand' }, actions) : null,
       ),
     );
+    if (actions.length) revealActionsOnTap(row, message.seq);
+    return row;
+  }
+
+  /** A tap toggles the message's actions (one message at a time); so does a long
+   * press, which on phones would otherwise select text. */
+  function revealActionsOnTap(row, seq) {
+    let pressTimer = null;
+    let longPressed = false;
+    const toggle = () => {
+      const opening = openActions !== seq;
+      openActions = opening ? seq : null;
+      for (const other of list.querySelectorAll('.message.show-actions')) other.classList.remove('show-actions');
+      row.classList.toggle('show-actions', opening);
+    };
+    row.addEventListener('click', (event) => {
+      if (longPressed) { longPressed = false; return; }
+      if (event.target.closest('a, button, textarea, input, form')) return;
+      if (window.getSelection()?.toString()) return;
+      toggle();
+    });
+    row.addEventListener('pointerdown', (event) => {
+      if (event.pointerType === 'mouse' || event.target.closest('a, button, textarea')) return;
+      pressTimer = setTimeout(() => { longPressed = true; toggle(); }, LONG_PRESS_MS);
+    });
+    for (const end of ['pointerup', 'pointercancel', 'pointerleave']) row.addEventListener(end, () => clearTimeout(pressTimer));
+    row.addEventListener('contextmenu', (event) => { if (event.pointerType !== 'mouse') event.preventDefault(); });
+    if (openActions === seq) row.classList.add('show-actions');
   }
 
   function pendingRow(item) {
@@ -107,7 +161,8 @@ export function createMessageList(app, conversation, { thread = null, extraActio
     return JSON.stringify([
       message.body, message.edited_at, message.deleted, deliveryOf(message),
       timeline.threads.get(message.seq)?.replies || 0, editing === message.seq,
-      store.displayName(conversation, message.sender),
+      store.displayName(conversation, message.sender), writable(), reportedByMe(message.seq),
+      summary()?.thread_unread?.[message.seq] || 0,
     ]);
   }
 
@@ -126,7 +181,7 @@ export function createMessageList(app, conversation, { thread = null, extraActio
             editing = null;
             update();
           } catch (error) {
-            alert(errorText(error.code, error.message));
+            tell(errorText(error.code, error.message));
           }
         },
         onkeydown: (event) => {
@@ -151,11 +206,12 @@ export function createMessageList(app, conversation, { thread = null, extraActio
   }
 
   async function remove(seq) {
-    if (!confirm('Delete this message for everyone?')) return;
+    const answer = await ask({ title: 'Delete this message for everyone?', text: 'Everyone here will see “Message deleted” in its place.', confirm: 'Delete', danger: true });
+    if (!answer) return;
     try {
       await connection.request(frames.delete(conversation, seq));
     } catch (error) {
-      alert(errorText(error.code, error.message));
+      tell(errorText(error.code, error.message));
     }
   }
 
@@ -177,12 +233,52 @@ export function createMessageList(app, conversation, { thread = null, extraActio
     }
   }
 
+  const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < AT_BOTTOM_PX;
+
+  function scrollToEnd() {
+    scroller.scrollTop = scroller.scrollHeight;
+    unseenBelow = 0;
+    drawPill();
+  }
+
+  function drawPill() {
+    pill.hidden = unseenBelow === 0;
+    pill.textContent = unseenBelow === 1 ? '1 new message ↓' : `${unseenBelow} new messages ↓`;
+  }
+
+  scroller.addEventListener('scroll', () => {
+    if (atBottom() && unseenBelow) {
+      unseenBelow = 0;
+      drawPill();
+    }
+  }, { passive: true });
+
+  /** Where the list opens: at the first unread message (below a divider), else at the
+   * newest. Done once, when there is something to show. */
+  function position() {
+    if (positioned || !list.firstChild) return;
+    positioned = true;
+    const divider = list.querySelector('.unread-divider');
+    if (divider) scroller.scrollTop = Math.max(0, divider.offsetTop - scroller.offsetTop - 8);
+    else scrollToEnd();
+  }
+
+  function dividerBefore(message) {
+    return unreadAfter !== null && !thread && message.type === 'message' && message.sender !== me() && message.seq > unreadAfter;
+  }
+
   /** Brings the rows in line with the timeline and the outbox. */
   function update() {
     const timeline = store.timeline(conversation);
-    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+    const wasAtBottom = atBottom();
+    const before = rows.size;
     const wanted = [];
+    let dividerPlaced = false;
     for (const message of thread ? timeline.thread(thread) : timeline.main()) {
+      if (!dividerPlaced && dividerBefore(message)) {
+        dividerPlaced = true;
+        wanted.push(['divider', `d${unreadAfter}`, () => h('li', { class: 'unread-divider', role: 'separator' }, 'New messages')]);
+      }
       wanted.push([`s${message.seq}`, signature(message), () => messageRow(message)]);
     }
     for (const item of outbox.forConversation(conversation, thread)) {
@@ -213,10 +309,25 @@ export function createMessageList(app, conversation, { thread = null, extraActio
       ? !timeline.loadedThreads.has(thread) || !timeline.threadHasMore.get(thread)
       : !timeline.hasMoreBefore || !timeline.loadedLatest;
     status.textContent = wanted.length ? '' : timeline.loadedLatest || thread ? 'No messages yet.' : 'Loading…';
-    if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+    if (!positioned) {
+      position();
+    } else if (wasAtBottom) {
+      scrollToEnd();
+    } else if (rows.size > before && !loadingEarlier) {
+      unseenBelow += rows.size - before;
+      drawPill();
+    }
   }
 
-  return { element: scroller, update, scrollToEnd: () => { scroller.scrollTop = scroller.scrollHeight; } };
+  return {
+    element,
+    update,
+    scrollToEnd,
+    /** Messages after `seq` count as unread when the list opens (null: none). */
+    setUnreadAfter(seq) { unreadAfter = seq; },
+    /** Lets the list open again at its initial position (after history arrived). */
+    reposition() { positioned = false; update(); },
+  };
 }
 
 function systemText(event, nameOf) {

@@ -3,6 +3,7 @@
 
 import { h, render, announce } from '../dom.js';
 import { errorText } from '../protocol.js';
+import { ask } from './dialog.js';
 
 /** Shown instead of the room until the member accepts its agreement: only the title
  * and the agreement text are known to the client at this point. */
@@ -67,8 +68,9 @@ export function createMemberPanel(app, conversationId) {
       h('button', {
         type: 'button',
         class: 'small danger',
-        onclick: () => {
-          if (confirm(`Remove ${member.display_name} from the room?`)) act(`/rooms/${summary.id}/members/${member.member}/remove`);
+        onclick: async () => {
+          const answer = await ask({ title: `Remove ${member.display_name} from the room?`, text: 'They stop seeing the room. They can come back only with a new invitation.', confirm: 'Remove', danger: true });
+          if (answer) act(`/rooms/${summary.id}/members/${member.member}/remove`);
         },
       }, `Remove ${member.display_name}`),
     ];
@@ -119,8 +121,9 @@ export function createMemberPanel(app, conversationId) {
         ? h('button', {
           type: 'button',
           class: 'small',
-          onclick: () => {
-            if (confirm('Leave this room?')) act(`/rooms/${conversationId}/leave`, () => app.navigate('/'));
+          onclick: async () => {
+            const answer = await ask({ title: 'Leave this room?', text: 'You will no longer see what is said here. You can come back only with a new invitation.', confirm: 'Leave room', danger: true });
+            if (answer) act(`/rooms/${conversationId}/leave`, () => app.navigate('/'));
           },
         }, 'Leave room')
         : null,
