@@ -17,7 +17,9 @@ import { mountConversation } from './views/conversation.js';
 import { mountSettings } from './views/settings.js';
 import { mountRequestMentor } from './views/request-mentor.js';
 import { mountOverview } from './views/overview.js';
-import { mountNewRoom } from './views/new-room.js';
+import { mountNewRoom, mountJoin } from './views/new-room.js';
+import { mountReports, mountReport } from './views/reports.js';
+import { mountAssign } from './views/assign.js';
 import { Calls } from './call/calls.js';
 import { mountCallView } from './views/call.js';
 import { refreshSafety } from './safety-state.js';
@@ -190,12 +192,26 @@ const screens = {
   request: mountRequestMentor,
   overview: mountOverview,
   newRoom: mountNewRoom,
+  reports: mountReports,
+  report: mountReport,
+  assign: mountAssign,
+  join: mountJoin,
 };
 
+const AFTER_SIGN_IN = 'mh.after-signin';
 let unmount = null;
 function showRoute() {
   const route = currentRoute();
-  if (!session.current && route.name !== 'signin') return navigate('/signin');
+  if (!session.current && route.name !== 'signin') {
+    // A link (an invite link, a conversation) opened before signing in: kept for after.
+    if (route.name !== 'home') sessionStorage.setItem(AFTER_SIGN_IN, location.hash);
+    return navigate('/signin');
+  }
+  if (session.current && sessionStorage.getItem(AFTER_SIGN_IN)) {
+    const next = sessionStorage.getItem(AFTER_SIGN_IN);
+    sessionStorage.removeItem(AFTER_SIGN_IN);
+    if (location.hash !== next) return navigate(next.replace(/^#/, ''));
+  }
   if (session.current && route.name === 'signin') return navigate('/');
   unmount?.();
   const view = document.getElementById('view');

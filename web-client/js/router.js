@@ -7,6 +7,10 @@ const routes = [
   ['request', /^\/request$/],
   ['overview', /^\/overview$/],
   ['newRoom', /^\/rooms\/new$/],
+  ['reports', /^\/reports$/],
+  ['report', /^\/reports\/([^/]+)$/],
+  ['assign', /^\/assign$/],
+  ['join', /^\/join\/([^/]+)$/],
   ['thread', /^\/c\/([^/]+)\/t\/(\d+)$/],
   ['conversation', /^\/c\/([^/]+)$/],
 ];

@@ -129,9 +129,19 @@ export async function conversationAction(page, name) {
 
 /** Answers the client's own confirmation dialog (never a native one). */
 export async function confirmDialog(page, buttonName, text) {
-  const dialog = page.locator('dialog.ask[open]');
+  const dialog = page.locator('dialog.ask[open]').first();
   await dialog.waitFor();
+  // This dialog (another may open right after it, e.g. a confirmation).
+  const shown = await dialog.elementHandle();
   if (text !== undefined) await dialog.locator('textarea').fill(text);
   await dialog.getByRole('button', { name: buttonName }).click();
-  await dialog.waitFor({ state: 'detached' });
+  await shown.waitForElementState('hidden');
+}
+
+/** Drops the console errors a step was expected to cause (e.g. Chromium logs every
+ * refused request as a failed resource load); fails if there was none. */
+export function expectConsoleError(errors, label, pattern) {
+  const index = errors.findIndex((e) => e.startsWith(`[${label}]`) && pattern.test(e));
+  assert.ok(index >= 0, `expected a console error matching ${pattern} from ${label}`);
+  errors.splice(index, 1);
 }

@@ -61,7 +61,7 @@ test('reveal, report, no-fault end, content-blind overview', async () => {
   const row = coordinator.page.locator('table.overview tbody tr').first();
   await row.waitFor();
   const overview = await coordinator.page.locator('#view').innerText();
-  assert.match(overview, /ended/);
+  assert.match(overview, /Ended/);
   for (const secret of ['confidential worry', 'gets reported', 'Night Owl', 'private note']) {
     assert.ok(!overview.includes(secret), `the overview shows "${secret}"`);
   }

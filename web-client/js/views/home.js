@@ -29,7 +29,10 @@ export function mountHome(view, app) {
       actions,
       session.hasRole('mentee') && h('a', { class: 'button primary', href: '#/request' }, 'Find a mentor'),
       (session.hasRole('mentor') || session.hasRole('coordinator')) && h('a', { class: 'button', href: '#/rooms/new' }, 'New room'),
+      session.hasRole('coordinator') && h('a', { class: 'button', href: '#/assign' }, 'Pair a mentee'),
       session.hasRole('coordinator') && h('a', { class: 'button', href: '#/overview' }, 'Programme overview'),
+      session.hasRole('safeguarding') && h('a', { class: 'button primary', href: '#/reports' }, 'Safeguarding inbox'),
+      session.hasRole('safeguarding') && newReports ? h('p', { class: 'new-reports', role: 'status' }, newReports === 1 ? 'A new report arrived.' : `${newReports} new reports arrived.`) : null,
     );
     heading.textContent = store.account ? `Hello, ${store.account.name}` : `Hello, ${session.current?.name || ''}`;
   }
@@ -200,8 +203,13 @@ export function mountHome(view, app) {
     drawRooms();
   }
 
+  let newReports = 0;
   draw();
   const offs = [
+    store.on('reports', (frame) => {
+      if (frame.type === 'report_filed') newReports += 1;
+      drawActions();
+    }),
     store.on('relationships', draw),
     store.on('conversations', draw),
     store.on('account', draw),

@@ -277,7 +277,7 @@ export function createMessageList(app, conversation, { thread = null, extraActio
     for (const message of thread ? timeline.thread(thread) : timeline.main()) {
       if (!dividerPlaced && dividerBefore(message)) {
         dividerPlaced = true;
-        wanted.push(['divider', `d${unreadAfter}`, () => h('li', { class: 'unread-divider', role: 'separator' }, 'New messages')]);
+        wanted.push(['divider', `d${unreadAfter}`, () => h('li', { class: 'unread-divider' }, 'New messages')]);
       }
       wanted.push([`s${message.seq}`, signature(message), () => messageRow(message)]);
     }

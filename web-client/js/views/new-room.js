@@ -50,9 +50,22 @@ export function mountNewRoom(view, app) {
   title.focus();
 }
 
-/** "Join with an invite code" — a small form for the home screen. */
-export function joinWithCodeForm(app) {
-  const code = h('input', { id: 'join-code', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false' });
+/** What a refused join means, in words (the server answers a wrong, used or expired
+ * code alike, so nobody can probe which codes existed). */
+function joinErrorText(error) {
+  if (error.code === 'not_found') {
+    return 'This invite code does not work. Each code works once and for 7 days: it may have been used already, '
+      + 'have expired, or be mistyped. Ask the facilitator for a new one.';
+  }
+  if (error.code === 'conflict') return 'You are already a member of this room.';
+  if (error.code === 'room_full') return 'This room is full. Ask the facilitator whether a place can be made.';
+  if (error.code === 'name_taken') return 'Someone in this room already uses that name. Choose another.';
+  return errorText(error.code, error.message);
+}
+
+/** "Join with an invite code": a form for the home screen and for invite links. */
+export function joinWithCodeForm(app, { code: given = '', heading = 'h2' } = {}) {
+  const code = h('input', { id: 'join-code', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false', value: given });
   const pseudonym = h('input', { id: 'join-pseudonym', type: 'text', maxlength: 64, autocomplete: 'off', value: app.store.settings.default_pseudonym || '' });
   const error = h('p', { class: 'error', role: 'alert' });
   return h(
@@ -69,14 +82,21 @@ export function joinWithCodeForm(app) {
           app.store.onFrame({ type: 'conversation', conversation: reply.conversation });
           app.navigate(`/c/${reply.conversation.id}`);
         } catch (problem) {
-          error.textContent = errorText(problem.code, problem.message);
+          error.textContent = joinErrorText(problem);
         }
       },
     },
-    h('h2', {}, 'Join a room'),
+    h(heading, {}, 'Join a room'),
+    given ? h('p', {}, 'You were invited to a room. Choose how you appear there, then join: you will see the room’s confidentiality agreement first.') : null,
     h('div', { class: 'field' }, h('label', { for: 'join-code' }, 'Invite code'), code),
-    h('div', { class: 'field' }, h('label', { for: 'join-pseudonym' }, 'Your name in the room (optional pseudonym)'), pseudonym),
+    h('div', { class: 'field' }, h('label', { for: 'join-pseudonym' }, 'Your name in the room (optional pseudonym)'), pseudonym,
+      h('p', { class: 'muted' }, 'Leave it as it is to use your default pseudonym, or empty to use your real name.')),
     error,
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Join')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: given ? 'primary' : '' }, 'Join')),
   );
+}
+
+/** `#/join/<code>`: an invite link (the code travels in the fragment, never to a server log). */
+export function mountJoin(view, app, code) {
+  view.append(joinWithCodeForm(app, { code, heading: 'h1' }));
 }

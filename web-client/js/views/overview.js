@@ -9,9 +9,26 @@ function date(ms) {
   return ms ? formatTime(ms) : '—';
 }
 
+const ORIGIN_TEXT = { assigned: 'Paired by a coordinator', requested: 'Asked by the mentee', offered: 'Offered by the mentor' };
+const RELATIONSHIP_STATE_TEXT = { pending: 'Waiting for an answer', active: 'Active', ended: 'Ended', declined: 'Declined', withdrawn: 'Withdrawn' };
+const ROOM_KIND_TEXT = { group: 'Group (facilitated)', peer: 'Peer' };
+const ROOM_STATE_TEXT = { active: 'Open', read_only: 'Read-only', closed: 'Closed' };
+const ROLE_TEXT = { mentee: 'mentee', mentor: 'mentor' };
+
+/** The server counts weeks newest first (`[0]` = the last 7 days); people read time
+ * left to right, so the row is shown oldest first, and says so. */
 function sparkline(perWeek = []) {
-  const text = perWeek.length ? perWeek.join(' · ') : '—';
-  return h('span', { class: 'weekly', title: 'Messages per week, oldest first' }, text);
+  if (!perWeek.length) return '—';
+  const oldestFirst = [...perWeek].reverse();
+  const explained = `Messages per week over the last ${perWeek.length} weeks, oldest first; the last number is the past 7 days.`;
+  return h('span', { class: 'weekly', title: explained },
+    h('span', { 'aria-hidden': 'true' }, oldestFirst.join(' · ')),
+    h('span', { class: 'visually-hidden' }, `${explained} ${oldestFirst.join(', ')}`));
+}
+
+/** A cell that also carries its column name, shown before the value on phones. */
+function cell(label, ...content) {
+  return h('td', { 'data-label': label }, ...content);
 }
 
 export function mountOverview(view, app) {
@@ -19,6 +36,7 @@ export function mountOverview(view, app) {
   view.append(
     h('h1', {}, 'Programme overview'),
     h('p', { class: 'muted' }, 'Who is paired, in what state, and how active — never what is said.'),
+    h('div', { class: 'home-actions' }, h('a', { class: 'button primary', href: '#/assign' }, 'Pair a mentee')),
     body,
   );
 
@@ -32,17 +50,19 @@ export function mountOverview(view, app) {
           'table',
           { class: 'overview' },
           h('caption', { class: 'visually-hidden' }, 'Relationships'),
-          h('thead', {}, h('tr', {}, ['Started by', 'State', 'Parties', 'Messages', 'Per week', 'Last activity', 'Created'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('thead', {}, h('tr', {}, ['How it started', 'State', 'Who', 'Messages', 'Per week (oldest first)', 'Last activity', 'Started'].map((t) => h('th', { scope: 'col' }, t)))),
           h('tbody', {}, oversight.relationships.map((r) => h(
             'tr',
             { dataset: { relationship: r.id } },
-            h('td', {}, r.origin),
-            h('td', {}, r.state),
-            h('td', {}, r.parties ? r.parties.map((p) => `${p.name} (${p.role})`).join(', ') : `${r.mentees} mentee, ${r.mentors} mentor${r.mentors === 1 ? '' : 's'}`),
-            h('td', {}, String(r.activity.messages)),
-            h('td', {}, sparkline(r.activity.messages_per_week)),
-            h('td', {}, date(r.activity.last_activity)),
-            h('td', {}, date(r.created_at)),
+            cell('How it started', ORIGIN_TEXT[r.origin] || r.origin),
+            cell('State', RELATIONSHIP_STATE_TEXT[r.state] || r.state),
+            cell('Who', r.parties
+              ? r.parties.map((p) => `${p.name} (${ROLE_TEXT[p.role] || p.role})`).join(', ')
+              : `${r.mentees} mentee, ${r.mentors} mentor${r.mentors === 1 ? '' : 's'} (names shown only to the coordinator who paired them)`),
+            cell('Messages', String(r.activity.messages)),
+            cell('Per week', sparkline(r.activity.messages_per_week)),
+            cell('Last activity', date(r.activity.last_activity)),
+            cell('Started', date(r.created_at)),
           ))),
         )),
         h('h2', {}, `Rooms (${oversight.rooms.length})`),
@@ -50,17 +70,17 @@ export function mountOverview(view, app) {
           'table',
           { class: 'overview' },
           h('caption', { class: 'visually-hidden' }, 'Rooms'),
-          h('thead', {}, h('tr', {}, ['Room', 'Kind', 'State', 'Members', 'Agreed', 'Messages', 'Last activity'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('thead', {}, h('tr', {}, ['Room', 'Kind', 'State', 'Members', 'Accepted the agreement', 'Messages', 'Last activity'].map((t) => h('th', { scope: 'col' }, t)))),
           h('tbody', {}, oversight.rooms.map((r) => h(
             'tr',
             { dataset: { room: r.id } },
-            h('td', {}, r.title || 'Room'),
-            h('td', {}, r.room_kind || 'group'),
-            h('td', {}, r.state),
-            h('td', {}, `${r.members}${r.member_limit ? ` / ${r.member_limit}` : ''}`),
-            h('td', {}, String(r.agreed)),
-            h('td', {}, String(r.activity.messages)),
-            h('td', {}, date(r.activity.last_activity)),
+            cell('Room', r.title || 'Room'),
+            cell('Kind', ROOM_KIND_TEXT[r.room_kind] || ROOM_KIND_TEXT.group),
+            cell('State', ROOM_STATE_TEXT[r.state] || r.state),
+            cell('Members', r.member_limit ? `${r.members} of at most ${r.member_limit}` : String(r.members)),
+            cell('Accepted the agreement', `${r.agreed} of ${r.members}`),
+            cell('Messages', String(r.activity.messages)),
+            cell('Last activity', date(r.activity.last_activity)),
           ))),
         )),
         h('p', { class: 'muted' }, `As of ${date(oversight.generated_at)}.`),

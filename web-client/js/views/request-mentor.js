@@ -5,6 +5,17 @@
 import { h, render } from '../dom.js';
 import { errorText } from '../protocol.js';
 
+const languageNames = typeof Intl.DisplayNames === 'function' ? new Intl.DisplayNames(['en'], { type: 'language' }) : null;
+
+/** "fr" → "French", "pt-br" → "Brazilian Portuguese" (the tag itself when unknown). */
+function languageName(tag) {
+  try {
+    return languageNames?.of(tag) || tag;
+  } catch {
+    return tag;
+  }
+}
+
 export function mountRequestMentor(view, app) {
   const { api, store } = app;
   const specialty = h('input', { id: 'filter-specialty', type: 'text', autocomplete: 'off' });
@@ -27,19 +38,32 @@ export function mountRequestMentor(view, app) {
     }
   }
 
+  function emptyText() {
+    const asked = [];
+    if (specialty.value.trim()) asked.push(`specialty “${specialty.value.trim()}”`);
+    if (language.value.trim()) asked.push(`language “${language.value.trim()}”`);
+    if (!asked.length) {
+      return accepting.checked
+        ? 'No mentor is taking new mentees right now. Untick “Only mentors taking new mentees” to see everyone, or look again later.'
+        : 'No mentor has published a profile yet. Look again later.';
+    }
+    const also = accepting.checked ? ' who is taking new mentees' : '';
+    return `No mentor${also} matches ${asked.join(' and ')}. Try another word, a language’s name or code (e.g. “French” or “fr”), or fewer filters.`;
+  }
+
   function drawMentors(mentors) {
     if (!mentors.length) {
-      render(results, h('p', { class: 'muted' }, 'No mentor matches. Try fewer filters.'));
+      render(results, h('p', { class: 'muted empty-directory' }, emptyText()));
       return;
     }
     render(results, h('ul', { class: 'cards' }, mentors.map((m) => h(
       'li',
       { class: 'card mentor', dataset: { mentor: m.mentor } },
       h('h2', {}, m.display_name),
-      h('p', {}, h('strong', {}, m.specialty), m.languages?.length ? ` · ${m.languages.join(', ')}` : ''),
+      h('p', {}, h('strong', {}, m.specialty || 'No specialty given'), m.languages?.length ? ` · speaks ${m.languages.map(languageName).join(', ')}` : ''),
       m.interests?.length ? h('p', { class: 'muted' }, `Interests: ${m.interests.join(', ')}`) : null,
       m.bio ? h('p', {}, m.bio) : null,
-      h('p', { class: 'muted' }, m.accepting ? `${m.places_left} of ${m.capacity} places free` : 'Not taking new mentees'),
+      h('p', { class: 'muted' }, m.accepting && m.places_left > 0 ? `${m.places_left} of ${m.capacity} ${m.capacity === 1 ? 'place' : 'places'} free` : 'Not taking new mentees'),
       m.accepting && m.places_left > 0
         ? h('button', { type: 'button', class: 'primary', onclick: () => showRequestForm(m) }, `Ask ${m.display_name}`)
         : null,
@@ -100,7 +124,7 @@ export function mountRequestMentor(view, app) {
         'form',
         { class: 'card filters', onsubmit: (event) => { event.preventDefault(); search(); } },
         h('div', { class: 'field' }, h('label', { for: 'filter-specialty' }, 'Specialty'), specialty),
-        h('div', { class: 'field' }, h('label', { for: 'filter-language' }, 'Language'), language),
+        h('div', { class: 'field' }, h('label', { for: 'filter-language' }, 'Language (name or code, e.g. French or fr)'), language),
         h('div', { class: 'field checkbox' }, accepting, h('label', { for: 'filter-accepting' }, 'Only mentors taking new mentees')),
         h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Search')),
       ),

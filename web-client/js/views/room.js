@@ -43,8 +43,8 @@ const PRESENCE_TEXT = { online: 'online', away: 'away', offline: 'offline' };
 export function createMemberPanel(app, conversationId) {
   const { store, api } = app;
   const element = h('details', { class: 'members-panel' });
-  const codeOut = h('p', { class: 'invite-code', role: 'status' });
   const error = h('p', { class: 'error', role: 'alert' });
+  const tools = inviteTools(app, conversationId);
   let wasOpen = false;
 
   async function act(path, done) {
@@ -107,16 +107,7 @@ export function createMemberPanel(app, conversationId) {
           );
         }),
       ),
-      facilitator
-        ? h('div', { class: 'facilitator' },
-          h('button', {
-            type: 'button',
-            onclick: () => act(`/rooms/${conversationId}/invite-codes`, (reply) => {
-              codeOut.textContent = `Invite code: ${reply.invite_code.code} (single use)`;
-            }),
-          }, 'New invite code'),
-          codeOut)
-        : null,
+      facilitator ? tools.element : null,
       isRoom
         ? h('button', {
           type: 'button',
@@ -130,6 +121,112 @@ export function createMemberPanel(app, conversationId) {
       error,
     );
     element.open = wasOpen;
+    if (facilitator) tools.update();
   }
+  return { element, update };
+}
+
+/** The link a code makes: the code travels in the fragment, which no server sees. */
+function inviteLink(code) {
+  return `${location.origin}${location.pathname}#/join/${encodeURIComponent(code)}`;
+}
+
+/** A facilitator's ways to bring people in: a single-use invite link (copy, or the
+ * device's share sheet where there is one), or an invitation to someone they already
+ * know from another conversation (their mentee, a member of another room). */
+function inviteTools(app, conversationId) {
+  const { api, store } = app;
+  const codeOut = h('p', { class: 'invite-code', role: 'status' });
+  const linkBox = h('div', { class: 'invite-link', hidden: true });
+  const status = h('p', { class: 'muted', role: 'status' });
+  const people = h('select', { id: 'invite-person' });
+  const inviteButton = h('button', { type: 'submit' }, 'Invite');
+
+  async function newCode() {
+    status.textContent = '';
+    try {
+      const { invite_code: invite } = await api.post(`/rooms/${conversationId}/invite-codes`);
+      const link = inviteLink(invite.code);
+      codeOut.textContent = `Invite code: ${invite.code} (works once, for 7 days)`;
+      const field = h('input', { type: 'text', readonly: true, value: link, id: 'invite-link-field', 'aria-label': 'Invite link' });
+      const copy = h('button', {
+        type: 'button',
+        class: 'small',
+        onclick: async () => {
+          try {
+            await navigator.clipboard.writeText(link);
+            status.textContent = 'Link copied. Send it to one person: it works once.';
+          } catch {
+            field.select();
+            status.textContent = 'Select the link and copy it.';
+          }
+        },
+      }, 'Copy link');
+      const share = navigator.share
+        ? h('button', {
+          type: 'button',
+          class: 'small',
+          onclick: () => navigator.share({ title: 'Join our mentoring room', text: 'An invitation to a Mentorhub room (works once):', url: link }).catch(() => {}),
+        }, 'Share…')
+        : null;
+      render(linkBox, field, h('div', { class: 'actions' }, copy, share));
+      linkBox.hidden = false;
+    } catch (problem) {
+      status.textContent = errorText(problem.code, problem.message);
+    }
+  }
+
+  /** People the facilitator knows elsewhere, as they know them (never an account id). */
+  function candidates() {
+    const here = new Set();
+    const out = [];
+    for (const summary of store.conversations.values()) {
+      if (summary.id === conversationId || summary.agreement_required) continue;
+      for (const m of summary.members || []) {
+        if (m.member === summary.me || m.left) continue;
+        const key = `${summary.id}|${m.member}`;
+        if (here.has(key)) continue;
+        here.add(key);
+        out.push({ key, label: `${m.display_name} — ${store.title(summary.id)}` });
+      }
+    }
+    return out.sort((a, b) => a.label.localeCompare(b.label));
+  }
+
+  function update() {
+    const list = candidates();
+    const chosen = people.value;
+    render(people, list.length
+      ? list.map((c) => h('option', { value: c.key, selected: c.key === chosen }, c.label))
+      : h('option', { value: '' }, 'Nobody yet: use an invite link'));
+    people.disabled = !list.length;
+    inviteButton.disabled = !list.length;
+  }
+
+  const form = h('form', {
+    class: 'invite-person',
+    onsubmit: async (event) => {
+      event.preventDefault();
+      const [conversation, member] = people.value.split('|');
+      if (!member) return;
+      const name = people.selectedOptions[0]?.textContent.split(' — ')[0] || 'They';
+      try {
+        await api.post(`/rooms/${conversationId}/invitations`, { conversation, member });
+        status.textContent = `Invitation sent to ${name}. They see it on their home screen and decide.`;
+      } catch (problem) {
+        status.textContent = errorText(problem.code, problem.message);
+      }
+    },
+  },
+  h('label', { for: 'invite-person' }, 'Invite someone you know here'),
+  h('div', { class: 'inline-field' }, people, inviteButton));
+
+  const element = h('div', { class: 'facilitator' },
+    h('h2', {}, 'Invite people'),
+    form,
+    h('div', { class: 'actions' }, h('button', { type: 'button', onclick: newCode }, 'New invite code')),
+    codeOut,
+    linkBox,
+    status);
   return { element, update };
 }

@@ -1,9 +1,11 @@
 // Settings: read receipts (off by default: nobody sees when you have read unless you
 // choose so), a default pseudonym for new requests, and the notification sound.
 
-import { h, announce } from '../dom.js';
+import { h, render, announce, formatTime } from '../dom.js';
 import { errorText } from '../protocol.js';
+import { refreshSafety } from '../safety-state.js';
 import { mentorProfileForm } from './mentor-profile.js';
+import { unblock } from './safety.js';
 
 export function mountSettings(view, app) {
   const { api, store, preferences } = app;
@@ -49,6 +51,39 @@ export function mountSettings(view, app) {
     status,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save')),
   );
-  view.append(form);
+  const blocks = blockList(app);
+  view.append(form, blocks.section);
   if (app.session.hasRole('mentor')) view.append(mentorProfileForm(app));
+  refreshSafety(app);
+  return blocks.off;
+}
+
+/** "since 6 Dec 10:32", and the room's name for a block made in a room. */
+function blockedWhere(store, block) {
+  const summary = store.conversations.get(block.conversation);
+  const room = summary?.kind === 'room' ? `in ${summary.title || 'a room'}, ` : '';
+  return `${room}since ${formatTime(block.created_at)}`;
+}
+
+/** The people this account blocked (as it knew them), each with "Unblock". */
+function blockList(app) {
+  const { store } = app;
+  const section = h('section', { class: 'card blocks', 'aria-labelledby': 'blocks-title' });
+  function draw() {
+    const blocks = [...store.blocks.values()];
+    render(
+      section,
+      h('h2', { id: 'blocks-title' }, 'People you blocked'),
+      h('p', { class: 'muted' }, 'You see nothing a blocked person sends, and they cannot call you or ask you again. They are not told.'),
+      blocks.length
+        ? h('ul', { class: 'list' }, blocks.map((b) => h('li', {},
+          h('div', { class: 'row' },
+            h('span', { class: 'name' }, b.display_name),
+            h('span', { class: 'state' }, blockedWhere(store, b)),
+            h('button', { type: 'button', class: 'small', onclick: () => unblock(app, b) }, `Unblock ${b.display_name}`)))))
+        : h('p', {}, 'You have not blocked anyone.'),
+    );
+  }
+  draw();
+  return { section, off: store.on('safety', draw) };
 }
