@@ -3,7 +3,8 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, screenshot } from '../lib/browser.mjs';
+import { launchBrowser } from '../lib/browser.mjs';
+import { lookAt } from '../lib/screens.mjs';
 import { startServer } from '../lib/server.mjs';
 import {
   DEMO, acceptRequestFrom, assertNoConsoleErrors, bodyCounts, expectMessage, openConversationWith,
@@ -38,12 +39,12 @@ test('a mentee requests a mentor, the mentor accepts, they chat both ways', asyn
 
   // The request reaches the mentor live, with the introduction.
   await mentor.page.locator('.request blockquote', { hasText: 'district hospital' }).waitFor();
-  await screenshot(mentor.page, 'home-mentor-request');
+  await lookAt(mentor.page, 'home-mentor-request');
   await acceptRequestFrom(mentor.page, DEMO.mentee);
 
   // The mentee sees the relationship become active, live.
   await mentee.page.locator('.list .state', { hasText: 'Active' }).waitFor();
-  await screenshot(mentee.page, 'home');
+  await lookAt(mentee.page, 'home-mentee-active');
   await openConversationWith(mentee.page, DEMO.mentor);
   await openConversationWith(mentor.page, DEMO.mentee);
 
@@ -61,7 +62,7 @@ test('a mentee requests a mentor, the mentor accepts, they chat both ways', asyn
     for (const [body, count] of Object.entries(counts)) assert.equal(count, 1, `${person.label} shows "${body}" ${count} times`);
     assert.equal(Object.keys(counts).length, 3, `${person.label} shows ${JSON.stringify(counts)}`);
   }
-  await screenshot(mentee.page, 'conversation');
+  await lookAt(mentee.page, 'conversation-short');
 
   assertNoConsoleErrors(chromium.consoleErrors);
 });

@@ -4,7 +4,8 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, screenshot } from '../lib/browser.mjs';
+import { launchBrowser } from '../lib/browser.mjs';
+import { lookAt } from '../lib/screens.mjs';
 import { startServer } from '../lib/server.mjs';
 import { DEMO, assertNoConsoleErrors, expectMessage, sendMessage, signInAs, signInAsDemo } from '../lib/app.mjs';
 
@@ -56,7 +57,7 @@ test('group room: nothing is shown before the agreement is accepted', async () =
   await joinWithCode(amina.page, await newInviteCode(facilitator.page));
   await joinWithCode(bongani.page, await newInviteCode(facilitator.page));
   await amina.page.getByText('What is said here stays here.').waitFor();
-  await screenshot(bongani.page, 'room-agreement');
+  await lookAt(bongani.page, 'room-agreement-gate');
 
   await amina.page.getByRole('button', { name: 'I accept the agreement' }).click();
   await amina.page.locator('.conversation').waitFor();
@@ -91,7 +92,7 @@ test('group room: nothing is shown before the agreement is accepted', async () =
   if (!(await panel.evaluate((el) => el.open))) await panel.locator('summary').click();
   await panel.locator('.members li', { hasText: 'Bongani Dube' }).waitFor();
   await panel.locator('.members li', { hasText: 'Amina Diallo' }).waitFor();
-  await screenshot(facilitator.page, 'room');
+  await lookAt(facilitator.page, 'room');
 
   assertNoConsoleErrors(chromium.consoleErrors);
 });

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser } from '../lib/browser.mjs';
 import { startServer } from '../lib/server.mjs';
+import { lookAt } from '../lib/screens.mjs';
 import {
   assertNoConsoleErrors, confirmDialog, conversationAction, expectMessage, messageAction, messageRow, pairUp, sendMessage, signInAs,
 } from '../lib/app.mjs';
@@ -52,7 +53,16 @@ test('reveal, report, no-fault end, content-blind overview', async () => {
   for (const person of [mentor, mentee]) {
     await person.page.locator('.conversation-state', { hasText: 'read-only' }).waitFor();
     assert.equal(await person.page.getByLabel('Message', { exact: true }).isDisabled(), true);
+    // Read-only: no reply, edit or delete on any message, even when it is tapped.
+    await person.page.locator('.messages .message .body').first().click();
+    for (const name of ['Reply', 'Edit', 'Delete']) {
+      assert.equal(await person.page.locator('.messages').getByRole(name === 'Reply' ? 'link' : 'button', { name, exact: true }).count(), 0, `${person.label} can still ${name}`);
+    }
   }
+  // The private note is shown to the one who wrote it, and to nobody else.
+  await mentee.page.locator('.conversation-note', { hasText: 'A private note nobody else reads' }).waitFor();
+  assert.equal(await mentor.page.getByText('A private note nobody else reads').count(), 0, 'the mentor sees the private note');
+  await lookAt(mentee.page, 'conversation-ended');
 
   // The coordinator sees that mentoring happened, never what was said or the pseudonym.
   const coordinator = await chromium.person(server.url, 'coordinator');
@@ -60,6 +70,7 @@ test('reveal, report, no-fault end, content-blind overview', async () => {
   await coordinator.page.getByRole('link', { name: 'Programme overview' }).click();
   const row = coordinator.page.locator('table.overview tbody tr').first();
   await row.waitFor();
+  await lookAt(coordinator.page, 'overview-after-end');
   const overview = await coordinator.page.locator('#view').innerText();
   assert.match(overview, /Ended/);
   for (const secret of ['confidential worry', 'gets reported', 'Night Owl', 'private note']) {
