@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { launchBrowser } from '../lib/browser.mjs';
 import { startServer } from '../lib/server.mjs';
 import {
-  DEMO, assertNoConsoleErrors, confirmDialog, conversationAction, expectConsoleError, expectMessage, messageAction, openConversationWith,
+  DEMO, acceptRequestFrom, assertNoConsoleErrors, confirmDialog, conversationAction, expectConsoleError, expectMessage, messageAction, openConversationWith,
   pairUp, sendMessage, signInAs,
 } from '../lib/app.mjs';
 import { LAPTOP, PHONE, expectInViewport, lookAt, settleLayout } from '../lib/screens.mjs';
@@ -102,6 +102,11 @@ test('a conversation of 60 messages at phone and laptop size', async () => {
 
   // Every state of the screen a person meets: plain, a message's actions, the menu, a thread.
   await lookAt(mentor.page, 'conversation');
+  // A keyboard reaches a message's actions: focusing one shows them.
+  const hiddenAction = mentor.page.locator('.messages .message:not(.show-actions) .message-actions button').first();
+  await hiddenAction.focus();
+  const shown = await hiddenAction.boundingBox();
+  assert.ok(shown && shown.width > 20 && shown.height > 20, `a focused message action is not shown: ${JSON.stringify(shown)}`);
   await mentor.page.locator('.scroller').evaluate((el) => { el.scrollTop = el.scrollHeight; });
   await messageAction(mentor.page, 'While you were away 12', 'Report');
   await mentor.page.locator('dialog.ask[open]').getByRole('button', { name: 'Cancel' }).click();
@@ -261,5 +266,24 @@ test('directory, rooms and invite links, pairing and the overview', async () => 
   await coordinator.page.getByRole('link', { name: 'Programme overview' }).click();
   await coordinator.page.locator('table.overview td', { hasText: 'Paired by a coordinator' }).waitFor();
   await lookAt(coordinator.page, 'overview');
+  await coordinator.page.getByRole('link', { name: 'Home' }).click();
+  await coordinator.page.getByRole('heading', { name: `Hello, ${DEMO.coordinator}` }).waitFor();
+  await lookAt(coordinator.page, 'home-coordinator');
+
+  // Both accept; the facilitator invites her mentee into the room by the name she knows.
+  await acceptRequestFrom(mentee.page, 'Dr Chloé Martin');
+  await mentor.page.goto('/#/');
+  await acceptRequestFrom(mentor.page, 'Awa Ndiaye');
+  await mentor.page.locator('#view .list a.row', { hasText: 'Night-shift circle' }).click();
+  await mentor.page.locator('.members-panel summary').click();
+  await mentor.page.getByLabel('Invite someone you know here').selectOption({ label: 'Awa Ndiaye — Awa Ndiaye' });
+  await mentor.page.getByRole('button', { name: 'Invite', exact: true }).click();
+  await mentor.page.getByRole('status').filter({ hasText: 'Invitation sent to Awa Ndiaye' }).waitFor();
+  await mentee.page.locator('.invitation', { hasText: 'Night-shift circle' }).waitFor();
+  await lookAt(mentee.page, 'home-invitation');
+  // A facilitator's mute is a toggle: one label, its state in aria-pressed.
+  const mute = mentor.page.getByRole('button', { name: 'Mute Bo Mensah' });
+  await mute.click();
+  await mentor.page.locator('button[aria-pressed="true"]', { hasText: 'Mute Bo Mensah' }).waitFor();
   assertNoConsoleErrors(chromium.consoleErrors);
 });

@@ -60,11 +60,13 @@ export function createMemberPanel(app, conversationId) {
   function facilitatorControls(summary, member) {
     if (member.member === summary.me) return [];
     return [
+      // A toggle: one label, its state in aria-pressed (a changing label reads as two buttons).
       h('button', {
         type: 'button',
         class: 'small',
+        'aria-pressed': String(Boolean(member.muted)),
         onclick: () => act(`/rooms/${summary.id}/members/${member.member}/${member.muted ? 'unmute' : 'mute'}`),
-      }, member.muted ? `Unmute ${member.display_name}` : `Mute ${member.display_name}`),
+      }, `Mute ${member.display_name}`),
       h('button', {
         type: 'button',
         class: 'small danger',
