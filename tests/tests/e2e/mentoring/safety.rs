@@ -8,6 +8,22 @@ use serde_json::{Value, json};
 
 use super::{answer, assert_absent, bodies, create_room, enter_room, request, settle};
 
+/// An active triad (the mentee asked both mentors, both accepted); its conversation.
+async fn triad(rest: &Rest, mentee: &Person, first: &Person, second: &Person) -> String {
+    let created = request(
+        rest,
+        mentee,
+        json!({"mentors": [first.account, second.account]}),
+    )
+    .await
+    .ok();
+    let id = text(&created["relationship"]["id"]);
+    for mentor in [first, second] {
+        answer(rest, mentor, &id, "accept", json!({})).await.ok();
+    }
+    text(&created["relationship"]["conversation"])
+}
+
 /// The member entry of the party with `role` in a relationship conversation summary.
 fn member_with_name(summary: &Value, name: &str) -> String {
     let entry = summary["members"]
@@ -28,17 +44,7 @@ async fn mentoring_block_is_silent_and_holds_outside_facilitated_rooms() {
     let kind = rest.login("Kind Mentor", "mentor").await;
 
     // A triad, so the kind mentor witnesses what the blocked mentor sends.
-    let created = request(
-        rest,
-        &mentee,
-        json!({"mentors": [pushy.account, kind.account]}),
-    )
-    .await
-    .ok();
-    let id = text(&created["relationship"]["id"]);
-    let conversation = text(&created["relationship"]["conversation"]);
-    answer(rest, &pushy, &id, "accept", json!({})).await.ok();
-    answer(rest, &kind, &id, "accept", json!({})).await.ok();
+    let conversation = triad(rest, &mentee, &pushy, &kind).await;
     let mut mentee_ws = WsClient::connect(&app.ws_url, &mentee.token).await;
     let mut pushy_ws = WsClient::connect_recording(&app.ws_url, &pushy.token).await;
     let mut kind_ws = WsClient::connect(&app.ws_url, &kind.token).await;
@@ -367,17 +373,7 @@ async fn mentoring_report_once_per_person_and_the_reporter_sees_it_handled() {
     let kind = rest.login("Kind Mentor", "mentor").await;
     let guardian = rest.login("Sam Safeguard", "safeguarding").await;
     let second_guardian = rest.login("Tess Safeguard", "safeguarding").await;
-    let created = request(
-        rest,
-        &mentee,
-        json!({"mentors": [pushy.account, kind.account]}),
-    )
-    .await
-    .ok();
-    let id = text(&created["relationship"]["id"]);
-    let conversation = text(&created["relationship"]["conversation"]);
-    answer(rest, &pushy, &id, "accept", json!({})).await.ok();
-    answer(rest, &kind, &id, "accept", json!({})).await.ok();
+    let conversation = triad(rest, &mentee, &pushy, &kind).await;
     let mut pushy_ws = WsClient::connect(&app.ws_url, &pushy.token).await;
     let mut guardian_ws = WsClient::connect(&app.ws_url, &guardian.token).await;
     let mut second_ws = WsClient::connect(&app.ws_url, &second_guardian.token).await;
