@@ -1,6 +1,7 @@
 // "As a person sees it": each screen is looked at on a phone (360×740) and a laptop
-// (1366×768) — checked by axe-core and saved as a screenshot in the artifacts folder —
-// and layout is asserted by where things are on screen, not by the DOM alone.
+// (1366×768), in light and dark colours — checked by axe-core and saved as screenshots
+// in the artifacts folder — and layout is asserted by where things are on screen, not by
+// the DOM alone.
 
 import assert from 'node:assert/strict';
 import { expectAccessible } from './axe.mjs';
@@ -11,8 +12,9 @@ export const LAPTOP = { width: 1366, height: 768 };
 export const SIZES = { phone: PHONE, laptop: LAPTOP };
 
 /**
- * Shows the page at both sizes; at each, axe-core must find nothing and a screenshot
- * `<name>-phone.png` / `<name>-laptop.png` is written. The viewport is restored after.
+ * Shows the page at both sizes, in light and dark colours; each time axe-core must find
+ * nothing, and screenshots `<name>-phone.png`, `<name>-laptop.png` and
+ * `<name>-phone-dark.png` are written. The viewport and colour scheme are restored after.
  * @param {(page, size: 'phone'|'laptop') => Promise<void>} [atEachSize] extra checks per size
  */
 export async function lookAt(page, name, { exclude, atEachSize } = {}) {
@@ -25,7 +27,15 @@ export async function lookAt(page, name, { exclude, atEachSize } = {}) {
       await screenshot(page, `${name}-${size}`);
       if (atEachSize) await atEachSize(page, size);
     }
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await settleLayout(page);
+    await expectAccessible(page, `${name} (laptop, dark)`, { exclude });
+    await page.setViewportSize(PHONE);
+    await settleLayout(page);
+    await expectAccessible(page, `${name} (phone, dark)`, { exclude });
+    await screenshot(page, `${name}-phone-dark`);
   } finally {
+    await page.emulateMedia({ colorScheme: null });
     if (original) await page.setViewportSize(original);
   }
 }
