@@ -271,7 +271,9 @@ export class Store extends Emitter {
   #countUnread(summary, event) {
     if (!summary || event.sender === summary.me) return;
     const open = this.open;
-    const onScreen = open && open.conversation === event.conversation && document.visibilityState === 'visible';
+    // On screen means followed: a person reading further up has not seen what arrives below.
+    const onScreen = open && open.conversation === event.conversation && document.visibilityState === 'visible'
+      && (open.following?.() ?? true);
     if (event.thread) {
       if (onScreen && open.thread === event.thread) return;
       summary.thread_unread = { ...(summary.thread_unread || {}) };

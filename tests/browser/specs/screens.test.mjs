@@ -85,9 +85,12 @@ test('a conversation of 60 messages at phone and laptop size', async () => {
   await lookAt(mentor.page, 'conversation-scrolled-up', {
     atEachSize: async (page) => expectInViewport(page, page.getByRole('button', { name: /new message/ }), 'the pill'),
   });
+  const unread = () => mentor.page.evaluate(() => window.mentorhub.store.conversations.get(window.mentorhub.store.open.conversation).unread);
+  assert.equal(await unread(), 1, 'a message that arrived below, out of view, counts as unread');
   await pill.click();
   await expectInViewport(mentor.page, mentor.page.locator('.messages .body', { hasText: 'Are you still there?' }), 'the new message after the pill');
   await pill.waitFor({ state: 'hidden' });
+  await mentor.page.waitForFunction(() => window.mentorhub.store.conversations.get(window.mentorhub.store.open.conversation).unread === 0);
 
   // Away and back: the conversation opens at the first unread message, below a divider.
   await mentor.page.getByRole('link', { name: '← Home' }).click();

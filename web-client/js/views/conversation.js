@@ -65,7 +65,7 @@ export function mountConversation(view, app, conversationId, threadParam) {
 
 function createBody(view, app, conversationId, thread) {
   const { store, connection, outbox } = app;
-  store.open = { conversation: conversationId, thread };
+  store.open = { conversation: conversationId, thread, following: () => list.atBottom() };
   const offs = [];
   const title = h('h1', { id: 'conversation-title' });
   const state = h('p', { class: 'conversation-state' });
@@ -78,6 +78,7 @@ function createBody(view, app, conversationId, thread) {
   const list = createMessageList(app, conversationId, {
     thread,
     extraActions: (message) => messageActions(app, conversationId, message),
+    onBottom: () => markRead(),
   });
   // Captured before anything is marked read: the list opens at the first unread message.
   const opening = store.conversations.get(conversationId);
@@ -130,9 +131,12 @@ function createBody(view, app, conversationId, thread) {
   }
 
   let threadReadSent = 0;
+  /** Messages count as read once the newest is in view: not while the person reads
+   * further up (the pill counts what waits below). */
   function markRead() {
     const current = store.conversations.get(conversationId);
     if (!current || !connection.ready || document.visibilityState !== 'visible') return;
+    if (!list.atBottom()) return;
     if (current.state === 'pending' || current.agreement_required) return;
     const timeline = store.timeline(conversationId);
     const seq = timeline.latestMessageSeq(thread);

@@ -14,7 +14,7 @@ import { ask, tell } from './dialog.js';
 const AT_BOTTOM_PX = 40;
 const LONG_PRESS_MS = 450;
 
-export function createMessageList(app, conversation, { thread = null, extraActions = () => [] } = {}) {
+export function createMessageList(app, conversation, { thread = null, extraActions = () => [], onBottom = () => {} } = {}) {
   const { store, outbox, connection } = app;
   const list = h('ol', { class: 'messages', 'aria-label': thread ? 'Thread' : 'Messages' });
   const earlier = h('button', { type: 'button', class: 'link-button load-earlier', onclick: () => loadEarlier() }, 'Load earlier messages');
@@ -247,10 +247,12 @@ export function createMessageList(app, conversation, { thread = null, extraActio
   }
 
   scroller.addEventListener('scroll', () => {
-    if (atBottom() && unseenBelow) {
+    if (!atBottom()) return;
+    if (unseenBelow) {
       unseenBelow = 0;
       drawPill();
     }
+    onBottom();
   }, { passive: true });
 
   /** Where the list opens: at the first unread message (below a divider), else at the
@@ -323,6 +325,8 @@ export function createMessageList(app, conversation, { thread = null, extraActio
     element,
     update,
     scrollToEnd,
+    /** Whether the newest message is in view (what counts as having read it). */
+    atBottom,
     /** Messages after `seq` count as unread when the list opens (null: none). */
     setUnreadAfter(seq) { unreadAfter = seq; },
     /** Lets the list open again at its initial position (after history arrived). */
