@@ -56,6 +56,8 @@ test('receipts, typing, threads, edit, delete and paging', async () => {
   await mentee.page.getByLabel('Reply', { exact: true }).fill('Take your time');
   await mentee.page.getByLabel('Reply', { exact: true }).press('Enter');
   await expectMessage(mentee.page, 'Take your time');
+  // The mentor, in the main list, is told a reply landed in a thread.
+  await mentor.page.locator('#announcer', { hasText: `${DEMO.mentee} replied in a thread.` }).waitFor();
   await messageRow(mentor.page, 'Let me think').getByRole('link', { name: /^1 reply,/ }).click();
   await expectMessage(mentor.page, 'Take your time');
   await mentor.page.getByRole('link', { name: '← Back to conversation' }).click();

@@ -205,6 +205,7 @@ test('directory, rooms and invite links, pairing and the overview', async () => 
   await mentor.page.getByLabel(/^Languages/).fill('fr, en');
   await mentor.page.getByRole('button', { name: 'Save profile' }).click();
   await mentor.page.getByRole('status').filter({ hasText: 'Profile saved.' }).waitFor();
+  await lookAt(mentor.page, 'settings-mentor');
 
   const mentee = await chromium.person(server.url, 'mentee');
   await signInAs(mentee.page, 'Awa Ndiaye', 'mentee');

@@ -2,7 +2,7 @@
 // list, who is typing, and the composer. Rooms show their confidentiality agreement
 // first and nothing else until it is accepted.
 
-import { h, render } from '../dom.js';
+import { h, render, announce } from '../dom.js';
 import { frames } from '../protocol.js';
 import { createComposer } from './composer.js';
 import { createMessageList } from './message-list.js';
@@ -192,9 +192,14 @@ function createBody(view, app, conversationId, thread) {
   }
 
   offs.push(
-    store.on(`timeline:${conversationId}`, () => {
+    store.on(`timeline:${conversationId}`, (event) => {
       list.update();
       markRead();
+      // A reply lands in its thread, not in this list: say so (the reply count shows it too).
+      const current = store.conversations.get(conversationId);
+      if (event?.type === 'message' && event.thread && event.thread !== thread && event.sender !== current?.me) {
+        announce(`${store.displayName(conversationId, event.sender)} replied in a thread.`);
+      }
     }),
     store.on(`typing:${conversationId}`, drawTyping),
     store.on(`presence:${conversationId}`, () => members.update()),
