@@ -4,6 +4,7 @@
 //! [`App::local_addr`]); [`App::run_until_stopped`] serves until the shutdown future
 //! resolves, then drains: stop accepting, tell every client to reconnect (with a
 //! random delay) and close it with 1001, wait for sockets up to the grace period.
+//! Connections are accepted by [`crate::http::listener`] (timeouts and caps).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,9 +12,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{Minter, Verifier};
@@ -22,7 +23,11 @@ use crate::bus::memory::MemoryBus;
 use crate::bus::redis::{RedisBus, RedisCallRegistry, RedisSettings, Target};
 use crate::config::{Config, DatabaseConfig};
 use crate::crypto::BodyCipher;
-use crate::http::{HttpState, OriginPolicy, SocketBuffers};
+use crate::http::limits::{AddressSlots, ConnectionCaps};
+use crate::http::listener::ListenSettings;
+use crate::http::{
+    ForwardedClients, HostGuard, HttpState, OriginPolicy, RouterSettings, SocketBuffers,
+};
 use crate::hub::{Hub, HubSettings};
 use crate::mentoring::{Limits, Mentoring};
 use crate::signalling::Signalling;
@@ -33,6 +38,8 @@ use crate::store::sql::SqlStore;
 pub struct App {
     listener: TcpListener,
     router: axum::Router,
+    caps: ConnectionCaps,
+    listen: ListenSettings,
     hub: Arc<Hub>,
     store: Arc<dyn Store>,
     signalling: Arc<Signalling>,
@@ -185,6 +192,10 @@ impl App {
         let limits = Limits {
             history_page_max: config.mentoring.history_page_max,
             room_member_limit: config.mentoring.room_member_limit,
+            // A page is one frame: it must fit the socket's write buffer with room to spare.
+            history_page_bytes: Limits::default()
+                .history_page_bytes
+                .min(config.ws.max_write_buffer_bytes / 2),
             ..Limits::default()
         };
         let mentoring = Arc::new(Mentoring::new(
@@ -231,13 +242,39 @@ impl App {
             metrics: metrics_handle(),
             sockets: sockets.clone(),
         };
-        let router = crate::http::router(state, config.web_client_dir.clone());
+        let trusted_proxies: Arc<[ipnet::IpNet]> = Arc::from(config.http.trusted_proxies.clone());
+        let per_address = config.http.max_connections_per_address;
+        let router_settings = RouterSettings {
+            web_client_dir: config.web_client_dir.clone(),
+            request_timeout: config.http.request_timeout,
+            behind_tls: config.http.behind_tls,
+            forwarded: ForwardedClients {
+                trusted_proxies: trusted_proxies.clone(),
+                slots: AddressSlots::new(per_address),
+            },
+            host_guard: config
+                .listen
+                .ip()
+                .is_loopback()
+                .then(|| HostGuard::from_origins(&config.ws.allowed_origins)),
+        };
+        let router = crate::http::router(state, router_settings);
+        let max_total = config
+            .http
+            .max_connections
+            .unwrap_or_else(crate::http::limits::connection_cap_from_open_file_limit);
+        tracing::info!(max_total, per_address, "connection caps");
+        let caps = ConnectionCaps::new(max_total, per_address, trusted_proxies);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         Ok(App {
             listener,
             router,
+            caps,
+            listen: ListenSettings {
+                header_timeout: config.http.header_timeout,
+            },
             hub,
             store,
             signalling,
@@ -274,6 +311,8 @@ impl App {
         let App {
             listener,
             router,
+            caps,
+            listen,
             hub,
             store,
             signalling,
@@ -281,21 +320,15 @@ impl App {
             grace,
         } = self;
         let draining = hub.clone();
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        // Frames are small and must leave at once: with Nagle's algorithm a frame written
-        // while an earlier one is unacknowledged waits for the client's delayed ACK
-        // (40 ms on Linux), which put every benchmark's p99 at 40–50 ms.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY not set");
-            }
-        });
-        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
+        let stop = CancellationToken::new();
+        let stopping = stop.clone();
+        tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: draining connections");
             draining.drain();
+            stopping.cancel();
         });
-        serve.await.context("serving HTTP")?;
+        crate::http::listener::serve(listener, router, caps, listen, stop).await;
         sockets.close();
         if tokio::time::timeout(grace, sockets.wait()).await.is_err() {
             tracing::warn!(

@@ -108,6 +108,12 @@ fn mint_token(args: TokenArgs) -> anyhow::Result<String> {
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         bail!("--name must be 1 to 200 characters without control characters");
     }
+    if args.ttl > config.auth.max_lifetime {
+        bail!(
+            "--ttl is longer than jwt_max_lifetime_secs ({} s): the server would refuse the token",
+            config.auth.max_lifetime.as_secs()
+        );
+    }
     let minter = Minter::new(
         secret.expose(),
         config.auth.issuer.clone(),

@@ -8,8 +8,10 @@
 //!   secret for `mentorhub token`.
 //!
 //! Claims used: `sub` (account id), `name` (display name), `roles` (array of strings; a
-//! single `role` string is accepted too; unknown roles are ignored), `exp` (required),
-//! `nbf` (checked when present), `iss` / `aud` (required and exact when configured).
+//! single `role` string is accepted too; unknown roles are ignored), `exp` (required,
+//! compared to the millisecond), `nbf` and `iat` (checked when present: neither may lie
+//! beyond the leeway in the future), `iss` / `aud` (required and exact when configured).
+//! A token may live at most `jwt_max_lifetime_secs` (`exp` − `iat`, and `exp` − now).
 //! Everything else (e-mail, groups, …) is ignored and never stored.
 //!
 //! Audience: per RFC 7519 §4.1.3 a token that carries `aud` is refused when no audience
@@ -31,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::AccountId;
 
 pub use mint::{DEV_ISSUER, Minter};
-pub use verify::Verifier;
+pub use verify::{DEFAULT_MAX_LIFETIME, Verifier};
 
 /// What an account may do. Granted only by the identity provider's token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,6 +122,8 @@ pub enum AuthError {
     MissingClaim(&'static str),
     #[error("token has an invalid {0} claim")]
     InvalidClaim(&'static str),
+    #[error("token lives longer than this server accepts")]
+    LifetimeTooLong,
 }
 
 impl AuthError {
@@ -135,6 +139,7 @@ impl AuthError {
             AuthError::DisallowedAlgorithm => "token_algorithm",
             AuthError::MissingClaim(_) => "token_missing_claim",
             AuthError::InvalidClaim(_) => "token_invalid_claim",
+            AuthError::LifetimeTooLong => "token_lifetime",
         }
     }
 }
@@ -223,6 +228,7 @@ mod tests {
             AuthError::DisallowedAlgorithm,
             AuthError::MissingClaim("exp"),
             AuthError::InvalidClaim("name"),
+            AuthError::LifetimeTooLong,
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(AuthError::code).collect();
         assert_eq!(codes.len(), all.len());

@@ -16,6 +16,8 @@ use crate::config::{AuthConfig, ConfigError, JwtAlgorithm, JwtKey};
 /// Tokens longer than this are refused unread (identity providers with many group claims
 /// stay well below; the WebSocket frame limit is larger).
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Longest lifetime accepted unless configured (`jwt_max_lifetime_secs`): a day.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// Verifies tokens; cheap to clone and share between tasks.
 #[derive(Clone)]
@@ -23,6 +25,7 @@ pub struct Verifier {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     key: DecodingKey,
     algorithm: Algorithm,
@@ -30,6 +33,10 @@ struct Inner {
     algorithm_name: &'static str,
     issuer: Option<String>,
     validation: Validation,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`, compared in milliseconds.
+    leeway: Duration,
+    /// A token may not live longer than this (`exp` − `iat`, and `exp` − now).
+    max_lifetime: Duration,
 }
 
 impl fmt::Debug for Verifier {
@@ -39,6 +46,7 @@ impl fmt::Debug for Verifier {
             .field("issuer", &self.inner.issuer)
             .field("audience", &self.inner.validation.aud)
             .field("leeway_secs", &self.inner.validation.leeway)
+            .field("max_lifetime", &self.inner.max_lifetime)
             .finish_non_exhaustive()
     }
 }
@@ -91,14 +99,17 @@ impl Verifier {
                 (key, jwt_algorithm, algorithm.as_str())
             }
         };
-        Ok(Some(Verifier::new(
-            key,
-            algorithm,
-            name,
-            auth.issuer.clone(),
-            auth.audience.clone(),
-            auth.leeway,
-        )))
+        Ok(Some(
+            Verifier::new(
+                key,
+                algorithm,
+                name,
+                auth.issuer.clone(),
+                auth.audience.clone(),
+                auth.leeway,
+            )
+            .with_max_lifetime(auth.max_lifetime),
+        ))
     }
 
     pub(super) fn new(
@@ -131,8 +142,16 @@ impl Verifier {
                 algorithm_name,
                 issuer,
                 validation,
+                leeway,
+                max_lifetime: DEFAULT_MAX_LIFETIME,
             }),
         }
+    }
+
+    /// The same verifier with another longest accepted lifetime.
+    pub fn with_max_lifetime(mut self, max_lifetime: Duration) -> Verifier {
+        Arc::make_mut(&mut self.inner).max_lifetime = max_lifetime;
+        self
     }
 
     /// The algorithm tokens must be signed with (`"HS256"`, `"RS256"`, `"ES256"`, `"EdDSA"`).
@@ -140,8 +159,13 @@ impl Verifier {
         self.inner.algorithm_name
     }
 
-    /// Checks signature, algorithm, exp/nbf (with leeway), iss/aud, then the claims.
+    /// Checks signature, algorithm, exp/nbf/iat (with leeway) and the lifetime, iss/aud,
+    /// then the claims.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        self.verify_at(token, crate::ids::now_millis())
+    }
+
+    fn verify_at(&self, token: &str, now_ms: i64) -> Result<Principal, AuthError> {
         let inner = &*self.inner;
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Malformed);
@@ -156,7 +180,44 @@ impl Verifier {
         {
             return Err(AuthError::WrongIssuer);
         }
-        claims::principal(&data.claims)
+        let principal = claims::principal(&data.claims)?;
+        self.check_times(&principal, &data.claims, now_ms)?;
+        Ok(principal)
+    }
+
+    /// What jsonwebtoken leaves out: it compares `exp` in whole seconds (a token closed
+    /// for expiry would work again for up to a second), ignores `iat`, and has no
+    /// notion of a longest lifetime. A session is closed at `expires_at` + leeway to the
+    /// millisecond, and a token is refused from that same instant.
+    fn check_times(
+        &self,
+        principal: &Principal,
+        claims: &Map<String, Value>,
+        now_ms: i64,
+    ) -> Result<(), AuthError> {
+        let leeway_ms = self.inner.leeway.as_millis() as i64;
+        let max_ms = self.inner.max_lifetime.as_millis() as i64;
+        let exp_ms = principal.expires_at.saturating_mul(1000);
+        if now_ms >= exp_ms.saturating_add(leeway_ms) {
+            return Err(AuthError::Expired);
+        }
+        if exp_ms.saturating_sub(now_ms) > max_ms.saturating_add(leeway_ms) {
+            return Err(AuthError::LifetimeTooLong);
+        }
+        if let Some(iat) = claims.get("iat") {
+            let iat_ms = iat
+                .as_f64()
+                .filter(|x| x.is_finite())
+                .map(|secs| (secs * 1000.0) as i64)
+                .ok_or(AuthError::InvalidClaim("iat"))?;
+            if iat_ms > now_ms.saturating_add(leeway_ms) {
+                return Err(AuthError::NotYetValid);
+            }
+            if exp_ms.saturating_sub(iat_ms) > max_ms {
+                return Err(AuthError::LifetimeTooLong);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -216,9 +277,12 @@ fn static_claim(claim: &str) -> &'static str {
         "iss" => "iss",
         "aud" => "aud",
         "sub" => "sub",
+        "iat" => "iat",
         _ => "claim",
     }
 }
 
+#[cfg(test)]
+mod lifetime_tests;
 #[cfg(test)]
 mod tests;

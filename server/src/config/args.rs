@@ -101,13 +101,15 @@ settings! {
     jwt_issuer = "MENTORHUB_JWT_ISSUER";
     /// Required `aud` claim
     jwt_audience = "MENTORHUB_JWT_AUDIENCE";
-    /// Clock-skew leeway for exp/nbf in seconds [default: 60]
+    /// Clock-skew leeway for exp/nbf/iat in seconds [default: 60]
     jwt_leeway_secs = "MENTORHUB_JWT_LEEWAY_SECS";
+    /// Longest token lifetime accepted (exp − iat, and exp − now), in seconds [default: 86400]
+    jwt_max_lifetime_secs = "MENTORHUB_JWT_MAX_LIFETIME_SECS";
 
     /// Message-body keys ID:BASE64 (32 bytes), comma-separated; the highest id encrypts [default: key file in the data dir]
     encryption_keys = "MENTORHUB_ENCRYPTION_KEYS";
 
-    /// Largest inbound WebSocket frame in bytes, ≥ 1024 [default: 65536]
+    /// Largest inbound WebSocket message in bytes; must fit a largest message body fully escaped [default: 131072]
     max_frame_bytes = "MENTORHUB_MAX_FRAME_BYTES";
     /// Seconds between server pings [default: 20]
     ping_interval_secs = "MENTORHUB_PING_INTERVAL_SECS";
@@ -134,6 +136,20 @@ settings! {
     ws_max_write_buffer_bytes = "MENTORHUB_WS_MAX_WRITE_BUFFER_BYTES";
     /// Most simultaneous WebSocket connections on this node [default: 200000]
     max_connections = "MENTORHUB_MAX_CONNECTIONS";
+
+    /// Seconds a connection has to send a request's headers; idle connections are closed after it [default: 10]
+    http_header_timeout_secs = "MENTORHUB_HTTP_HEADER_TIMEOUT_SECS";
+    /// Seconds a REST request (its body included) may take [default: 30]
+    http_request_timeout_secs = "MENTORHUB_HTTP_REQUEST_TIMEOUT_SECS";
+    /// Most open TCP connections, WebSockets included [default: the open-file limit less a reserve]
+    max_http_connections = "MENTORHUB_MAX_HTTP_CONNECTIONS";
+    /// Most open connections from one client address [default: 1000]
+    max_connections_per_address = "MENTORHUB_MAX_CONNECTIONS_PER_ADDRESS";
+    /// Reverse proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For names the client
+    trusted_proxies = "MENTORHUB_TRUSTED_PROXIES";
+    /// Clients reach the server over HTTPS (a TLS proxy in front): send Strict-Transport-Security [default: false]
+    #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    behind_tls = "MENTORHUB_BEHIND_TLS";
 
     /// Most members in a group room [default: 16]
     room_member_limit = "MENTORHUB_ROOM_MEMBER_LIMIT";

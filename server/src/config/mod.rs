@@ -64,6 +64,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub encryption: EncryptionConfig,
     pub ws: WsConfig,
+    pub http: HttpConfig,
     pub mentoring: MentoringConfig,
     pub calls: CallConfig,
     pub scale: ScaleConfig,
@@ -102,6 +103,8 @@ pub struct AuthConfig {
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub leeway: Duration,
+    /// Longest accepted token lifetime (`exp` − `iat`, and `exp` − now).
+    pub max_lifetime: Duration,
 }
 
 impl AuthConfig {
@@ -198,6 +201,21 @@ pub struct WsConfig {
     pub write_buffer_bytes: usize,
     pub max_write_buffer_bytes: usize,
     pub max_connections: usize,
+}
+
+/// Connections before (and beneath) the WebSocket: timeouts, caps, proxies, headers.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// A new connection, and each request on it, must deliver its headers within this.
+    pub header_timeout: Duration,
+    /// A REST request, body included, must complete within this.
+    pub request_timeout: Duration,
+    /// Most open TCP connections; `None`: derived from the open-file limit at start.
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: usize,
+    /// Peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub behind_tls: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -21,6 +21,13 @@ pub(super) fn ip_addr(s: &str) -> ParseResult<IpAddr> {
     s.parse().map_err(|_| "is not an IP address".into())
 }
 
+/// An IP address (one host) or a CIDR network, e.g. `10.0.0.5` or `10.0.0.0/8`.
+pub(super) fn ip_net(s: &str) -> ParseResult<ipnet::IpNet> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| "is not an IP address or CIDR network (e.g. 10.0.0.5, 10.0.0.0/8)".into())
+}
+
 pub(super) fn boolean(s: &str) -> ParseResult<bool> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),

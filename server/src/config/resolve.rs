@@ -32,6 +32,26 @@ pub(super) fn resolve(l: &Layers<'_>) -> Result<Config, ConfigError> {
         auth: resolve_auth(l, dev)?,
         encryption: resolve_encryption(l)?,
         ws: resolve_ws(l)?,
+        http: HttpConfig {
+            header_timeout: l.or(
+                "http_header_timeout_secs",
+                Duration::from_secs(10),
+                secs(1, 300),
+            )?,
+            request_timeout: l.or(
+                "http_request_timeout_secs",
+                Duration::from_secs(30),
+                secs(1, 600),
+            )?,
+            max_connections: l.one("max_http_connections", int(16, 10_000_000))?,
+            max_connections_per_address: l.or(
+                "max_connections_per_address",
+                1000,
+                int(1, 10_000_000),
+            )?,
+            trusted_proxies: l.list("trusted_proxies", ip_net)?,
+            behind_tls: l.or("behind_tls", false, boolean)?,
+        },
         mentoring: MentoringConfig {
             room_member_limit: l.or("room_member_limit", 16, int(2, 1000))?,
             history_page_max: l.or("history_page_max", 200, int(1, 10_000))?,
@@ -140,6 +160,11 @@ pub(super) fn resolve_auth(l: &Layers<'_>, dev: bool) -> Result<AuthConfig, Conf
         issuer: l.one("jwt_issuer", non_empty_text)?,
         audience: l.one("jwt_audience", non_empty_text)?,
         leeway: l.or("jwt_leeway_secs", Duration::from_secs(60), secs(0, 600))?,
+        max_lifetime: l.or(
+            "jwt_max_lifetime_secs",
+            crate::auth::DEFAULT_MAX_LIFETIME,
+            secs(60, 365 * 86_400),
+        )?,
     })
 }
 
@@ -159,7 +184,7 @@ pub(super) fn resolve_encryption(l: &Layers<'_>) -> Result<EncryptionConfig, Con
 
 pub(super) fn resolve_ws(l: &Layers<'_>) -> Result<WsConfig, ConfigError> {
     Ok(WsConfig {
-        max_frame_bytes: l.or("max_frame_bytes", 64 * 1024, int(1024, 16 * MIB))?,
+        max_frame_bytes: l.or("max_frame_bytes", 128 * 1024, int(1024, 16 * MIB))?,
         ping_interval: l.or("ping_interval_secs", Duration::from_secs(20), secs(1, 3600))?,
         idle_timeout: l.or(
             "idle_timeout_secs",
@@ -205,6 +230,10 @@ pub(super) fn resolve_calls(l: &Layers<'_>) -> Result<CallConfig, ConfigError> {
     })
 }
 
+/// The smallest frame limit that carries a largest body fully `\u`-escaped, with room
+/// for the rest of a `send` or `edit` frame.
+const MIN_FRAME_BYTES: usize = 6 * crate::mentoring::MAX_BODY_BYTES + 2048;
+
 pub(super) fn check_combinations(c: &Config) -> Result<(), ConfigError> {
     let conflict = |message: String| Err(ConfigError::Conflict(message));
     if c.ws.idle_timeout <= c.ws.ping_interval {
@@ -228,6 +257,16 @@ pub(super) fn check_combinations(c: &Config) -> Result<(), ConfigError> {
             "{} must exceed {}, or a full-size frame could never be written",
             named("ws_max_write_buffer_bytes"),
             named("max_frame_bytes")
+        ));
+    }
+    if c.ws.max_frame_bytes < MIN_FRAME_BYTES {
+        return conflict(format!(
+            "{} ({}) must be at least {MIN_FRAME_BYTES}: a message body of the largest size \
+             ({} bytes) may arrive with every character escaped as \\uXXXX (6 bytes each), \
+             and must then be refused as too long rather than close the socket",
+            named("max_frame_bytes"),
+            c.ws.max_frame_bytes,
+            crate::mentoring::MAX_BODY_BYTES
         ));
     }
     if c.calls.max_sdp_bytes >= c.ws.max_frame_bytes {

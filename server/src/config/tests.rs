@@ -57,7 +57,7 @@ fn defaults() {
         }
     );
     assert_eq!(c.log_format, LogFormat::Text);
-    assert_eq!(c.ws.max_frame_bytes, 65536);
+    assert_eq!(c.ws.max_frame_bytes, 131072);
     assert_eq!(c.ws.idle_timeout, Duration::from_secs(60));
     assert_eq!(c.ws.max_write_buffer_bytes, 1024 * 1024);
     assert!(c.ws.allow_missing_origin);
@@ -195,7 +195,7 @@ fn combinations_are_checked() {
     let duplicate_keys = format!("1:{0},1:{0}", "A".repeat(43) + "=");
     let cases: [(&[(&str, &str)], &str); 7] = [
         (&[("idle_timeout_secs", "20")], "idle_timeout_secs"),
-        (&[("max_sdp_bytes", "65536")], "max_sdp_bytes"),
+        (&[("max_sdp_bytes", "131072")], "max_sdp_bytes"),
         (
             &[("ws_max_write_buffer_bytes", "4096")],
             "ws_max_write_buffer_bytes",

@@ -83,10 +83,13 @@ pub async fn messages(
         limit: params.limit,
         thread: params.thread,
     };
-    let (events, has_more) = state.mentoring.history(&ctx, &query).await?;
-    Ok(Json(
-        json!({ "conversation": ctx.conversation, "events": events, "has_more": has_more }),
-    ))
+    let page = state.mentoring.history(&ctx, &query).await?;
+    Ok(Json(json!({
+        "conversation": ctx.conversation,
+        "events": page.events,
+        "has_more": page.has_more,
+        "truncated": page.truncated,
+    })))
 }
 
 pub async fn threads(

@@ -3,8 +3,12 @@
 
 mod api;
 mod auth;
+mod client_addr;
 mod error;
 mod extract;
+mod hardening;
+pub mod limits;
+pub mod listener;
 mod mentoring;
 mod ops;
 mod origin;
@@ -12,18 +16,22 @@ mod safety;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{DefaultBodyLimit, Extension, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
+pub use client_addr::ForwardedClients;
 pub use error::{ApiError, ApiResult};
+pub use hardening::HostGuard;
 pub use origin::OriginPolicy;
 
 use crate::auth::{Minter, Verifier};
@@ -58,7 +66,18 @@ pub struct HttpState {
     pub sockets: TaskTracker,
 }
 
-pub fn router(state: HttpState, web_client_dir: PathBuf) -> Router {
+/// What the router needs beyond the handlers' state: request limits and hardening.
+#[derive(Clone)]
+pub struct RouterSettings {
+    pub web_client_dir: PathBuf,
+    pub request_timeout: Duration,
+    pub behind_tls: bool,
+    pub forwarded: ForwardedClients,
+    /// Set when listening on loopback: the `Host` names a request may carry.
+    pub host_guard: Option<HostGuard>,
+}
+
+pub fn router(state: HttpState, settings: RouterSettings) -> Router {
     let mut api = Router::new()
         .route("/info", get(ops::info))
         .route("/me", get(api::me))
@@ -80,14 +99,19 @@ pub fn router(state: HttpState, web_client_dir: PathBuf) -> Router {
     let api = api
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(64 * 1024));
-    Router::new()
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        // A slowly trickled body holds a connection; a REST call never needs long.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            settings.request_timeout,
+        ));
+    let mut router = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/ws", get(upgrade))
         .nest("/api", api)
-        .fallback_service(ServeDir::new(web_client_dir))
+        .fallback_service(ServeDir::new(settings.web_client_dir))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -95,8 +119,21 @@ pub fn router(state: HttpState, web_client_dir: PathBuf) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
-        ))
-        .with_state(state)
+        ));
+    for layer in hardening::header_layers(settings.behind_tls) {
+        router = router.layer(layer);
+    }
+    router = router.layer(axum::middleware::from_fn_with_state(
+        settings.forwarded,
+        client_addr::cap_forwarded,
+    ));
+    if let Some(guard) = settings.host_guard {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            guard,
+            hardening::check_host,
+        ));
+    }
+    router.with_state(state)
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -113,6 +150,7 @@ async fn api_not_found() -> ApiError {
 async fn upgrade(
     State(state): State<HttpState>,
     headers: HeaderMap,
+    forwarded_slot: Option<Extension<client_addr::ForwardedSlot>>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if !state.origins.permits(&headers) {
@@ -133,6 +171,8 @@ async fn upgrade(
             let socket = Box::new(socket);
             async move {
                 crate::hub::serve_socket(hub, socket).await;
+                // A client behind a trusted proxy is counted while its socket is open.
+                drop(forwarded_slot);
                 drop(token);
             }
         })

@@ -75,9 +75,9 @@ async fn await_hello(
             return None;
         }
         Ok(Some(Err(error))) => {
-            // An oversized first frame is closed like any other oversized frame.
-            if super::reader::is_too_big(error) {
-                let _ = send_close(socket, close::MESSAGE_TOO_BIG, "frame too big").await;
+            // A broken first frame is closed like any other broken frame.
+            if let Some((code, reason)) = super::reader::close_for_read_error(error) {
+                let _ = send_close(socket, code, reason).await;
             }
             return None;
         }
@@ -285,7 +285,8 @@ async fn open_session(
         },
         limits: Limits {
             max_frame_bytes: settings.max_frame_bytes,
-            max_body_chars: hub.mentoring.limits().max_body_chars,
+            max_body_chars: hub.mentoring.limits().max_body_bytes,
+            max_body_bytes: hub.mentoring.limits().max_body_bytes,
             rate_per_sec: settings.rate_per_sec,
             rate_burst: settings.rate_burst,
             history_page_max: hub.mentoring.limits().history_page_max,

@@ -50,7 +50,7 @@ pub struct HubSettings {
 impl Default for HubSettings {
     fn default() -> Self {
         HubSettings {
-            max_frame_bytes: 64 * 1024,
+            max_frame_bytes: 128 * 1024,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             hello_timeout: Duration::from_secs(10),

@@ -95,8 +95,8 @@ impl Reader {
                 message = stream.next(), if may_read => match message {
                     None | Some(Ok(Message::Close(_))) => return None,
                     Some(Err(error)) => {
-                        if is_too_big(error) {
-                            self.conn.close(close::MESSAGE_TOO_BIG, "frame too big");
+                        if let Some((code, reason)) = close_for_read_error(error) {
+                            self.conn.close(code, reason);
                         }
                         return None;
                     }
@@ -311,12 +311,13 @@ impl Reader {
             }
             ClientFrame::History(query) => {
                 let ctx = self.ctx(&query.conversation).await?;
-                let (events, has_more) = mentoring.history(&ctx, &query).await?;
+                let page = mentoring.history(&ctx, &query).await?;
                 self.reply(ServerFrame::History {
                     reference: query.reference,
                     conversation: ctx.conversation,
-                    events,
-                    has_more,
+                    events: page.events,
+                    has_more: page.has_more,
+                    truncated: page.truncated,
                 });
                 Ok(())
             }
@@ -491,12 +492,17 @@ fn reply_to(frame: &ClientFrame) -> ReplyTo {
 }
 
 /// A frame over the size limit surfaces as tungstenite's capacity error.
-pub(super) fn is_too_big(error: axum::Error) -> bool {
+/// The close code for a socket that failed to read, when the peer broke the rules
+/// (RFC 6455 §7.4.1): a frame over the limit (1009), a text frame that is not UTF-8
+/// (1007), any other protocol error (1002). I/O failures get none: the peer is gone.
+pub(super) fn close_for_read_error(error: axum::Error) -> Option<(u16, &'static str)> {
     use tokio_tungstenite::tungstenite::Error as WsError;
-    matches!(
-        error.into_inner().downcast_ref::<WsError>(),
-        Some(WsError::Capacity(_))
-    )
+    match error.into_inner().downcast_ref::<WsError>()? {
+        WsError::Capacity(_) => Some((close::MESSAGE_TOO_BIG, "frame too big")),
+        WsError::Utf8(_) => Some((close::INVALID_PAYLOAD, "text frame is not UTF-8")),
+        WsError::Protocol(_) => Some((close::PROTOCOL_ERROR, "WebSocket protocol error")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,54 @@ impl Acked {
     }
 }
 
+/// A history page.
+#[derive(Debug)]
+pub struct HistoryPage {
+    pub events: Vec<EventFrame>,
+    /// More events exist beyond the page in the direction asked.
+    pub has_more: bool,
+    /// The page was cut short of `limit` by its byte budget.
+    pub truncated: bool,
+}
+
+/// Keeps as many events as fit in `budget` serialised bytes (always at least one),
+/// starting from the cursor's side: the newest when paging back, the oldest when
+/// catching up. Returns whether any were cut.
+fn fit_in_bytes(
+    events: Vec<EventFrame>,
+    budget: usize,
+    newest_first: bool,
+) -> (Vec<EventFrame>, bool) {
+    let sizes: Vec<usize> = events
+        .iter()
+        .map(|e| serde_json::to_vec(e).map_or(0, |json| json.len() + 1))
+        .collect();
+    let mut kept = 0;
+    let mut used = 0;
+    let order: Box<dyn Iterator<Item = &usize>> = if newest_first {
+        Box::new(sizes.iter().rev())
+    } else {
+        Box::new(sizes.iter())
+    };
+    for size in order {
+        if kept > 0 && used + size > budget {
+            break;
+        }
+        used += size;
+        kept += 1;
+    }
+    let cut = events.len() - kept;
+    if cut == 0 {
+        return (events, false);
+    }
+    let events = if newest_first {
+        events.into_iter().skip(cut).collect()
+    } else {
+        events.into_iter().take(kept).collect()
+    };
+    (events, true)
+}
+
 fn valid_client_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
 }
@@ -47,12 +95,12 @@ impl Mentoring {
         if body.trim().is_empty() {
             return Err(Refusal::new(ErrorCode::BodyInvalid, "the message is empty"));
         }
-        if body.chars().count() > self.limits.max_body_chars {
+        if body.len() > self.limits.max_body_bytes {
             return Err(Refusal::new(
                 ErrorCode::BodyInvalid,
                 format!(
-                    "messages are limited to {} characters",
-                    self.limits.max_body_chars
+                    "messages are limited to {} bytes of UTF-8 text",
+                    self.limits.max_body_bytes
                 ),
             ));
         }
@@ -284,13 +332,9 @@ impl Mentoring {
         Ok(())
     }
 
-    /// A page of the timeline. Returns the events (oldest first) and whether more
-    /// exist beyond the page in the direction asked.
-    pub async fn history(
-        &self,
-        ctx: &MemberCtx,
-        query: &HistoryQuery,
-    ) -> Outcome<(Vec<EventFrame>, bool)> {
+    /// A page of the timeline: at most `limit` events (oldest first) and at most
+    /// `history_page_bytes` of them, keeping those nearest the cursor.
+    pub async fn history(&self, ctx: &MemberCtx, query: &HistoryQuery) -> Outcome<HistoryPage> {
         ctx.check_read()?;
         if query.after.is_some() && query.before.is_some() && query.after >= query.before {
             return Err(Refusal::invalid("`after` must be below `before`"));
@@ -320,7 +364,15 @@ impl Mentoring {
                 .skip(events.len().saturating_sub(limit as usize))
                 .collect()
         };
-        Ok((page.into_iter().map(|e| self.render(e)).collect(), has_more))
+        let rendered = page.into_iter().map(|e| self.render(e)).collect();
+        let newest_first = query.after.is_none();
+        let (events, truncated) =
+            fit_in_bytes(rendered, self.limits.history_page_bytes, newest_first);
+        Ok(HistoryPage {
+            events,
+            has_more: has_more || truncated,
+            truncated,
+        })
     }
 
     /// Events after `after` for catching a connection up (oldest first), leaving out

@@ -26,7 +26,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 pub use access::MemberCtx;
-pub use messaging::{AckHook, Acked, PendingAck};
+pub use messaging::{AckHook, Acked, HistoryPage, PendingAck};
 pub use presence::client_status;
 pub use session::SessionStart;
 
@@ -37,11 +37,19 @@ use crate::ids::AccountId;
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::store::{Store, StoreError, WriteError};
 
+/// A message body's largest size in bytes.
+pub const MAX_BODY_BYTES: usize = 16_000;
+
 /// Limits the domain enforces (from configuration).
 #[derive(Clone, Debug)]
 pub struct Limits {
-    pub max_body_chars: usize,
+    /// A message body's largest size in UTF-8 bytes (so also at most this many
+    /// characters). The frame limit leaves room for it even fully `\u`-escaped.
+    pub max_body_bytes: usize,
     pub history_page_max: u32,
+    /// A history page's largest serialised size: a page is cut at this many bytes of
+    /// events (always keeping one) and says so, and the client asks for the rest.
+    pub history_page_bytes: usize,
     pub history_page_default: u32,
     pub max_intro_chars: usize,
     pub max_display_name_chars: usize,
@@ -52,8 +60,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_body_chars: 16_000,
+            max_body_bytes: MAX_BODY_BYTES,
             history_page_max: 200,
+            history_page_bytes: 256 * 1024,
             history_page_default: 50,
             max_intro_chars: 4_000,
             max_display_name_chars: 64,

@@ -128,6 +128,10 @@ impl ErrorCode {
 pub mod close {
     /// Server shutting down or draining: reconnect (after the `reconnect` frame's delay).
     pub const GOING_AWAY: u16 = 1001;
+    /// A WebSocket protocol error (e.g. an unmasked client frame, reserved bits set).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame that is not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// A frame larger than `max_frame_bytes`.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The `hello` token was refused: do not retry with the same token.

@@ -222,7 +222,10 @@ pub struct Heartbeat {
 #[derive(Clone, Debug, Serialize)]
 pub struct Limits {
     pub max_frame_bytes: usize,
+    /// The same number as `max_body_bytes`: a body of at most that many bytes has at
+    /// most that many characters. Kept for clients that count characters.
     pub max_body_chars: usize,
+    pub max_body_bytes: usize,
     pub rate_per_sec: f64,
     pub rate_burst: u32,
     pub history_page_max: u32,
@@ -299,6 +302,9 @@ pub enum ServerFrame {
         events: Vec<EventFrame>,
         /// More events exist beyond this page in the direction asked.
         has_more: bool,
+        /// The page was cut short of `limit` by its size; ask for the rest.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        truncated: bool,
     },
     Threads {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]

@@ -1,9 +1,10 @@
 //! End-to-end tests: real servers, real WebSocket clients, real WebRTC peers, a real
 //! Redis and PostgreSQL. One test binary so the harness is compiled once.
 //!
-//! Name filters that select a concern: `foundation`, `leak`, `agreement`, `relay`, `node_kill`,
+//! Name filters that select a concern: `foundation`, `abuse`, `leak`, `agreement`, `relay`, `node_kill`,
 //! `redis_restart` (`cargo nextest run -p mentorhub-tests -E 'test(/relay/)'`).
 
+mod abuse;
 mod bench_smoke;
 mod calls;
 mod foundation;

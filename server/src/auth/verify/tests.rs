@@ -31,6 +31,7 @@ fn auth_config(key: JwtKey, issuer: Option<&str>, audience: Option<&str>) -> Aut
         issuer: issuer.map(str::to_owned),
         audience: audience.map(str::to_owned),
         leeway: Duration::from_secs(60),
+        max_lifetime: DEFAULT_MAX_LIFETIME,
     }
 }
 
@@ -399,6 +400,7 @@ fn public_key_must_match_the_algorithm() {
         issuer: None,
         audience: None,
         leeway: Duration::from_secs(60),
+        max_lifetime: DEFAULT_MAX_LIFETIME,
     };
     assert!(Verifier::from_config(&none).unwrap().is_none());
 }

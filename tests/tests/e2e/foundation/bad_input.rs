@@ -138,7 +138,7 @@ async fn foundation_bad_input_malformed_and_unknown_frames_change_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn foundation_bad_input_a_frame_over_64_kib_closes_1009() {
+async fn foundation_bad_input_a_frame_over_the_limit_closes_1009() {
     let app = spawn_app().await;
     let person = app.rest.login("Big Sender", "mentee").await;
     // `{"type":"ping","ref":"big","pad":"…"}` padded to an exact size.
@@ -153,19 +153,19 @@ async fn foundation_bad_input_a_frame_over_64_kib_closes_1009() {
     let mut ws = WsClient::connect(&app.ws_url, &person.token).await;
     assert_eq!(
         ws.welcome.as_ref().unwrap()["limits"]["max_frame_bytes"],
-        65_536
+        131_072
     );
-    ws.send_text(&frame_of(65_536)).await;
+    ws.send_text(&frame_of(131_072)).await;
     let pong = ws.next_of_type("pong").await;
     assert_eq!(pong["ref"], "big", "exactly the limit is accepted");
-    ws.send_text(&frame_of(65_537)).await;
+    ws.send_text(&frame_of(131_073)).await;
     let closed = ws.expect_close(1009).await;
     assert_eq!(closed.reason, "frame too big");
 
     // Fragmented into several WebSocket frames counts as one message.
     let mut ws = WsClient::connect(&app.ws_url, &person.token).await;
-    let text = frame_of(65_537);
-    let (head, tail) = text.as_bytes().split_at(40_000);
+    let text = frame_of(131_073);
+    let (head, tail) = text.as_bytes().split_at(80_000);
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
     use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
     let fragment = |opcode: OpCode, is_final: bool, payload: &[u8]| {
@@ -184,7 +184,7 @@ async fn foundation_bad_input_a_frame_over_64_kib_closes_1009() {
 
     // Before `hello` too.
     let mut ws = WsClient::open(&app.ws_url).await;
-    ws.send_text(&frame_of(65_537)).await;
+    ws.send_text(&frame_of(131_073)).await;
     ws.expect_close(1009).await;
 }
 
