@@ -23,6 +23,8 @@ pub struct ProcessOptions {
     pub env: BTreeMap<String, String>,
     /// The HS256 secret every process started with these options trusts.
     pub secret: String,
+    /// Soft and hard open-file limit of the process (set with util-linux `prlimit`).
+    pub open_file_limit: Option<u64>,
 }
 
 impl Default for ProcessOptions {
@@ -33,6 +35,7 @@ impl Default for ProcessOptions {
         ProcessOptions {
             env: BTreeMap::new(),
             secret,
+            open_file_limit: None,
         }
         .set("listen", "127.0.0.1:0")
         .with_secret()
@@ -120,7 +123,17 @@ impl ServerProcess {
         self.starts += 1;
         let log = self.log_path(self.starts);
         let file = std::fs::File::create(&log).expect("a log file");
-        let mut command = Command::new(server_binary());
+        let mut command = match self.options.open_file_limit {
+            None => Command::new(server_binary()),
+            Some(limit) => {
+                let mut prlimit = Command::new("prlimit");
+                prlimit
+                    .arg(format!("--nofile={limit}:{limit}"))
+                    .arg("--")
+                    .arg(server_binary());
+                prlimit
+            }
+        };
         command
             .arg("serve")
             .arg("--data-dir")

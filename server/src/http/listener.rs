@@ -9,17 +9,20 @@
 //! - request headers larger than [`MAX_HEADER_BYTES`] are refused (431);
 //! - admission by [`ConnectionCaps`]: a connection over the global or per-address cap is
 //!   answered, not queued: `/healthz` still gets `200 ok` and everything else `503` with
-//!   `Retry-After`, by a small separate pool ([`OVERFLOW_SLOTS`]); past that pool the
-//!   socket is closed at once. The caps sit below the open-file limit, so the process
-//!   never runs out of descriptors and always has some to answer with.
+//!   `Retry-After`, by a small separate pool ([`OVERFLOW_SLOTS`]). When the pool is full
+//!   its oldest connection is dropped for the newest, so sockets that connect and say
+//!   nothing cannot keep a health check from being answered. The caps sit below the
+//!   open-file limit, so the process never runs out of descriptors and always has some
+//!   to answer with.
 //!
 //! On shutdown the loop stops accepting, asks every connection to finish its request in
 //! flight and close, and waits for them (upgraded WebSockets are drained by the hub).
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -32,7 +35,6 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -44,7 +46,7 @@ use crate::protocol::ErrorCode;
 /// Largest request head (request line and headers) accepted. A token in
 /// `Authorization` is at most 16 KiB; nothing legitimate comes near this.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
-/// Connections over a cap answered at the same time; beyond that they are closed unread.
+/// Connections over a cap answered at the same time; a newer one evicts the oldest.
 pub const OVERFLOW_SLOTS: usize = 64;
 /// How long an over-cap connection has to send its request.
 const OVERFLOW_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -64,7 +66,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let connections = TaskTracker::new();
-    let overflow = Arc::new(Semaphore::new(OVERFLOW_SLOTS));
+    let overflow = Overflow::default();
     let mut accept_errors = AcceptErrors::default();
     loop {
         let (tcp, peer) = tokio::select! {
@@ -100,15 +102,15 @@ pub async fn serve(
             Err(why) => {
                 metrics::counter!("mentorhub_connections_refused_total", "why" => why.as_str())
                     .increment(1);
-                match overflow.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        connections.spawn(async move {
-                            answer_over_cap(tcp).await;
-                            drop(permit);
-                        });
+                let (id, evicted) = overflow.enter();
+                let overflow = overflow.clone();
+                connections.spawn(async move {
+                    tokio::select! {
+                        _ = answer_over_cap(tcp) => {}
+                        _ = evicted.cancelled() => {}
                     }
-                    Err(_) => drop(tcp),
-                }
+                    overflow.leave(id);
+                });
             }
         }
     }
@@ -171,6 +173,42 @@ async fn answer_over_cap(tcp: TcpStream) {
         .max_buf_size(MAX_HEADER_BYTES)
         .keep_alive(false);
     log_connection_end(builder.serve_connection(TokioIo::new(tcp), service).await);
+}
+
+/// The connections being answered over a cap, oldest first.
+#[derive(Clone, Default)]
+struct Overflow {
+    /// `std` mutex: held for a queue update only, never across an `.await`.
+    inner: Arc<Mutex<OverflowQueue>>,
+}
+
+#[derive(Default)]
+struct OverflowQueue {
+    next_id: u64,
+    /// (id, told to go) of each connection being answered.
+    entries: VecDeque<(u64, CancellationToken)>,
+}
+
+impl Overflow {
+    /// Registers a connection; when the pool is full the oldest is told to go.
+    fn enter(&self) -> (u64, CancellationToken) {
+        let mut queue = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.entries.len() >= OVERFLOW_SLOTS
+            && let Some((_, oldest)) = queue.entries.pop_front()
+        {
+            oldest.cancel();
+        }
+        queue.next_id += 1;
+        let id = queue.next_id;
+        let token = CancellationToken::new();
+        queue.entries.push_back((id, token.clone()));
+        (id, token)
+    }
+
+    fn leave(&self, id: u64) {
+        let mut queue = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        queue.entries.retain(|(entry, _)| *entry != id);
+    }
 }
 
 /// `503` with `Retry-After`, in the API's error shape.

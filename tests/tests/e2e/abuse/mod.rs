@@ -5,12 +5,14 @@
 //! | module | what |
 //! |---|---|
 //! | `connections` | idle and slowloris sockets closed by the header timeout, connection caps answering 503 while `/healthz` keeps answering, oversized headers, forwarded clients behind a trusted proxy |
+//! | `descriptors` | a process with a 1,024 open-file limit under 1,100 idle connections: `/healthz` answers throughout, the rest gets 503 |
 //! | `browser` | hardening headers on `/`, HSTS behind TLS, DNS rebinding refused by `Host` and by `Origin` |
 //! | `tokens` | `iat` in the future, lifetimes beyond the maximum, expiry to the millisecond |
 //! | `frames` | 1007 for invalid UTF-8, a largest body fully escaped is `body_invalid` not 1009, history pages bounded in bytes |
 
 mod browser;
 mod connections;
+mod descriptors;
 mod frames;
 mod tokens;
 
