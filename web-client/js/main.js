@@ -7,7 +7,7 @@ import { Connection } from './connection.js';
 import { Outbox } from './outbox.js';
 import { frames } from './protocol.js';
 import { currentRoute, navigate } from './router.js';
-import { Session } from './session.js';
+import { Session, claimsOf } from './session.js';
 import { Store } from './store.js';
 import { Preferences } from './settings.js';
 import { Notifier } from './notify.js';
@@ -235,7 +235,13 @@ session.on('changed', (current, previousAccount) => {
   if (!current && previousAccount) store.forget(previousAccount);
 });
 
-window.addEventListener('hashchange', showRoute);
+window.addEventListener('hashchange', () => {
+  // A hand-over link followed while the app is open is the same document: no reload.
+  const handed = location.hash.match(/^#token=([^&]+)/);
+  if (!handed) return showRoute();
+  history.replaceState(null, '', `${location.pathname}#/`);
+  acceptHandedToken(decodeURIComponent(handed[1])).then(showRoute);
+});
 document.addEventListener('pointerdown', () => notifier.unlock(), { once: true });
 document.addEventListener('keydown', () => notifier.unlock(), { once: true });
 window.addEventListener('pagehide', () => store.persistNow());
@@ -246,11 +252,7 @@ async function boot() {
   const handed = location.hash.match(/^#token=([^&]+)/);
   if (handed) {
     history.replaceState(null, '', `${location.pathname}#/`);
-    try {
-      session.useToken(decodeURIComponent(handed[1]), null);
-    } catch (error) {
-      sessionStorage.setItem('mh.signin-error', error.message);
-    }
+    await acceptHandedToken(decodeURIComponent(handed[1]));
   } else if (session.load()) {
     startSession();
   }
@@ -265,6 +267,32 @@ async function boot() {
   mountCallView(document.getElementById('call-root'), app);
   showRoute();
   app.shellCached = cacheShell();
+}
+
+/** A token from a link is used only when the person says so: anyone can make a link
+ * that signs a browser into *their* account (so that what the victim writes lands
+ * there) or that replaces the session open in this browser. */
+async function acceptHandedToken(token) {
+  const existing = session.load();
+  const claims = claimsOf(token.trim());
+  const who = claims?.name || claims?.sub || 'an account this link names';
+  const text = existing
+    ? `You are signed in as ${existing.name}. This link would sign this browser in as ${who} instead. Continue only if you have just signed in through your institution.`
+    : `This link signs this browser in as ${who}. Continue only if you have just signed in through your institution.`;
+  const choice = await ask({
+    title: existing ? 'Switch account?' : 'Sign in from a link?',
+    text,
+    confirm: `Continue as ${who}`,
+  });
+  if (choice) {
+    try {
+      session.useToken(token, null);
+      return;
+    } catch (error) {
+      sessionStorage.setItem('mh.signin-error', error.message);
+    }
+  }
+  if (existing && existing.account !== store.accountId) startSession();
 }
 
 /** Registers the service worker and hands it the files this page loaded. Resolves
