@@ -87,12 +87,13 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// The configured bus: Redis (single or cluster) when a URL is set, else in-process.
 /// A Redis bus starts even while Redis is unreachable (`/readyz` says so) and
 /// connects as soon as it can.
-pub fn open_bus(config: &Config, node: Arc<str>) -> Arc<dyn Bus> {
+/// The Redis bus reads committed heads from `store` to find what it failed to deliver.
+pub fn open_bus(config: &Config, node: Arc<str>, store: Arc<dyn Store>) -> Arc<dyn Bus> {
     let Some(settings) = redis_settings(config, node) else {
         return Arc::new(MemoryBus::new());
     };
     tracing::info!(kind = settings.target.kind(), prefix = %settings.prefix, "starting the Redis bus");
-    RedisBus::start(settings)
+    RedisBus::start(settings, store)
 }
 
 /// Where live calls are kept: in Redis when nodes share one (a caller and a callee
@@ -188,7 +189,7 @@ impl App {
             .context("loading message keys")?;
         let (verifier, dev_minter) = authentication(&config)?;
         let node: Arc<str> = Arc::from(config.node_id.as_str());
-        let bus = open_bus(&config, node.clone());
+        let bus = open_bus(&config, node.clone(), store.clone());
         let limits = Limits {
             history_page_max: config.mentoring.history_page_max,
             room_member_limit: config.mentoring.room_member_limit,

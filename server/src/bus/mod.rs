@@ -107,6 +107,9 @@ pub trait BusSink: Send + Sync + 'static {
     /// Deliveries may have been lost (reconnect after an outage): every local
     /// connection must re-read its conversations from the store.
     fn resync(&self);
+    /// The store holds events of this conversation that the bus did not deliver: its
+    /// local readers must catch up from the store.
+    fn catch_up(&self, conversation: &ConversationId);
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -32,6 +32,9 @@ pub enum Outbound {
     Drop(Box<ConversationId>),
     /// The bus may have lost deliveries: catch up every conversation from the store.
     Resync,
+    /// This conversation's committed head passed what the bus delivered: catch it up
+    /// from the store.
+    CatchUp(Box<ConversationId>),
 }
 
 const _: () = assert!(std::mem::size_of::<Outbound>() <= 16);

@@ -311,4 +311,14 @@ impl BusSink for Hub {
             }
         }
     }
+
+    fn catch_up(&self, conversation: &ConversationId) {
+        if let Some(readers) = self.conversations.get(conversation) {
+            for reader in readers.iter() {
+                reader
+                    .conn
+                    .push(Outbound::CatchUp(Box::new(conversation.clone())));
+            }
+        }
+    }
 }

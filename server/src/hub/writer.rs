@@ -221,6 +221,7 @@ impl Writer {
                 Ok(())
             }
             Outbound::Resync => Box::pin(self.resync()).await,
+            Outbound::CatchUp(conversation) => Box::pin(self.catch_up(&conversation, None)).await,
         }
     }
 

@@ -147,6 +147,13 @@ pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
         conversation: &ConversationId,
         visible_from: Seq,
     ) -> StoreResult<Vec<ThreadRecord>>;
+    /// The committed head (`last_seq`) of each of these conversations that exists, in
+    /// no particular order. Cheap (primary-key lookups): the bus's delivery check reads
+    /// it every second for every conversation a node follows.
+    async fn heads(
+        &self,
+        conversations: &[ConversationId],
+    ) -> StoreResult<Vec<(ConversationId, Seq)>>;
 
     // ---- relationships ---------------------------------------------------------
 

@@ -14,12 +14,20 @@
 //! - **Silence is detected**: the node publishes a probe to its own channel every
 //!   `probe_interval` and expects it back; no echo within `probe_timeout` turns
 //!   `/readyz` red and forces a reconnect, even when the TCP connection looks fine.
+//! - **What the bus never carried is found in the store** ([`heads`]): every
+//!   `head_check_interval` the node compares the committed head of each conversation it
+//!   follows with what the bus delivered, and has overdue ones caught up — a node that
+//!   died between commit and publish cannot leave an event undelivered.
+//! - **Every process is a new incarnation** of its node id ([`state`]): a node restarted
+//!   under the same id is seen as a departure of the old one, so survivors resync and
+//!   the new process clears what the old one owned.
 //!
 //! Channel names: `{prefix}:c:{conversation}`, `{prefix}:a:{account}`,
 //! `{prefix}:n:{node}` (probes). Keys of the shared state: see [`state`].
 
 mod calls;
 mod conn;
+mod heads;
 mod publisher;
 mod state;
 mod subscriber;
@@ -39,6 +47,8 @@ pub use state::RedisState;
 
 use super::codec::{self, Wire};
 use super::{Bus, BusHealth, BusSink, Envelope, Payload, SharedState, Topic};
+use crate::ids::{ConversationId, Seq};
+use crate::store::Store;
 
 /// How the Redis bus behaves; built from configuration in `app.rs`.
 #[derive(Clone, Debug)]
@@ -48,6 +58,8 @@ pub struct RedisSettings {
     /// share one Redis without hearing each other.
     pub prefix: String,
     pub node: Arc<str>,
+    /// Random per process: tells a restart under the same node id from the same process.
+    pub incarnation: Arc<str>,
     pub probe_interval: Duration,
     /// No probe echo for this long: the bus is down and the subscriber reconnects.
     pub probe_timeout: Duration,
@@ -56,6 +68,8 @@ pub struct RedisSettings {
     pub node_ttl: Duration,
     /// Envelopes kept for other nodes while Redis is unreachable.
     pub backlog: usize,
+    /// How often committed heads are compared with what the bus delivered ([`heads`]).
+    pub head_check_interval: Duration,
 }
 
 impl RedisSettings {
@@ -64,6 +78,7 @@ impl RedisSettings {
             target,
             prefix: prefix.into(),
             node,
+            incarnation: Arc::from(crate::ids::opaque_token().as_str()),
             probe_interval: Duration::from_secs(1),
             probe_timeout: Duration::from_secs(5),
             timeouts: Timeouts {
@@ -72,6 +87,7 @@ impl RedisSettings {
             },
             node_ttl: Duration::from_secs(30),
             backlog: 100_000,
+            head_check_interval: Duration::from_secs(1),
         }
     }
 
@@ -113,6 +129,7 @@ struct Shared {
     changed: mpsc::UnboundedSender<String>,
     outbox: mpsc::Sender<publisher::Outgoing>,
     health: Mutex<Health>,
+    heads: heads::Heads,
     stop: CancellationToken,
 }
 
@@ -189,9 +206,9 @@ pub struct RedisBus {
 }
 
 impl RedisBus {
-    /// Starts the subscriber and publisher tasks. Never fails on an unreachable Redis:
-    /// the node starts, reports "not ready" and keeps trying.
-    pub fn start(settings: RedisSettings) -> Arc<RedisBus> {
+    /// Starts the subscriber, publisher and delivery-check tasks. Never fails on an
+    /// unreachable Redis: the node starts, reports "not ready" and keeps trying.
+    pub fn start(settings: RedisSettings, store: Arc<dyn Store>) -> Arc<RedisBus> {
         let (changed, changes) = mpsc::unbounded_channel();
         let (outbox, queue) = mpsc::channel(settings.backlog.max(1024));
         let shared = Arc::new(Shared {
@@ -206,10 +223,13 @@ impl RedisBus {
                 echoes_count_from: None,
                 publisher_down: None,
             }),
+            heads: heads::Heads::default(),
             stop: CancellationToken::new(),
         });
         tokio::spawn(subscriber::run(shared.clone(), changes));
         tokio::spawn(publisher::run(shared.clone(), queue));
+        let every = settings.head_check_interval;
+        tokio::spawn(heads::run(shared.clone(), store, every));
         let state = Arc::new(RedisState::new(settings));
         Arc::new(RedisBus { shared, state })
     }
@@ -232,6 +252,9 @@ impl Bus for RedisBus {
     }
 
     fn publish(&self, envelope: Envelope) {
+        if let Some((conversation, seq)) = timeline_event(&envelope) {
+            self.shared.heads.delivered(conversation, seq);
+        }
         if let Some(sink) = self.shared.sink.get() {
             sink.deliver(&envelope);
         }
@@ -262,6 +285,9 @@ impl Bus for RedisBus {
             Err(_) => false,
         };
         if first {
+            if let Topic::Conversation(conversation) = topic {
+                self.shared.heads.follow(conversation.clone());
+            }
             let _ = self.shared.changed.send(channel);
         }
     }
@@ -283,6 +309,9 @@ impl Bus for RedisBus {
             Err(_) => false,
         };
         if last {
+            if let Topic::Conversation(conversation) = topic {
+                self.shared.heads.unfollow(conversation);
+            }
             let _ = self.shared.changed.send(channel);
         }
     }
@@ -297,5 +326,15 @@ impl Bus for RedisBus {
 
     fn state(&self) -> Arc<dyn SharedState> {
         self.state.clone()
+    }
+}
+
+/// The conversation and seq of a timeline event (what the delivery check counts).
+fn timeline_event(envelope: &Envelope) -> Option<(&ConversationId, Seq)> {
+    match (&envelope.topic, &envelope.payload) {
+        (Topic::Conversation(conversation), Payload::Event { seq, .. }) => {
+            Some((conversation, *seq))
+        }
+        _ => None,
     }
 }

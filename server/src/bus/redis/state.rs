@@ -5,7 +5,7 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `{p}:nodes` | set | ids of nodes that have written state |
-//! | `{p}:alive:{node}` | string, TTL ⅔ `node_ttl` | the node's heartbeat |
+//! | `{p}:alive:{node}` | string, TTL ⅔ `node_ttl` | the node's heartbeat: `incarnation millis` |
 //! | `{p}:presence:{account}` | hash node → `online`/`away` | per-node presence |
 //! | `{p}:node:{node}:accounts` | set | accounts with presence on the node |
 //! | `{p}:call:{call}` | hash leg → `node` NUL `data` | live call legs |
@@ -15,6 +15,14 @@
 //! The node keeps a mirror of what it owns. Its heartbeat is `SET … GET`: when the
 //! previous value is gone (first start, a Redis restart without persistence, or we were
 //! presumed dead after a long pause) the node writes its whole mirror again.
+//!
+//! **Incarnations.** A node id outlives its process: `restart: unless-stopped` or a pod
+//! restart brings the same id back within a second, long before its heartbeat expires.
+//! The heartbeat therefore names the process (a random incarnation). Survivors that see
+//! another incarnation behind a node id treat it as a departure (the old process may
+//! have committed events it never published), and the new process, on its first pass,
+//! removes whatever its node id still owns that it did not write itself (presence and
+//! call legs of the dead process) and reports it like a reaped node's.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,8 +45,10 @@ pub struct RedisState {
     /// What this node owns. `std` mutexes: never held across an `.await`.
     presence: Mutex<HashMap<AccountId, PresenceStatus>>,
     legs: Mutex<HashMap<(String, String), CallLeg>>,
-    /// Other nodes alive at the previous maintenance pass.
-    seen_alive: Mutex<std::collections::HashSet<String>>,
+    /// Other nodes alive at the previous maintenance pass, with their incarnations.
+    seen_alive: Mutex<HashMap<String, Option<String>>>,
+    /// Whether this process has cleaned up after an earlier one of the same node id.
+    cleaned_previous: AtomicBool,
     /// Whether a heartbeat has been written: until then every ownership write first
     /// registers the node, so a node that dies before its first maintenance pass is
     /// still found and reaped by the survivors.
@@ -58,7 +68,8 @@ impl RedisState {
             conn: AsyncMutex::new(None),
             presence: Mutex::new(HashMap::new()),
             legs: Mutex::new(HashMap::new()),
-            seen_alive: Mutex::new(std::collections::HashSet::new()),
+            seen_alive: Mutex::new(HashMap::new()),
+            cleaned_previous: AtomicBool::new(false),
             registered: AtomicBool::new(false),
         }
     }
@@ -72,7 +83,7 @@ impl RedisState {
         self.run::<()>(
             redis::cmd("SET")
                 .arg(self.key(&format!("alive:{}", self.me())))
-                .arg(crate::ids::now_millis())
+                .arg(self.heartbeat())
                 .arg("NX")
                 .arg("PX")
                 .arg(ttl.as_millis() as u64)
@@ -94,6 +105,10 @@ impl RedisState {
 
     fn me(&self) -> &str {
         &self.settings.node
+    }
+
+    fn heartbeat(&self) -> String {
+        format!("{} {}", self.settings.incarnation, crate::ids::now_millis())
     }
 
     async fn conn(&self) -> Result<Conn, StateError> {
@@ -207,12 +222,96 @@ impl RedisState {
 
     /// Removes what a dead node owned and reports it.
     async fn reap(&self, node: &str, reaped: &mut Reaped) -> Result<(), StateError> {
+        self.reap_owned(node, reaped, &|_| false).await?;
+        let accounts_key = self.key(&format!("node:{node}:accounts"));
+        let legs_key = self.key(&format!("node:{node}:legs"));
+        // One key per DEL: two keys may sit on different cluster slots.
+        self.run::<()>(redis::cmd("DEL").arg(&accounts_key).to_owned())
+            .await?;
+        self.run::<()>(redis::cmd("DEL").arg(&legs_key).to_owned())
+            .await?;
+        self.run::<()>(
+            redis::cmd("SREM")
+                .arg(self.key("nodes"))
+                .arg(node)
+                .to_owned(),
+        )
+        .await?;
+        reaped.nodes.push(node.to_owned());
+        Ok(())
+    }
+
+    /// This process's first pass: whatever its node id owns that this process did not
+    /// write belongs to an earlier process of the same id, which is gone.
+    async fn clean_previous_incarnation(&self, reaped: &mut Reaped) -> Result<(), StateError> {
+        let me = self.me().to_owned();
+        let (accounts_key, legs_key) = (
+            self.key(&format!("node:{me}:accounts")),
+            self.key(&format!("node:{me}:legs")),
+        );
+        let before = (reaped.accounts.len(), reaped.legs.len());
+        let mine = |entry: Owned<'_>| -> bool {
+            match entry {
+                Owned::Account(account) => self
+                    .presence
+                    .lock()
+                    .is_ok_and(|p| p.contains_key(&AccountId::from_stored(account.to_owned()))),
+                Owned::Leg(call, leg) => self
+                    .legs
+                    .lock()
+                    .is_ok_and(|l| l.contains_key(&(call.to_owned(), leg.to_owned()))),
+            }
+        };
+        self.reap_owned(&me, reaped, &mine).await?;
+        for account in &reaped.accounts[before.0..] {
+            self.run::<()>(
+                redis::cmd("SREM")
+                    .arg(&accounts_key)
+                    .arg(account.as_str())
+                    .to_owned(),
+            )
+            .await?;
+        }
+        for leg in &reaped.legs[before.1..] {
+            self.run::<()>(
+                redis::cmd("SREM")
+                    .arg(&legs_key)
+                    .arg(format!("{}{SEP}{}", leg.call, leg.leg))
+                    .to_owned(),
+            )
+            .await?;
+        }
+        let (accounts, legs) = (
+            reaped.accounts.len() - before.0,
+            reaped.legs.len() - before.1,
+        );
+        if accounts + legs > 0 {
+            tracing::info!(
+                accounts,
+                call_legs = legs,
+                "removed presence and call legs left by this node id's previous process"
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes the presence and call legs `node` owns, except what `keep` says to keep,
+    /// and reports them.
+    async fn reap_owned(
+        &self,
+        node: &str,
+        reaped: &mut Reaped,
+        keep: &(dyn Fn(Owned<'_>) -> bool + Sync),
+    ) -> Result<(), StateError> {
         let accounts_key = self.key(&format!("node:{node}:accounts"));
         let legs_key = self.key(&format!("node:{node}:legs"));
         let accounts: Vec<String> = self
             .run(redis::cmd("SMEMBERS").arg(&accounts_key).to_owned())
             .await?;
         for account in accounts {
+            if keep(Owned::Account(&account)) {
+                continue;
+            }
             self.run::<()>(
                 redis::cmd("HDEL")
                     .arg(self.key(&format!("presence:{account}")))
@@ -229,6 +328,9 @@ impl RedisState {
             let Some((call, leg)) = entry.split_once(SEP) else {
                 continue;
             };
+            if keep(Owned::Leg(call, leg)) {
+                continue;
+            }
             let hash = self.key(&format!("call:{call}"));
             let value: Option<Vec<u8>> = self
                 .run(redis::cmd("HGET").arg(&hash).arg(leg).to_owned())
@@ -246,21 +348,22 @@ impl RedisState {
                 data: data.to_vec(),
             });
         }
-        // One key per DEL: two keys may sit on different cluster slots.
-        self.run::<()>(redis::cmd("DEL").arg(&accounts_key).to_owned())
-            .await?;
-        self.run::<()>(redis::cmd("DEL").arg(&legs_key).to_owned())
-            .await?;
-        self.run::<()>(
-            redis::cmd("SREM")
-                .arg(self.key("nodes"))
-                .arg(node)
-                .to_owned(),
-        )
-        .await?;
-        reaped.nodes.push(node.to_owned());
         Ok(())
     }
+}
+
+/// One thing a node owns in the shared state.
+enum Owned<'a> {
+    Account(&'a str),
+    /// A call and one of its legs.
+    Leg(&'a str, &'a str),
+}
+
+/// The incarnation named by a heartbeat (`None` for a heartbeat without one).
+fn incarnation(heartbeat: &str) -> Option<&str> {
+    heartbeat
+        .split_once(' ')
+        .map(|(incarnation, _)| incarnation)
 }
 
 fn split_owner(value: &[u8]) -> (&[u8], &[u8]) {
@@ -369,7 +472,7 @@ impl SharedState for RedisState {
             .run(
                 redis::cmd("SET")
                     .arg(self.key(&format!("alive:{}", self.me())))
-                    .arg(crate::ids::now_millis())
+                    .arg(self.heartbeat())
                     .arg("PX")
                     .arg(ttl.as_millis() as u64)
                     .arg("GET")
@@ -388,20 +491,24 @@ impl SharedState for RedisState {
             self.rewrite_all().await?;
         }
         let mut reaped = Reaped::default();
+        if !self.cleaned_previous.load(Ordering::Relaxed) {
+            self.clean_previous_incarnation(&mut reaped).await?;
+            self.cleaned_previous.store(true, Ordering::Relaxed);
+        }
         let nodes: Vec<String> = self
             .run(redis::cmd("SMEMBERS").arg(self.key("nodes")).to_owned())
             .await?;
-        let mut alive_now = std::collections::HashSet::new();
+        let mut alive_now = HashMap::new();
         for node in nodes.iter().filter(|n| n.as_str() != self.me()) {
-            let alive: bool = self
+            let heartbeat: Option<String> = self
                 .run(
-                    redis::cmd("EXISTS")
+                    redis::cmd("GET")
                         .arg(self.key(&format!("alive:{node}")))
                         .to_owned(),
                 )
                 .await?;
-            if alive {
-                alive_now.insert(node.clone());
+            if let Some(heartbeat) = heartbeat {
+                alive_now.insert(node.clone(), incarnation(&heartbeat).map(str::to_owned));
                 continue;
             }
             let lock: Option<String> = self
@@ -421,7 +528,7 @@ impl SharedState for RedisState {
             }
         }
         if let Ok(mut seen) = self.seen_alive.lock() {
-            reaped.departed = seen.difference(&alive_now).cloned().collect();
+            reaped.departed = departed(&seen, &alive_now);
             *seen = alive_now;
         }
         Ok(reaped)
@@ -429,5 +536,52 @@ impl SharedState for RedisState {
 
     fn maintain_interval(&self) -> Duration {
         (self.settings.node_ttl / 6).max(Duration::from_millis(200))
+    }
+}
+
+/// Nodes alive at the previous pass that are gone now, or that came back as another
+/// process (a restart under the same id, however quick).
+fn departed(
+    before: &HashMap<String, Option<String>>,
+    now: &HashMap<String, Option<String>>,
+) -> Vec<String> {
+    let mut departed: Vec<String> = before
+        .iter()
+        .filter(|(node, was)| match now.get(*node) {
+            None => true,
+            Some(is) => was.is_some() && is.is_some() && is != *was,
+        })
+        .map(|(node, _)| node.clone())
+        .collect();
+    departed.sort();
+    departed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alive(entries: &[(&str, Option<&str>)]) -> HashMap<String, Option<String>> {
+        entries
+            .iter()
+            .map(|(node, inc)| (node.to_string(), inc.map(str::to_owned)))
+            .collect()
+    }
+
+    #[test]
+    fn a_node_that_stopped_or_restarted_has_departed() {
+        let before = alive(&[("a", Some("i1")), ("b", Some("i2")), ("c", Some("i3"))]);
+        let now = alive(&[("a", Some("i1")), ("b", Some("i9")), ("d", Some("i4"))]);
+        assert_eq!(departed(&before, &now), vec!["b", "c"]);
+    }
+
+    #[test]
+    fn a_heartbeat_without_an_incarnation_is_not_a_restart() {
+        // A node of an older version writes bare milliseconds: no incarnation to compare.
+        let before = alive(&[("a", None)]);
+        let now = alive(&[("a", None)]);
+        assert!(departed(&before, &now).is_empty());
+        assert_eq!(incarnation("1700000000000"), None);
+        assert_eq!(incarnation("abc 1700000000000"), Some("abc"));
     }
 }

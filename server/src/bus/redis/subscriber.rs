@@ -177,6 +177,9 @@ fn on_message(shared: &Shared, data: &[Value]) -> bool {
             if *envelope.origin == *shared.settings.node {
                 return false; // delivered locally when published
             }
+            if let Some((conversation, seq)) = super::timeline_event(&envelope) {
+                shared.heads.delivered(conversation, seq);
+            }
             if let Some(sink) = shared.sink.get() {
                 sink.deliver(&envelope);
             }

@@ -265,6 +265,33 @@ macro_rules! impl_sql_store {
                 row.map(TryInto::try_into).transpose()
             }
 
+            async fn heads(
+                &self,
+                conversations: &[ConversationId],
+            ) -> StoreResult<Vec<(ConversationId, Seq)>> {
+                if conversations.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, last_seq FROM conversations WHERE id IN (",
+                );
+                let mut ids = q.separated(", ");
+                for id in conversations {
+                    ids.push_bind(id.as_str());
+                }
+                q.push(")");
+                let rows: Vec<(String, i64)> = q
+                    .build_query_as()
+                    .persistent(false)
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, seq)| (ConversationId::from_stored(id), seq.max(0) as Seq))
+                    .collect())
+            }
+
             async fn threads(
                 &self,
                 conversation: &ConversationId,
