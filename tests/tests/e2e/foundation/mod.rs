@@ -11,6 +11,7 @@
 //! | `durability` | SIGKILL right after an ack, restart on the same data dir |
 //! | `bad_input` | no hello, malformed / unknown / oversized frames, rate limit, not a member, retried client ids, bad REST bodies |
 //! | `auth` | every refused token with its `token_*` reason and close 4001 |
+//! | `timeline_property` | random sends, retries, edits, deletes, drops and resumes by two members: both end with the same gap-free sequence, one message per client id |
 //! | `canary` | canary strings in bodies and tokens never reach logs or the SQLite files |
 //!
 //! Every test name contains `foundation` (`-E 'test(/foundation/)'`).
@@ -25,6 +26,7 @@ mod history;
 mod reading;
 mod resume;
 mod session;
+mod timeline_property;
 
 use mentorhub_tests::WsClient;
 use serde_json::{Value, json};
