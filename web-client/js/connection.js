@@ -4,8 +4,9 @@
 // online/offline signal (a socket is not even tried while the device says it is offline).
 //
 // States: `connecting` (first try), `online` (welcome received), `reconnecting`
-// (waiting to retry), `offline` (the device has no network), `stopped` (signed out or
-// waiting for a new token).
+// (trying again, or waiting to: then the detail carries `retryAt`, when the next try
+// starts), `offline` (the device has no network), `stopped` (signed out or waiting for
+// a new token).
 
 import { Emitter } from './dom.js';
 import { Close, closeAction, frames } from './protocol.js';
@@ -105,8 +106,9 @@ export class Connection extends Emitter {
   }
 
   #setState(state, detail) {
-    if (this.state === state) return;
+    if (this.state === state && JSON.stringify(this.stateDetail) === JSON.stringify(detail)) return;
     this.state = state;
+    this.stateDetail = detail;
     this.emit('state', state, detail);
   }
 
@@ -175,8 +177,9 @@ export class Connection extends Emitter {
     if (frame.type === 'reconnect') {
       // The node is draining: come back (to any node) after the delay it chose for us.
       this.#closeSocket(1000, 'server asked to reconnect');
-      this.#setState('reconnecting');
-      this.retryTimer = setTimeout(() => this.#connect(), frame.after_ms || 0);
+      const delay = frame.after_ms || 0;
+      this.#setState('reconnecting', { retryAt: Date.now() + delay });
+      this.retryTimer = setTimeout(() => this.#connect(), delay);
       return;
     }
     this.emit('frame', frame);
@@ -218,7 +221,7 @@ export class Connection extends Emitter {
 
   #scheduleRetry() {
     const delay = backoffDelay(this.attempt++);
-    this.#setState('reconnecting', { retryInMs: delay });
+    this.#setState('reconnecting', { retryAt: Date.now() + delay });
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.#connect(), delay);
   }

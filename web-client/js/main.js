@@ -24,6 +24,7 @@ import { Calls } from './call/calls.js';
 import { mountCallView } from './views/call.js';
 import { refreshSafety } from './safety-state.js';
 import { ask } from './views/dialog.js';
+import { mountConnectionState } from './views/connection-state.js';
 
 const api = new Api(() => session.token);
 const session = new Session(api);
@@ -65,19 +66,6 @@ connection.on('frame', (frame) => {
 });
 
 connection.on('reauth', () => renewToken(true));
-
-connection.on('state', (state, detail) => {
-  const el = document.getElementById('connection-state');
-  el.dataset.state = state;
-  const words = {
-    connecting: 'Connecting…',
-    online: 'Online',
-    reconnecting: detail?.retryInMs !== undefined ? `Reconnecting in ${Math.ceil(detail.retryInMs / 1000)} s…` : 'Reconnecting…',
-    offline: 'Offline — messages will be sent when you are back',
-    stopped: detail === 'reauth' ? 'Signing in again…' : 'Not connected',
-  };
-  el.textContent = words[state] || state;
-});
 
 /** Timeline events that change who is in a conversation or how they appear: the
  * member list is read again (once per burst of such events). */
@@ -217,6 +205,8 @@ function showRoute() {
   const view = document.getElementById('view');
   view.replaceChildren();
   document.getElementById('app-nav').hidden = !session.current;
+  // Signed out there is no connection to speak of: no indicator, not a red "Not connected".
+  document.querySelector('.connection-bar').hidden = !session.current;
   unmount = screens[route.name](view, app, ...route.params) || null;
   return undefined;
 }
@@ -247,6 +237,7 @@ document.addEventListener('keydown', () => notifier.unlock(), { once: true });
 window.addEventListener('pagehide', () => store.persistNow());
 
 async function boot() {
+  mountConnectionState(app);
   // A token handed over by the institution's login arrives in the fragment (which no
   // server ever sees) and is removed from the address bar at once.
   const handed = location.hash.match(/^#token=([^&]+)/);
@@ -256,8 +247,12 @@ async function boot() {
   } else if (session.load()) {
     startSession();
   }
+  // The server puts its public info in the page (a round trip saved on slow links).
   // Offline start: the cached session and conversations are enough to read and queue.
-  if (navigator.onLine) {
+  const inline = document.getElementById('server-info');
+  if (inline) {
+    app.server = JSON.parse(inline.textContent);
+  } else if (navigator.onLine) {
     try {
       app.server = await api.get('/info');
     } catch {
@@ -303,7 +298,7 @@ async function cacheShell() {
     await navigator.serviceWorker.register('/sw.js');
     const registration = await navigator.serviceWorker.ready;
     const urls = ['/', ...performance.getEntriesByType('resource').map((e) => e.name)]
-      .filter((u) => new URL(u, location.origin).origin === location.origin);
+      .filter((u) => u.startsWith(location.origin) || u.startsWith('/'));
     return await new Promise((resolve) => {
       const onMessage = (event) => {
         if (event.data?.type === 'shell-cached' || event.data?.type === 'shell-cache-failed') {

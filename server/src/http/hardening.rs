@@ -2,7 +2,9 @@
 //!
 //! Headers (set only where a route did not set its own):
 //! - `Content-Security-Policy`: scripts, styles, connections and workers from this origin
-//!   only, no inline script, no plugins, no `<base>`, and no framing;
+//!   only (and `blob:` scripts: the packed web client's modules, which only a script
+//!   already running here can create), no inline script, no plugins, no `<base>`, and
+//!   no framing;
 //! - `X-Frame-Options: DENY` for browsers that predate `frame-ancestors`;
 //! - `Permissions-Policy`: camera and microphone for this origin (calls), nothing else;
 //! - `Cross-Origin-Opener-Policy: same-origin`, so a page that opened Mentorhub cannot
@@ -26,7 +28,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use super::ApiError;
 use crate::protocol::ErrorCode;
 
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' blob:; \
      style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; \
      connect-src 'self'; worker-src 'self'; manifest-src 'self'; font-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";

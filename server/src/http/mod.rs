@@ -2,6 +2,7 @@
 //! metrics. Only this module (with `store` and `bus::redis`) touches the web framework.
 
 mod api;
+mod assets;
 mod auth;
 mod client_addr;
 mod error;
@@ -25,7 +26,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::task::TaskTracker;
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -78,6 +78,10 @@ pub struct RouterSettings {
 }
 
 pub fn router(state: HttpState, settings: RouterSettings) -> Router {
+    let web_client = Arc::new(assets::WebClient::load(
+        &settings.web_client_dir,
+        &ops::server_info(state.dev_minter.is_some()),
+    ));
     let mut api = Router::new()
         .route("/info", get(ops::info))
         .route("/me", get(api::me))
@@ -111,7 +115,7 @@ pub fn router(state: HttpState, settings: RouterSettings) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/ws", get(upgrade))
         .nest("/api", api)
-        .fallback_service(ServeDir::new(settings.web_client_dir))
+        .fallback_service(web_client.service())
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -66,10 +66,16 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
 /// What a client needs to know before signing in: the protocol version and whether
 /// `--dev` sign-in is offered (the web client shows demo accounts only then).
 pub async fn info(State(state): State<HttpState>) -> Json<serde_json::Value> {
-    Json(json!({
+    Json(server_info(state.dev_minter.is_some()))
+}
+
+/// What any visitor may know about this server (`GET /api/info`, and inlined in the
+/// web client's page to save a round trip).
+pub fn server_info(dev: bool) -> serde_json::Value {
+    json!({
         "protocol": crate::protocol::server::PROTOCOL_VERSION,
-        "dev": state.dev_minter.is_some(),
-    }))
+        "dev": dev,
+    })
 }
 
 #[derive(Deserialize)]
