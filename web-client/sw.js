@@ -76,3 +76,14 @@ self.addEventListener('fetch', (event) => {
     cached.then((hit) => hit || fresh).catch(() => cached.then((hit) => hit || Response.error())),
   );
 });
+
+// A notification (content-free: see js/notify.js) was clicked: back to the app.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  event.waitUntil(
+    self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((w) => new URL(w.url).origin === self.location.origin);
+      return open ? open.focus() : self.clients.openWindow('/');
+    }),
+  );
+});

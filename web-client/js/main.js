@@ -41,7 +41,8 @@ const calls = new Calls({ connection, store, api, preferences });
 outbox.on('acked', (item, ack) => store.applyOwn(item, ack));
 
 const app = { api, session, store, connection, outbox, preferences, notifier, calls, navigate, server: { dev: false } };
-window.mentorhub = app; // for the browser tests and for curious people in devtools
+window.mentorhub = app;
+notifier.attach({ store, calls }); // for the browser tests and for curious people in devtools
 
 // ---- frames from the server ----------------------------------------------------------
 
@@ -61,6 +62,7 @@ connection.on('frame', (frame) => {
   if (frame.type === 'message') notifier.onMessage(frame, store);
   if (frame.type === 'relationship' && frame.relationship.awaiting_me) {
     announce('You have a new mentoring request.');
+    notifier.onRequest();
   }
   return undefined;
 });

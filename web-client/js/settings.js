@@ -6,6 +6,9 @@ const KEY = 'mh.preferences';
 const DEFAULTS = {
   /** A short tone when a message arrives while the conversation is not on screen. */
   sound: true,
+  /** A system notification (content-free) while the tab is hidden; asks the browser's
+   * permission when turned on. */
+  notifications: false,
   /** Calls start with audio only and video is capped when turned on (slow links). */
   lowBandwidth: false,
 };

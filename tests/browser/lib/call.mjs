@@ -1,5 +1,28 @@
-// Reading a call's WebRTC statistics from the page (the client exposes its calls on
-// `window.mentorhub.calls`).
+// Placing calls the way people do, and reading a call's WebRTC statistics from the
+// page (the client exposes its calls on `window.mentorhub.calls`).
+
+import { conversationAction } from './app.mjs';
+
+/**
+ * `caller` starts an audio or video call from the conversation's header, `callee`
+ * answers it from the ring (with audio only if asked), and both wait for "connected".
+ * On a failure the error carries both calls' state, the console and the server's log.
+ */
+export async function answeredCall(caller, callee, media, { audioOnly = false, chromium, server } = {}) {
+  await conversationAction(caller.page, media === 'video' ? 'Video call' : 'Audio call');
+  const ring = callee.page.getByRole('alertdialog');
+  await ring.waitFor();
+  await ring.getByRole('button', { name: audioOnly ? 'Accept with audio only' : 'Accept', exact: true }).click();
+  try {
+    for (const person of [caller, callee]) {
+      await person.page.locator('.call[data-status="connected"]').waitFor({ timeout: 30_000 });
+    }
+  } catch (error) {
+    const states = {};
+    for (const person of [caller, callee]) states[person.label] = await describeCall(person.page);
+    throw new Error(`${error.message}\ncall state: ${JSON.stringify(states, null, 1)}\nconsole: ${JSON.stringify(chromium?.consoleMessages.slice(-40))}\nserver log tail:\n${server?.logs.join('').slice(-6000)}`);
+  }
+}
 
 /** Sum of inbound RTP bytes over every peer of the active call, per media kind. */
 export function inboundBytes(page) {

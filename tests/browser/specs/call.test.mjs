@@ -7,8 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser, screenshot } from '../lib/browser.mjs';
 import { startServer } from '../lib/server.mjs';
-import { assertNoConsoleErrors, conversationAction, pairUp } from '../lib/app.mjs';
-import { candidateTypes, describeCall, expectInboundGrowth } from '../lib/call.mjs';
+import { assertNoConsoleErrors, pairUp } from '../lib/app.mjs';
+import { answeredCall, candidateTypes, expectInboundGrowth } from '../lib/call.mjs';
 
 let server;
 let chromium;
@@ -23,20 +23,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function callAndAnswer(caller, callee, media) {
-  await conversationAction(caller.page, media === 'video' ? 'Video call' : 'Audio call');
-  const ring = callee.page.getByRole('alertdialog');
-  await ring.waitFor();
-  await ring.getByRole('button', { name: 'Accept' }).click();
-  try {
-    for (const person of [caller, callee]) {
-      await person.page.locator('.call[data-status="connected"]').waitFor({ timeout: 30_000 });
-    }
-  } catch (error) {
-    const states = {};
-    for (const person of [caller, callee]) states[person.label] = await describeCall(person.page);
-    throw new Error(`${error.message}\ncall state: ${JSON.stringify(states, null, 1)}\nconsole: ${JSON.stringify(chromium.consoleMessages.slice(-40))}\nserver log tail:\n${server.logs.join('').slice(-6000)}`);
-  }
+function callAndAnswer(caller, callee, media) {
+  return answeredCall(caller, callee, media, { chromium, server });
 }
 
 async function hangUp(caller, callee) {
@@ -54,9 +42,9 @@ test('a video call connects and media flows both ways', async () => {
   }
   // The controls work during the call.
   await mentee.page.getByRole('button', { name: 'Mute' }).click();
-  await mentee.page.getByRole('button', { name: 'Unmute' }).waitFor();
+  await mentee.page.locator('button[aria-pressed="true"]', { hasText: 'Mute' }).waitFor();
   await mentee.page.getByRole('button', { name: 'Low bandwidth' }).click();
-  await mentee.page.getByRole('button', { name: 'Normal quality' }).waitFor();
+  await mentee.page.locator('button[aria-pressed="true"]', { hasText: 'Low bandwidth' }).waitFor();
   await screenshot(mentor.page, 'call');
   await hangUp(mentee, mentor);
   await mentor.context.close();

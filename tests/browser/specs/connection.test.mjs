@@ -21,7 +21,8 @@ after(async () => {
   await server?.stop();
 });
 
-/** Seconds the pill shows, and seconds until the client's own next attempt. */
+/** Seconds the pill shows, and seconds until the client's own next attempt (they may differ
+ * by a tick or two: timers run late on a loaded machine). */
 function countdown(page) {
   return page.evaluate(() => {
     const shown = document.getElementById('connection-state').textContent.match(/^Reconnecting in (\d+) s…$/);
@@ -50,13 +51,13 @@ test('reconnecting: the pill counts down to the real next attempt; "Retry now" c
       assert.ok(Date.now() < deadline, 'never saw a countdown of 3 s or more');
       await person.page.waitForTimeout(100);
     }
-    assert.ok(Math.abs(first.shown - first.real) <= 1, `shows ${first.shown} s, next attempt in ${first.real} s`);
+    assert.ok(Math.abs(first.shown - first.real) <= 2, `shows ${first.shown} s, next attempt in ${first.real} s`);
     await retry.waitFor();
     await screenshot(person.page, `reconnecting-${viewport.width}x${viewport.height}`);
     await person.page.waitForTimeout(1100);
     const later = await countdown(person.page);
     assert.ok(later.shown < first.shown, `the countdown went down: ${first.shown} → ${later.shown}`);
-    assert.ok(Math.abs(later.shown - later.real) <= 1, `shows ${later.shown} s, next attempt in ${later.real} s`);
+    assert.ok(Math.abs(later.shown - later.real) <= 2, `shows ${later.shown} s, next attempt in ${later.real} s`);
 
     server = await startServer({ dataDir: server.dataDir, port: server.port });
     const clicked = Date.now();

@@ -3,6 +3,11 @@
 // mute / camera / low-bandwidth controls, rejoin after a dropped connection and ICE
 // restart when the network changes. Participants are known only by member id.
 //
+// Over each peer's control channel the clients tell each other their mute and camera
+// state (shown on the other side) and, in low-bandwidth mode, ask the other side to
+// send less video; a client honours such a request by capping what it sends to that
+// peer. The signalling protocol has no frame for either, so they travel peer to peer.
+//
 // Who offers: the participant who joins offers to everyone already in the call (the
 // server says so in `started`/`joined`); for perfect negotiation the joiner is the
 // impolite peer and those already in the call are polite. The polite side sends its
@@ -72,30 +77,44 @@ export class Calls extends Emitter {
   async start(conversation, media) {
     if (this.active) return;
     this.notice = null;
-    this.active = this.#newCall({ conversation, media, direction: 'outgoing' });
+    const call = this.#newCall({ conversation, media, direction: 'outgoing' });
+    this.active = call;
     this.emit('changed');
     try {
       await this.#acquireMedia();
       const view = await this.#send('start', { conversation, media });
+      if (this.active !== call) {
+        // Hung up while the server was answering: leave the place it just gave us.
+        this.#send('leave', { call: view.call, reason: 'user_hangup' }).catch(() => {});
+        return;
+      }
       this.#adopt(view);
     } catch (error) {
-      this.#fail(error);
+      if (this.active === call) this.#fail(error);
     }
   }
 
-  async accept() {
+  /** Answers the ringing call; `audioOnly` answers a video call without the camera. */
+  async accept({ audioOnly = false } = {}) {
     const ringing = this.incoming;
     if (!ringing || this.active) return;
     this.incoming = null;
     this.notice = null;
-    this.active = this.#newCall({ conversation: ringing.conversation, media: ringing.media, direction: 'incoming', id: ringing.call });
+    const call = this.#newCall({ conversation: ringing.conversation, media: ringing.media, direction: 'incoming', id: ringing.call });
+    call.audioOnly = audioOnly;
+    this.active = call;
     this.emit('changed');
     try {
       await this.#acquireMedia();
       const view = await this.#send('accept', { call: ringing.call });
+      if (this.active !== call) {
+        // Hung up while the server was answering: leave the place it just gave us.
+        this.#send('leave', { call: view.call, reason: 'user_hangup' }).catch(() => {});
+        return;
+      }
       this.#adopt(view);
     } catch (error) {
-      this.#fail(error);
+      if (this.active === call) this.#fail(error);
     }
   }
 
@@ -141,6 +160,7 @@ export class Calls extends Emitter {
     if (!call?.local) return;
     call.muted = muted;
     for (const track of call.local.getAudioTracks()) track.enabled = !muted;
+    this.#tellPeers(call);
     this.emit('changed');
   }
 
@@ -149,17 +169,47 @@ export class Calls extends Emitter {
     if (!call?.local) return;
     call.cameraOff = off;
     for (const track of call.local.getVideoTracks()) track.enabled = !off;
+    this.#tellPeers(call);
     this.emit('changed');
   }
 
-  /** Low bandwidth: outgoing video capped (or off with the camera button). */
+  /** Low bandwidth: outgoing video capped (or off with the camera button), and every
+   * other participant asked to cap the video it sends us. */
   async setLowBandwidth(on) {
     const call = this.active;
     if (!call) return;
     call.lowBandwidth = on;
     this.preferences.set('lowBandwidth', on);
+    this.#tellPeers(call);
     for (const peer of call.peers.values()) await peer.capVideo(on ? LOW_BANDWIDTH_VIDEO_BPS : null);
     this.emit('changed');
+  }
+
+  /** What the other clients show of us, and what we ask them to send. */
+  #controlMessages(call) {
+    return [
+      { type: 'state', muted: call.muted, camera: this.#sendsVideo(call) && !call.cameraOff },
+      { type: 'receive', video: call.lowBandwidth ? 'low' : 'normal' },
+    ];
+  }
+
+  #sendsVideo(call) {
+    return Boolean(call.local?.getVideoTracks().some((t) => t.readyState === 'live'));
+  }
+
+  #tellPeers(call, peers = call.peers.values()) {
+    const messages = this.#controlMessages(call);
+    for (const peer of peers) for (const message of messages) peer.sendControl(message);
+  }
+
+  /** A message from another participant's client (untrusted: checked field by field). */
+  #onControl(call, member, message) {
+    if (message.type === 'state') {
+      call.remote.set(member, { muted: message.muted === true, camera: message.camera !== false });
+      this.emit('changed');
+    } else if (message.type === 'receive' && (message.video === 'low' || message.video === 'normal')) {
+      call.peers.get(member)?.honourVideoRequest(message.video === 'low' ? LOW_BANDWIDTH_VIDEO_BPS : null);
+    }
   }
 
   // ---- frames from the server ----------------------------------------------------------
@@ -190,11 +240,18 @@ export class Calls extends Emitter {
         // Replies to our own requests are handled where they were awaited.
         return;
       case 'participant_joined':
-        if (mine) this.#peerFor(frame.member, { polite: true });
+        // Whoever joins is no longer being rung: without this a 1:1 caller would
+        // stay in the call alone after the other side hangs up.
+        if (mine) {
+          call.ringing.delete(frame.member);
+          this.#peerFor(frame.member, { polite: true });
+        }
         this.emit('changed');
         return;
       case 'participant_left':
         if (mine) {
+          call.ringing.delete(frame.member);
+          call.remote.delete(frame.member);
           this.#dropPeer(frame.member);
           this.#leaveIfAlone();
         }
@@ -247,7 +304,10 @@ export class Calls extends Emitter {
       peers: new Map(),
       ringing: new Set(),
       reconnecting: new Set(),
+      /** What each other participant's client says of itself: `{muted, camera}`. */
+      remote: new Map(),
       local: null,
+      audioOnly: false,
       muted: false,
       cameraOff: false,
       lowBandwidth: Boolean(this.preferences.get('lowBandwidth')),
@@ -256,7 +316,13 @@ export class Calls extends Emitter {
 
   async #acquireMedia() {
     const call = this.active;
-    call.local = await getLocalMedia(call.media, { lowBandwidth: call.lowBandwidth });
+    const local = await getLocalMedia(call.audioOnly ? 'audio' : call.media, { lowBandwidth: call.lowBandwidth });
+    if (this.active !== call) {
+      // The call ended while the camera was starting: nothing may stay live.
+      stopMedia(local);
+      throw Object.assign(new Error('the call ended'), { code: 'call_gone' });
+    }
+    call.local = local;
     this.emit('changed');
   }
 
@@ -296,6 +362,7 @@ export class Calls extends Emitter {
       this.emit('changed');
     });
     peer.on('track', () => this.emit('changed'));
+    peer.on('control', (message) => this.#onControl(call, member, message));
     peer.on('error', (error) => console.warn('call negotiation problem', error?.name || error));
     call.peers.set(member, peer);
     // The joiner offers; those already in the call answer with their media.
@@ -304,6 +371,7 @@ export class Calls extends Emitter {
       else peer.addStream(call.local);
     }
     if (call.lowBandwidth) peer.capVideo(LOW_BANDWIDTH_VIDEO_BPS);
+    this.#tellPeers(call, [peer]);
     this.emit('changed');
     return peer;
   }

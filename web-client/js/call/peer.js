@@ -3,11 +3,18 @@
 // ICE restart when the network changes or the link fails, relay-only ICE when asked,
 // and a bitrate cap for slow links. Signals go out through `onSignal`, and come in
 // through `receive`; how they travel is the caller's business.
+//
+// A data channel (`control`) carries what the two clients tell each other directly and
+// the signalling protocol has no frame for: whether one is muted or has the camera off,
+// and a request to lower the video one receives. The joiner (impolite side) opens it
+// with its first offer; the other side receives it, so it never needs an offer of its own.
 
 import { Emitter } from '../dom.js';
 
 /** How long a `disconnected` ICE state may last before an ICE restart is tried. */
 const DISCONNECTED_GRACE_MS = 4000;
+/** Control messages are a few fields; anything longer is not one of ours. */
+const MAX_CONTROL_BYTES = 1024;
 
 export class Peer extends Emitter {
   /**
@@ -33,7 +40,12 @@ export class Peer extends Emitter {
     /** Our media, held back until the other side's first offer (see `answerWith`). */
     this.heldStream = null;
     this.maxVideoBitrate = null;
+    /** What the other side asked us to send it at most (null: no request). */
+    this.requestedVideoBitrate = null;
     this.disconnectedTimer = null;
+    this.channel = null;
+    /** The latest control message of each kind, sent when the channel opens. */
+    this.pendingControl = new Map();
 
     this.pc.addEventListener('negotiationneeded', () => this.#negotiate());
     this.pc.addEventListener('icecandidate', ({ candidate }) => {
@@ -49,6 +61,34 @@ export class Peer extends Emitter {
       this.emit('state', this.pc.connectionState);
     });
     this.pc.addEventListener('iceconnectionstatechange', () => this.#watchIce());
+    this.pc.addEventListener('datachannel', ({ channel }) => this.#useChannel(channel));
+    if (!polite) this.#useChannel(this.pc.createDataChannel('control'));
+  }
+
+  #useChannel(channel) {
+    if (channel.label !== 'control' || this.channel) return;
+    this.channel = channel;
+    channel.addEventListener('open', () => {
+      for (const message of this.pendingControl.values()) channel.send(JSON.stringify(message));
+      this.pendingControl.clear();
+    });
+    channel.addEventListener('message', ({ data }) => {
+      if (typeof data !== 'string' || data.length > MAX_CONTROL_BYTES) return;
+      let message;
+      try {
+        message = JSON.parse(data);
+      } catch {
+        return;
+      }
+      if (message && typeof message.type === 'string') this.emit('control', message);
+    });
+  }
+
+  /** Tells the other client something (the latest of each `type` is kept until the
+   * channel is open). */
+  sendControl(message) {
+    if (this.channel?.readyState === 'open') this.channel.send(JSON.stringify(message));
+    else this.pendingControl.set(message.type, message);
   }
 
   get state() {
@@ -134,14 +174,30 @@ export class Peer extends Emitter {
     await this.#applyBitrate();
   }
 
+  /** The other side asked for at most this much video from us (null: as we like). */
+  async honourVideoRequest(bitsPerSecond) {
+    this.requestedVideoBitrate = bitsPerSecond;
+    await this.#applyBitrate();
+  }
+
+  /** The lower of our own cap and the other side's request. */
+  get videoBitrateCap() {
+    const caps = [this.maxVideoBitrate, this.requestedVideoBitrate].filter(Boolean);
+    return caps.length ? Math.min(...caps) : null;
+  }
+
   async #applyBitrate() {
+    const cap = this.videoBitrateCap;
     for (const sender of this.pc.getSenders()) {
       if (sender.track?.kind !== 'video') continue;
       const parameters = sender.getParameters();
       if (!parameters.encodings?.length) continue;
       for (const encoding of parameters.encodings) {
-        if (this.maxVideoBitrate) encoding.maxBitrate = this.maxVideoBitrate;
+        if (cap) encoding.maxBitrate = cap;
         else delete encoding.maxBitrate;
+        // Asked for less by a slow receiver: fewer pixels too, so the cap buys a
+        // sharp small picture rather than a smeared large one.
+        encoding.scaleResolutionDownBy = this.requestedVideoBitrate ? 2 : 1;
       }
       try {
         await sender.setParameters(parameters);
@@ -175,6 +231,7 @@ export class Peer extends Emitter {
 
   close() {
     clearTimeout(this.disconnectedTimer);
+    this.channel?.close();
     this.pc.close();
     this.emit('state', 'closed');
   }

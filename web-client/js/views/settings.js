@@ -12,6 +12,7 @@ export function mountSettings(view, app) {
   const receipts = h('input', { id: 'setting-receipts', type: 'checkbox', checked: Boolean(store.settings.read_receipts) });
   const pseudonym = h('input', { id: 'setting-pseudonym', type: 'text', maxlength: 64, value: store.settings.default_pseudonym || '', autocomplete: 'off' });
   const sound = h('input', { id: 'setting-sound', type: 'checkbox', checked: preferences.get('sound') });
+  const notifications = h('input', { id: 'setting-notifications', type: 'checkbox', checked: app.notifier.notificationsAllowed });
   const lowBandwidth = h('input', { id: 'setting-low-bandwidth', type: 'checkbox', checked: preferences.get('lowBandwidth') });
   const status = h('p', { role: 'status', class: 'muted' });
 
@@ -22,6 +23,9 @@ export function mountSettings(view, app) {
       id: 'settings-form',
       onsubmit: async (event) => {
         event.preventDefault();
+        // Asked first, while the click still counts as the person's own action.
+        const wantsNotifications = notifications.checked;
+        const notifying = app.notifier.enableNotifications(wantsNotifications);
         preferences.set('sound', sound.checked);
         preferences.set('lowBandwidth', lowBandwidth.checked);
         const settings = {
@@ -31,7 +35,10 @@ export function mountSettings(view, app) {
         try {
           store.settings = await api.put('/me/settings', settings);
           store.persistSoon();
-          status.textContent = 'Saved.';
+          notifications.checked = await notifying;
+          status.textContent = wantsNotifications && !notifications.checked
+            ? 'Saved. This browser does not allow notifications for this site.'
+            : 'Saved.';
           announce('Settings saved.');
           // The connection reads the receipt setting when it starts: reconnect to apply it.
           app.connection.reconnectNow();
@@ -47,6 +54,7 @@ export function mountSettings(view, app) {
         h('p', { class: 'muted' }, 'Used when you ask a mentor or join a room, unless you choose another name there.'))),
     h('fieldset', {}, h('legend', {}, 'This device'),
       h('div', { class: 'field checkbox' }, sound, h('label', { for: 'setting-sound' }, 'Play a sound when a message arrives')),
+      h('div', { class: 'field checkbox' }, notifications, h('label', { for: 'setting-notifications' }, 'Notify me while Mentorhub is in the background (new messages, requests and calls — never what was said or who said it)')),
       h('div', { class: 'field checkbox' }, lowBandwidth, h('label', { for: 'setting-low-bandwidth' }, 'Low-bandwidth calls (start with audio only, cap video quality)'))),
     status,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save')),
