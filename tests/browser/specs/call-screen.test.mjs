@@ -113,6 +113,11 @@ test('ringing names the caller once; audio only; each side sees the other\'s mut
   await mentee.page.locator('.call').getByRole('button', { name: 'Camera off', exact: true }).click();
   await menteeTile.locator('figcaption', { hasText: /^Kwame Boateng$/ }).waitFor();
   await menteeTile.locator('video:not(.no-picture)').waitFor();
+  // The mentee's own preview plays again (not a frozen black box).
+  await mentee.page.waitForFunction(() => {
+    const video = document.querySelector('video.local-video');
+    return video && !video.paused && video.videoWidth > 0;
+  });
   await lookAt(mentee.page, 'call-video');
   await lookAt(mentor.page, 'call-audio-only');
   await mentee.page.locator('.call').getByRole('button', { name: 'Leave' }).click();

@@ -106,6 +106,8 @@ export function mountCallView(root, app) {
     localVideo ??= h('video', { autoplay: true, playsinline: true, muted: true, class: 'local-video', 'aria-label': 'Your camera' });
     localVideo.muted = true;
     if (localVideo.srcObject !== call.local) localVideo.srcObject = call.local;
+    // Taken off the page while the camera was off, it was paused: play it again.
+    if (sendsPicture && localVideo.paused) localVideo.play().catch(() => {});
     return h('figure', { class: `participant self${sendsPicture ? '' : ' audio-only'}` },
       sendsPicture ? localVideo : avatar(call.me ? nameOf(call.conversation, call.me) : 'You'),
       h('figcaption', {}, h('span', { class: 'name' }, 'You'), notes.length ? h('span', { class: 'notes' }, ` — ${notes.join(', ')}`) : null));
