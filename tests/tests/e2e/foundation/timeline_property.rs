@@ -57,7 +57,8 @@ impl Member {
     }
 
     fn keep(&mut self, ws: &WsClient) {
-        self.seen.extend(ws.events().iter().filter_map(|e| e["seq"].as_u64()));
+        self.seen
+            .extend(ws.events().iter().filter_map(|e| e["seq"].as_u64()));
         self.cursors = ws.cursors().clone();
     }
 }
@@ -139,7 +140,11 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         finals.push(member.seen.clone());
     }
     let expected: Vec<u64> = (1..=last).collect();
-    prop_assert_eq!(&finals[0], &expected, "the mentee's events, gap-free and each once");
+    prop_assert_eq!(
+        &finals[0],
+        &expected,
+        "the mentee's events, gap-free and each once"
+    );
     prop_assert_eq!(&finals[1], &expected, "the mentor's events, the same");
     // Each client id is one message: count the messages in the full history.
     let mut ws = WsClient::connect(&app.ws_url, &pair.mentor.token).await;
