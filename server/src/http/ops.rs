@@ -54,6 +54,11 @@ pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
 }
 
 pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    // Read at scrape time: a task count that only grows is a leak (the soak watches it).
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    metrics::gauge!("mentorhub_runtime_tasks").set(tasks as f64);
     (
         [(
             axum::http::header::CONTENT_TYPE,

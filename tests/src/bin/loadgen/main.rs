@@ -7,6 +7,8 @@
 //! * `rooms` — R rooms × C clients × rate, like the Node generator's scenarios.
 //! * `knee`  — the rooms shape with the rate stepped up: the highest deliveries/s with
 //!   p99 ≤ 50 ms and zero loss.
+//! * `soak`  — an hour of pairs and rooms with churn and calls against several nodes;
+//!   memory, files, tasks and p99 every minute (`scripts/soak.sh`).
 //!
 //! Every traffic run checks that each message reached each member of its group exactly
 //! once and prints one JSON line. `--proto ws-json` drives the peers' floors instead.
@@ -20,6 +22,7 @@ mod proto;
 mod provision;
 mod report;
 mod run;
+mod soak;
 mod stats;
 mod traffic;
 
@@ -49,6 +52,8 @@ enum Mode {
     Rooms(RoomsArgs),
     /// The rooms shape with the per-client rate stepped up until p99 or loss fails.
     Knee(KneeArgs),
+    /// A long run with churn, rooms, pairs and calls; sampled every minute.
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -183,6 +188,7 @@ fn main() -> std::process::ExitCode {
         Mode::Pairs(a) => &a.common,
         Mode::Rooms(a) => &a.common,
         Mode::Knee(a) => &a.common,
+        Mode::Soak(a) => &a.common,
     };
     let fd_limit = procfs::raise_fd_limit(1 << 20);
     let runtime = if common.threads <= 1 {
@@ -229,6 +235,7 @@ fn main() -> std::process::ExitCode {
                     let layout = provision::Layout::rooms(a.clients, a.rooms);
                     run::traffic_once(&a.common, &a.window, layout, a.rate, 0, "rooms").await
                 }
+                Mode::Soak(a) => soak::run(&a).await,
                 Mode::Knee(a) => {
                     let layout = provision::Layout::rooms(a.clients, a.rooms);
                     run::knee(

@@ -134,6 +134,9 @@ impl Provisioner {
 /// the secret the server nodes trust (`MENTORHUB_JWT_HS256_SECRET` in the generator's
 /// environment), as an institution's identity provider would. Several nodes share one
 /// secret and a `--dev` server refuses a configured key, so two-node runs mint.
+/// Lifetime of minted tokens in seconds: an hour, unless a longer run (a soak) needs more.
+pub static TOKEN_TTL_SECS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(3600);
+
 fn minting_secret() -> Option<String> {
     std::env::var("MENTORHUB_JWT_HS256_SECRET")
         .ok()
@@ -144,7 +147,9 @@ async fn login(http: &mut HttpClient, name: &str, role: &str) -> anyhow::Result<
     let (token, account) = match minting_secret() {
         Some(secret) => {
             let account = format!("bench-{}", name.replace(' ', "-"));
-            let claims = mentorhub_tests::tokens::claims(&account, name, role);
+            let mut claims = mentorhub_tests::tokens::claims(&account, name, role);
+            claims["exp"] =
+                json!(mentorhub_tests::tokens::now() + TOKEN_TTL_SECS.load(Ordering::Relaxed));
             (
                 mentorhub_tests::tokens::hs256(secret.as_bytes(), &claims),
                 account,
