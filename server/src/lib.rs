@@ -16,6 +16,7 @@
 //! | [`mentoring`] | conversations, messages, relationships, rooms, pseudonyms, safety |
 //! | [`signalling`] | calls: life cycle, SDP/ICE relay and sanitising, TURN credentials, embedded TURN |
 //! | [`http`] | REST routes, WebSocket upgrade, static client, health, metrics |
+//! | [`log_throttle`] | repeated warnings and errors written once per interval, with a count |
 //! | [`app`] | wiring: build from a [`config::Config`], bind, run until shutdown |
 //!
 //! `protocol` and the domain modules never import `axum`, `redis` or `sqlx`; only
@@ -29,6 +30,7 @@ pub mod crypto;
 pub mod http;
 pub mod hub;
 pub mod ids;
+pub mod log_throttle;
 pub mod mentoring;
 pub mod protocol;
 pub mod signalling;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use mentorhub::auth::{Minter, Role, parse_ttl};
 use mentorhub::config::{Config, LogFormat, ServeArgs};
 use mentorhub::ids::AccountId;
+use mentorhub::log_throttle::{self, Throttle};
 
 /// Real-time server for electronic mentoring in medical education.
 #[derive(Parser, Debug)]
@@ -136,16 +137,26 @@ fn init_tracing(format: LogFormat) {
             filter = filter.add_directive(directive);
         }
     }
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     // Colour codes only for a terminal: log files and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let output = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let output = match format {
+        LogFormat::Text => output.boxed(),
+        LogFormat::Json => output.json().boxed(),
+    };
+    // A failing dependency makes every request log the same error: one line per cause
+    // per interval, and a count of the rest.
+    let throttle = Throttle::new(log_throttle::INTERVAL);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(output.with_filter(throttle.clone()))
+        .init();
+    throttle.spawn_reporter();
 }
 
 /// Log targets never allowed below `info` (they would log frames, headers or SDP).
