@@ -29,7 +29,7 @@ use crate::http::{
     ForwardedClients, HostGuard, HttpState, OriginPolicy, RouterSettings, SocketBuffers,
 };
 use crate::hub::{Hub, HubSettings};
-use crate::mentoring::{Limits, Mentoring};
+use crate::mentoring::{Mentoring, MentoringLimits};
 use crate::signalling::Signalling;
 use crate::signalling::registry::{CallRegistry, MemoryRegistry};
 use crate::store::Store;
@@ -190,14 +190,14 @@ impl App {
         let (verifier, dev_minter) = authentication(&config)?;
         let node: Arc<str> = Arc::from(config.node_id.as_str());
         let bus = open_bus(&config, node.clone(), store.clone());
-        let limits = Limits {
+        let limits = MentoringLimits {
             history_page_max: config.mentoring.history_page_max,
             room_member_limit: config.mentoring.room_member_limit,
             // A page is one frame: it must fit the socket's write buffer with room to spare.
-            history_page_bytes: Limits::default()
+            history_page_bytes: MentoringLimits::default()
                 .history_page_bytes
                 .min(config.ws.max_write_buffer_bytes / 2),
-            ..Limits::default()
+            ..MentoringLimits::default()
         };
         let mentoring = Arc::new(Mentoring::new(
             store.clone(),

@@ -10,6 +10,7 @@
 //! | [`ids`] | random, unlinkable id newtypes |
 //! | [`crypto`] | encryption of message bodies at rest (XChaCha20-Poly1305, key ids for rotation) |
 //! | [`protocol`] | every wire frame, error codes and close codes |
+//! | [`error`] | [`error::Refusal`]: the one refusal (stable code + message) REST and the socket answer with |
 //! | [`store`] | the [`store::Store`] trait and its SQL implementation (SQLite, PostgreSQL) |
 //! | [`bus`] | the [`bus::Bus`] trait: in-process, Redis pub/sub |
 //! | [`hub`] | live connections: reader/writer tasks, bounded queues, fan-out, resume |
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod crypto;
+pub mod error;
 pub mod http;
 pub mod hub;
 pub mod ids;

@@ -11,7 +11,6 @@ use super::auth::Authed;
 use super::error::{ApiResult, parse_body};
 use super::extract::{Body, Params};
 use crate::mentoring::relationships::MentorRequest;
-use crate::mentoring::role_name;
 use crate::protocol::client::HistoryQuery;
 use crate::protocol::server::Settings;
 
@@ -24,7 +23,7 @@ pub async fn me(
         "account": {
             "id": principal.account,
             "name": principal.name,
-            "roles": principal.roles.iter().map(|r| role_name(*r)).collect::<Vec<_>>(),
+            "roles": principal.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
         },
         "settings": account.settings,
     })))

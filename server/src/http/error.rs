@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::mentoring::Refusal;
+use crate::error::Refusal;
 use crate::protocol::ErrorCode;
 
 #[derive(Debug)]

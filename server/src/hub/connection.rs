@@ -274,7 +274,7 @@ async fn open_session(
             roles: principal
                 .roles
                 .iter()
-                .map(|r| crate::mentoring::role_name(*r).to_owned())
+                .map(|r| r.as_str().to_owned())
                 .collect(),
         },
         settings: start.account.settings.clone(),

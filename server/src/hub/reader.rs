@@ -15,8 +15,9 @@ use super::Hub;
 use super::handle::{ConnHandle, Outbound};
 use super::ratelimit::FrameLimiter;
 use crate::auth::Principal;
+use crate::error::Refusal;
 use crate::ids::now_millis;
-use crate::mentoring::{AckHook, MemberCtx, Refusal};
+use crate::mentoring::{AckHook, MemberCtx};
 use crate::protocol::client::SendFrame;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
 

@@ -242,7 +242,10 @@ impl Writer {
         // Whoever may no longer post here (relationship ended, left, removed) leaves
         // any call in the conversation; a muted member may stay in it.
         let may_call = match &lookup {
-            Ok(ctx) => ctx.can_read() && ctx.state == crate::store::ConversationState::Active,
+            Ok(ctx) => {
+                ctx.can_read()
+                    && ctx.state == crate::protocol::vocabulary::ConversationState::Active
+            }
             Err(refusal) => refusal.code != ErrorCode::NotFound,
         };
         if !may_call {

@@ -1,12 +1,12 @@
 //! Who may read and post where: a member's standing in one conversation.
 
 use crate::bus::Audience;
+use crate::error::{DomainResult, Refusal};
 use crate::ids::{AccountId, ConversationId, MemberId, Seq};
-use crate::store::{
-    BlockEdge, BlockSide, ConversationKind, ConversationState, HiddenSender, Membership,
-};
+use crate::protocol::vocabulary::{ConversationKind, ConversationState, MemberRole};
+use crate::store::{BlockEdge, BlockSide, HiddenSender, Membership};
 
-use super::{Mentoring, Outcome, Refusal};
+use super::Mentoring;
 
 /// One account's standing in one conversation, as needed on every request. Held in
 /// each live connection's cache (kept current by hub control messages) and re-read
@@ -20,7 +20,7 @@ pub struct MemberCtx {
     pub account: AccountId,
     pub kind: ConversationKind,
     pub state: ConversationState,
-    pub role: String,
+    pub role: MemberRole,
     pub visible_from: Seq,
     /// Rooms: the agreement is accepted (always true in relationships).
     pub agreed: bool,
@@ -41,7 +41,7 @@ impl MemberCtx {
             account: membership.member.account.clone(),
             kind: membership.conversation.kind,
             state: membership.conversation.state,
-            role: membership.member.role.clone(),
+            role: membership.member.role,
             visible_from: membership.member.visible_from,
             agreed: membership.member.agreed_at.is_some(),
             muted: membership.member.muted,
@@ -82,7 +82,7 @@ impl MemberCtx {
             )
     }
 
-    pub fn check_read(&self) -> Outcome<()> {
+    pub fn check_read(&self) -> DomainResult<()> {
         if !self.agreed {
             return Err(Refusal::new(
                 crate::protocol::ErrorCode::AgreementRequired,
@@ -98,7 +98,7 @@ impl MemberCtx {
         Ok(())
     }
 
-    pub fn check_post(&self) -> Outcome<()> {
+    pub fn check_post(&self) -> DomainResult<()> {
         self.check_send()?;
         if self.state != ConversationState::Active {
             return Err(Refusal::new(
@@ -112,7 +112,7 @@ impl MemberCtx {
     /// What `send` checks before the store: the conversation's state is checked by the
     /// store itself *after* its duplicate check, so a send retried after the
     /// conversation ended still gets its original acknowledgement.
-    pub fn check_send(&self) -> Outcome<()> {
+    pub fn check_send(&self) -> DomainResult<()> {
         if !self.agreed {
             return self.check_read();
         }
@@ -128,7 +128,7 @@ impl MemberCtx {
 
 impl Mentoring {
     /// Resolves a wire conversation id for an account from the store.
-    pub async fn member_ctx(&self, account: &AccountId, raw: &str) -> Outcome<MemberCtx> {
+    pub async fn member_ctx(&self, account: &AccountId, raw: &str) -> DomainResult<MemberCtx> {
         let conversation = ConversationId::parse(raw).ok_or_else(Refusal::not_found)?;
         let membership = self
             .store
@@ -157,7 +157,7 @@ mod tests {
             account: AccountId::from_stored("acct-me".into()),
             kind: ConversationKind::Relationship,
             state: ConversationState::Active,
-            role: "mentee".into(),
+            role: MemberRole::Mentee,
             visible_from: 0,
             agreed: true,
             muted: false,

@@ -10,12 +10,13 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 
 use crate::auth::{Principal, Role};
+use crate::error::{DomainResult, Refusal};
 use crate::ids::{AccountId, now_millis};
 use crate::protocol::ErrorCode;
 use crate::protocol::mentoring::MentorProfileView;
 use crate::store::MentorProfileRecord;
 
-use super::{Mentoring, Outcome, Refusal, search_terms};
+use super::{Mentoring, search_terms};
 
 /// Active mentees a mentor takes when their profile does not say (or they have none).
 pub const DEFAULT_CAPACITY: u32 = 3;
@@ -64,7 +65,7 @@ pub struct DirectoryFilter {
     pub accepting: Option<bool>,
 }
 
-fn clean_list(items: &[String], what: &str) -> Outcome<Vec<String>> {
+fn clean_list(items: &[String], what: &str) -> DomainResult<Vec<String>> {
     if items.len() > MAX_LIST {
         return Err(Refusal::invalid(format!("at most {MAX_LIST} {what}")));
     }
@@ -84,7 +85,7 @@ fn clean_list(items: &[String], what: &str) -> Outcome<Vec<String>> {
     Ok(out)
 }
 
-fn check_text(text: &str, max: usize, what: &str) -> Outcome<String> {
+fn check_text(text: &str, max: usize, what: &str) -> DomainResult<String> {
     if text.chars().count() > max {
         return Err(Refusal::invalid(format!(
             "{what} is limited to {max} characters"
@@ -145,7 +146,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         filter: &DirectoryFilter,
-    ) -> Outcome<Vec<MentorProfileView>> {
+    ) -> DomainResult<Vec<MentorProfileView>> {
         let profiles = self.store.mentor_profiles().await?;
         let active: HashMap<AccountId, u64> = self
             .store
@@ -173,7 +174,11 @@ impl Mentoring {
     }
 
     /// One mentor's profile. Reads only.
-    pub async fn mentor(&self, principal: &Principal, raw: &str) -> Outcome<MentorProfileView> {
+    pub async fn mentor(
+        &self,
+        principal: &Principal,
+        raw: &str,
+    ) -> DomainResult<MentorProfileView> {
         let not_found = || Refusal::new(ErrorCode::NotFound, "no such mentor");
         let id = AccountId::parse(raw).ok_or_else(not_found)?;
         let profile = self
@@ -190,7 +195,7 @@ impl Mentoring {
     pub async fn my_mentor_profile(
         &self,
         principal: &Principal,
-    ) -> Outcome<Option<MentorProfileView>> {
+    ) -> DomainResult<Option<MentorProfileView>> {
         let Some(profile) = self.store.mentor_profile(&principal.account).await? else {
             return Ok(None);
         };
@@ -203,7 +208,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         update: &ProfileUpdate,
-    ) -> Outcome<MentorProfileView> {
+    ) -> DomainResult<MentorProfileView> {
         if !principal.has(Role::Mentor) {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
@@ -239,12 +244,12 @@ impl Mentoring {
         Ok(view(&profile, active, false))
     }
 
-    async fn active_of(&self, mentor: &AccountId) -> Outcome<u64> {
+    async fn active_of(&self, mentor: &AccountId) -> DomainResult<u64> {
         Ok(self.store.active_mentee_count(mentor).await?)
     }
 
     /// How many active mentees a mentor takes at most.
-    pub(super) async fn capacity_of(&self, mentor: &AccountId) -> Outcome<u64> {
+    pub(super) async fn capacity_of(&self, mentor: &AccountId) -> DomainResult<u64> {
         let profile = self.store.mentor_profile(mentor).await?;
         Ok(u64::from(profile.map_or(DEFAULT_CAPACITY, |p| p.capacity)))
     }
@@ -252,7 +257,11 @@ impl Mentoring {
     /// Free places of a mentor: capacity minus active mentees. For a mentee's request
     /// (`for_request`) a mentor who is not accepting has none; offers and assignments
     /// only need a place under the capacity.
-    pub(super) async fn places_left(&self, mentor: &AccountId, for_request: bool) -> Outcome<u32> {
+    pub(super) async fn places_left(
+        &self,
+        mentor: &AccountId,
+        for_request: bool,
+    ) -> DomainResult<u32> {
         let profile = self.store.mentor_profile(mentor).await?;
         if for_request && profile.as_ref().is_some_and(|p| !p.accepting) {
             return Ok(0);
@@ -267,7 +276,7 @@ impl Mentoring {
         &self,
         mentor: &AccountId,
         mentee: &AccountId,
-    ) -> Outcome<u32> {
+    ) -> DomainResult<u32> {
         if self.store.is_blocked(mentor, mentee).await? {
             return Ok(0);
         }

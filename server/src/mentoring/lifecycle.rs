@@ -11,13 +11,16 @@
 
 use crate::auth::Principal;
 use crate::bus::{Audience, Control, Payload, Topic};
+use crate::error::{DomainResult, Refusal};
 use crate::ids::{AccountId, RelationshipId, now_millis};
 use crate::protocol::server::{PartyView, RelationshipView, SystemEvent};
+use crate::protocol::system::SystemKind;
+use crate::protocol::vocabulary::{PartyRole, RelationshipState, Response, ViewerRole};
 use crate::protocol::{ErrorCode, EventFrame, ServerFrame};
 use crate::store::{EndRelationship, RelationshipRecord, RelationshipResponse};
 
+use super::Mentoring;
 use super::relationships::intro_aad;
-use super::{Mentoring, Outcome, Refusal};
 
 fn note_aad(id: &RelationshipId, account: &AccountId) -> Vec<u8> {
     let mut aad = b"mentorhub/end-note/v1/".to_vec();
@@ -40,7 +43,7 @@ impl Mentoring {
         raw_id: &str,
         accept: bool,
         pseudonym: Option<&str>,
-    ) -> Outcome<RelationshipView> {
+    ) -> DomainResult<RelationshipView> {
         let id = RelationshipId::parse(raw_id).ok_or_else(no_relationship)?;
         let record = self
             .store
@@ -52,21 +55,25 @@ impl Mentoring {
             .iter()
             .find(|p| p.account == principal.account)
             .ok_or_else(no_relationship)?;
-        if record.state != "pending" || party.response != "pending" {
+        if record.state != RelationshipState::Pending || party.response != Response::Pending {
             return Err(Refusal::new(
                 ErrorCode::Conflict,
                 "this relationship is not awaiting your answer",
             ));
         }
         let display_name = match pseudonym.filter(|p| !p.trim().is_empty()) {
-            Some(_) if party.role != "mentee" => {
+            Some(_) if party.role != PartyRole::Mentee => {
                 return Err(Refusal::invalid("only the mentee chooses a pseudonym"));
             }
             Some(p) => Some((self.check_display_name(p)?, true)),
             None => None,
         };
         let mut capacities = Vec::new();
-        for mentor in record.parties.iter().filter(|p| p.role == "mentor") {
+        for mentor in record
+            .parties
+            .iter()
+            .filter(|p| p.role == PartyRole::Mentor)
+        {
             capacities.push((
                 mentor.account.clone(),
                 self.capacity_of(&mentor.account).await?,
@@ -84,9 +91,9 @@ impl Mentoring {
             })
             .await?;
         self.announce_relationship(&updated);
-        match updated.state.as_str() {
-            "active" => self.open_conversation_for_parties(&updated).await,
-            "declined" => self.close_conversation_for_parties(&updated),
+        match updated.state {
+            RelationshipState::Active => self.open_conversation_for_parties(&updated).await,
+            RelationshipState::Declined => self.close_conversation_for_parties(&updated),
             _ => {}
         }
         self.view_for(&updated, &principal.account)
@@ -94,7 +101,11 @@ impl Mentoring {
     }
 
     /// Whoever started a pending relationship takes it back.
-    pub async fn withdraw(&self, principal: &Principal, raw_id: &str) -> Outcome<RelationshipView> {
+    pub async fn withdraw(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+    ) -> DomainResult<RelationshipView> {
         let id = RelationshipId::parse(raw_id).ok_or_else(no_relationship)?;
         let updated = self
             .store
@@ -116,7 +127,7 @@ impl Mentoring {
         principal: &Principal,
         raw_id: &str,
         note: Option<&str>,
-    ) -> Outcome<RelationshipView> {
+    ) -> DomainResult<RelationshipView> {
         let id = RelationshipId::parse(raw_id).ok_or_else(no_relationship)?;
         let note = note.map(str::trim).filter(|n| !n.is_empty());
         if let Some(note) = note
@@ -156,7 +167,7 @@ impl Mentoring {
             let event = EventFrame::System(SystemEvent {
                 conversation: record.conversation.clone(),
                 seq: appended.seq,
-                event: serde_json::from_str(&meta).unwrap_or_default(),
+                event: SystemKind::from_meta(&meta),
                 ts: appended.created_at,
             });
             self.publish_event(&record.conversation, appended.seq, &event);
@@ -168,7 +179,10 @@ impl Mentoring {
             .ok_or_else(no_relationship)
     }
 
-    pub async fn relationships(&self, principal: &Principal) -> Outcome<Vec<RelationshipView>> {
+    pub async fn relationships(
+        &self,
+        principal: &Principal,
+    ) -> DomainResult<Vec<RelationshipView>> {
         let records = self.store.relationships_of(&principal.account).await?;
         Ok(records
             .iter()
@@ -248,7 +262,7 @@ impl Mentoring {
         if me.is_none() && !coordinator {
             return None;
         }
-        let declined = record.state == "declined";
+        let declined = record.state == RelationshipState::Declined;
         let parties = record
             .parties
             .iter()
@@ -262,8 +276,8 @@ impl Mentoring {
                     } else {
                         p.display_name.clone()
                     },
-                    role: p.role.clone(),
-                    response: (mine || !declined).then(|| p.response.clone()),
+                    role: p.role,
+                    response: (mine || !declined).then_some(p.response),
                     pseudonymous: p.pseudonymous,
                 }
             })
@@ -274,14 +288,15 @@ impl Mentoring {
         Some(RelationshipView {
             id: record.id.clone(),
             conversation: record.conversation.clone(),
-            origin: record.origin.clone(),
-            state: record.state.clone(),
+            origin: record.origin,
+            state: record.state,
             me: me.map(|p| p.member.clone()),
-            my_role: me.map_or_else(|| "coordinator".to_owned(), |p| p.role.clone()),
+            my_role: me.map_or(ViewerRole::Coordinator, |p| p.role.into()),
             parties,
             introduction,
             first_conversation: record.first_conversation,
-            awaiting_me: record.state == "pending" && me.is_some_and(|p| p.response == "pending"),
+            awaiting_me: record.state == RelationshipState::Pending
+                && me.is_some_and(|p| p.response == Response::Pending),
             my_note,
             created_at: record.created_at,
             updated_at: record.updated_at,

@@ -11,13 +11,15 @@ use serde::Deserialize;
 
 use crate::auth::Principal;
 use crate::bus::{Audience, Control, Payload, Topic};
+use crate::error::{DomainResult, Refusal};
 use crate::ids::{MemberId, now_millis};
 use crate::protocol::server::{ConversationSummary, MemberView};
+use crate::protocol::vocabulary::{ConversationKind, MemberRole};
 use crate::protocol::{ErrorCode, ServerFrame};
-use crate::store::{ConversationKind, MemberChange, MemberChanged, MemberUpdate, WriteError};
+use crate::store::{MemberChange, MemberChanged, MemberUpdate, WriteError};
 
 use super::session::member_view;
-use super::{MemberCtx, Mentoring, Outcome, Refusal};
+use super::{MemberCtx, Mentoring};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +38,7 @@ impl Mentoring {
         ctx: &MemberCtx,
         member: MemberId,
         change: MemberChange,
-    ) -> Outcome<MemberChanged> {
+    ) -> DomainResult<MemberChanged> {
         let changed = self
             .store
             .update_member(MemberUpdate {
@@ -61,7 +63,7 @@ impl Mentoring {
         self.publish_system(&ctx.conversation, changed.event, &changed.meta);
     }
 
-    async fn room_ctx(&self, principal: &Principal, raw: &str) -> Outcome<MemberCtx> {
+    async fn room_ctx(&self, principal: &Principal, raw: &str) -> DomainResult<MemberCtx> {
         let ctx = self.member_ctx(&principal.account, raw).await?;
         if ctx.kind != ConversationKind::Room {
             return Err(Refusal::not_found());
@@ -70,7 +72,7 @@ impl Mentoring {
     }
 
     /// The target of a facilitator's action: another current member of the room.
-    fn target(ctx: &MemberCtx, raw: &str) -> Outcome<MemberId> {
+    fn target(ctx: &MemberCtx, raw: &str) -> DomainResult<MemberId> {
         let member = MemberId::parse(raw).ok_or_else(no_member)?;
         if member == ctx.member {
             return Err(Refusal::invalid(
@@ -86,7 +88,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         raw_room: &str,
-    ) -> Outcome<ConversationSummary> {
+    ) -> DomainResult<ConversationSummary> {
         let ctx = self.room_ctx(principal, raw_room).await?;
         if ctx.agreed {
             return Err(Refusal::new(
@@ -105,7 +107,7 @@ impl Mentoring {
     }
 
     /// The member leaves the room; they no longer see it.
-    pub async fn leave_room(&self, principal: &Principal, raw_room: &str) -> Outcome<()> {
+    pub async fn leave_room(&self, principal: &Principal, raw_room: &str) -> DomainResult<()> {
         let ctx = self.room_ctx(principal, raw_room).await?;
         let changed = self
             .change(&ctx, ctx.member.clone(), MemberChange::Leave)
@@ -121,7 +123,7 @@ impl Mentoring {
         principal: &Principal,
         raw_room: &str,
         raw_member: &str,
-    ) -> Outcome<MemberView> {
+    ) -> DomainResult<MemberView> {
         let ctx = self.facilitator_ctx(principal, raw_room).await?;
         let target = Self::target(&ctx, raw_member)?;
         let by = ctx.member.clone();
@@ -141,7 +143,7 @@ impl Mentoring {
         raw_room: &str,
         raw_member: &str,
         muted: bool,
-    ) -> Outcome<MemberView> {
+    ) -> DomainResult<MemberView> {
         let ctx = self.facilitator_ctx(principal, raw_room).await?;
         let target = Self::target(&ctx, raw_member)?;
         let by = ctx.member.clone();
@@ -160,14 +162,14 @@ impl Mentoring {
         raw_room: &str,
         raw_member: &str,
         request: &RoleRequest,
-    ) -> Outcome<MemberView> {
+    ) -> DomainResult<MemberView> {
         let ctx = self.facilitator_ctx(principal, raw_room).await?;
         let target = Self::target(&ctx, raw_member)?;
-        if !matches!(request.role.as_str(), "facilitator" | "member") {
-            return Err(Refusal::invalid("a room role is `facilitator` or `member`"));
-        }
+        let role = match MemberRole::parse(&request.role) {
+            Some(role @ (MemberRole::Facilitator | MemberRole::Member)) => role,
+            _ => return Err(Refusal::invalid("a room role is `facilitator` or `member`")),
+        };
         let by = ctx.member.clone();
-        let role = request.role.clone();
         let changed = self
             .change(&ctx, target, MemberChange::Role { by, role })
             .await?;
@@ -178,7 +180,11 @@ impl Mentoring {
 
     /// A pseudonymous member shows their real name in this one conversation, by their
     /// own act (nobody else can do it). Recorded as an `identity_revealed` event.
-    pub async fn reveal(&self, principal: &Principal, raw: &str) -> Outcome<ConversationSummary> {
+    pub async fn reveal(
+        &self,
+        principal: &Principal,
+        raw: &str,
+    ) -> DomainResult<ConversationSummary> {
         let ctx = self.member_ctx(&principal.account, raw).await?;
         if !ctx.agreed {
             return Err(Refusal::new(

@@ -1,19 +1,21 @@
 //! Messages in a conversation: send, edit, delete, read markers, typing, history.
 
 use crate::bus::{Audience, Payload, Topic};
+use crate::error::{DomainResult, Refusal};
 use crate::ids::{ConversationId, MemberId, Millis, Seq, now_millis};
 use crate::protocol::client::{HistoryQuery, SendFrame};
 use crate::protocol::server::{DeleteEvent, EditEvent, MessageEvent, ThreadSummary};
 use crate::protocol::{ErrorCode, EventFrame, ServerFrame};
 use crate::store::{AppendKind, AppendRequest, CommitHook, EventQuery, HiddenSender, ReadMarker};
 
-use super::{MemberCtx, Mentoring, Outcome, Refusal};
+use super::{MemberCtx, Mentoring};
 
 /// Delivers the acknowledgement of a fresh send to the sending connection.
 pub type AckHook = Box<dyn FnOnce(&Acked) + Send + 'static>;
 
 /// A queued send: resolves once the store has committed it (or refused it).
-pub type PendingAck = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome<Acked>> + Send>>;
+pub type PendingAck =
+    std::pin::Pin<Box<dyn std::future::Future<Output = DomainResult<Acked>> + Send>>;
 
 /// What the sender is told once the store has committed.
 #[derive(Clone, Debug)]
@@ -91,7 +93,7 @@ fn valid_client_id(id: &str) -> bool {
 }
 
 impl Mentoring {
-    fn check_body(&self, body: &str) -> Outcome<()> {
+    fn check_body(&self, body: &str) -> DomainResult<()> {
         if body.trim().is_empty() {
             return Err(Refusal::new(ErrorCode::BodyInvalid, "the message is empty"));
         }
@@ -122,7 +124,7 @@ impl Mentoring {
         ctx: &MemberCtx,
         frame: &SendFrame,
         on_ack: Option<AckHook>,
-    ) -> Outcome<PendingAck> {
+    ) -> DomainResult<PendingAck> {
         ctx.check_send()?;
         if !valid_client_id(&frame.client_id) {
             return Err(Refusal::invalid(
@@ -188,7 +190,7 @@ impl Mentoring {
         }))
     }
 
-    pub async fn edit(&self, ctx: &MemberCtx, target: Seq, body: &str) -> Outcome<Acked> {
+    pub async fn edit(&self, ctx: &MemberCtx, target: Seq, body: &str) -> DomainResult<Acked> {
         ctx.check_post()?;
         self.check_body(body)?;
         let sealed = self.seal_body(&ctx.conversation, body);
@@ -232,7 +234,7 @@ impl Mentoring {
 
     /// Deletes one's own message: the ciphertext is removed from the store; a
     /// tombstone (seq, sender, time) stays so the timeline keeps its shape.
-    pub async fn delete(&self, ctx: &MemberCtx, target: Seq) -> Outcome<Acked> {
+    pub async fn delete(&self, ctx: &MemberCtx, target: Seq) -> DomainResult<Acked> {
         ctx.check_post()?;
         let publisher = self.publisher();
         let (conversation, sender, except) = (
@@ -275,7 +277,7 @@ impl Mentoring {
         seq: Seq,
         thread: Option<Seq>,
         share_receipts: bool,
-    ) -> Outcome<bool> {
+    ) -> DomainResult<bool> {
         ctx.check_read()?;
         let moved = self
             .store
@@ -312,7 +314,7 @@ impl Mentoring {
     }
 
     /// Typing is ephemeral: published to the other members, never stored.
-    pub fn typing(&self, ctx: &MemberCtx, thread: Option<Seq>, active: bool) -> Outcome<()> {
+    pub fn typing(&self, ctx: &MemberCtx, thread: Option<Seq>, active: bool) -> DomainResult<()> {
         ctx.check_post()?;
         let frame = ServerFrame::Typing {
             conversation: ctx.conversation.clone(),
@@ -334,7 +336,11 @@ impl Mentoring {
 
     /// A page of the timeline: at most `limit` events (oldest first) and at most
     /// `history_page_bytes` of them, keeping those nearest the cursor.
-    pub async fn history(&self, ctx: &MemberCtx, query: &HistoryQuery) -> Outcome<HistoryPage> {
+    pub async fn history(
+        &self,
+        ctx: &MemberCtx,
+        query: &HistoryQuery,
+    ) -> DomainResult<HistoryPage> {
         ctx.check_read()?;
         if query.after.is_some() && query.before.is_some() && query.after >= query.before {
             return Err(Refusal::invalid("`after` must be below `before`"));
@@ -384,7 +390,7 @@ impl Mentoring {
         after: Seq,
         limit: u32,
         hidden: &[HiddenSender],
-    ) -> Outcome<Vec<EventFrame>> {
+    ) -> DomainResult<Vec<EventFrame>> {
         let events = self
             .store
             .events(&EventQuery {
@@ -400,7 +406,7 @@ impl Mentoring {
         Ok(events.iter().map(|e| self.render(e)).collect())
     }
 
-    pub async fn threads(&self, ctx: &MemberCtx) -> Outcome<Vec<ThreadSummary>> {
+    pub async fn threads(&self, ctx: &MemberCtx) -> DomainResult<Vec<ThreadSummary>> {
         ctx.check_read()?;
         let threads = self
             .store

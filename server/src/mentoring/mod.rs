@@ -2,7 +2,7 @@
 //!
 //! Every operation takes the authenticated [`Principal`] and the raw ids from the wire;
 //! an id that does not parse, a conversation that does not exist and one the caller
-//! is not in all produce the same [`Refusal`] (`not_found`), so existence never leaks.
+//! is not in all produce the same [`Refusal`](crate::error::Refusal) (`not_found`), so existence never leaks.
 //! Operations commit to the [`Store`] first and publish on the [`Bus`] after, so what
 //! anyone sees live is always already durable.
 
@@ -22,7 +22,6 @@ pub mod safety;
 mod search_terms;
 mod session;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 pub use access::MemberCtx;
@@ -33,16 +32,18 @@ pub use session::SessionStart;
 use crate::auth::Principal;
 use crate::bus::{Audience, Bus, Envelope, Payload, Topic};
 use crate::crypto::BodyCipher;
+use crate::error::DomainResult;
 use crate::ids::AccountId;
-use crate::protocol::{ErrorCode, ServerFrame};
-use crate::store::{Store, StoreError, WriteError};
+use crate::protocol::ServerFrame;
+use crate::store::Store;
 
 /// A message body's largest size in bytes.
 pub const MAX_BODY_BYTES: usize = 16_000;
 
-/// Limits the domain enforces (from configuration).
+/// Limits the mentoring domain enforces (from configuration); some of them are told
+/// to clients in the wire's [`crate::protocol::server::Limits`].
 #[derive(Clone, Debug)]
-pub struct Limits {
+pub struct MentoringLimits {
     /// A message body's largest size in UTF-8 bytes (so also at most this many
     /// characters). The frame limit leaves room for it even fully `\u`-escaped.
     pub max_body_bytes: usize,
@@ -57,9 +58,9 @@ pub struct Limits {
     pub room_member_limit: u32,
 }
 
-impl Default for Limits {
+impl Default for MentoringLimits {
     fn default() -> Self {
-        Limits {
+        MentoringLimits {
             max_body_bytes: MAX_BODY_BYTES,
             history_page_max: 200,
             history_page_bytes: 256 * 1024,
@@ -70,84 +71,6 @@ impl Default for Limits {
         }
     }
 }
-
-/// A refused request: a stable code for clients and a message for humans. The
-/// message never contains submitted content.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", code.as_str())]
-pub struct Refusal {
-    pub code: ErrorCode,
-    pub message: Cow<'static, str>,
-}
-
-impl Refusal {
-    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Refusal {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn not_found() -> Self {
-        Refusal::new(
-            ErrorCode::NotFound,
-            "no such conversation, or you are not a member",
-        )
-    }
-
-    pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
-        Refusal::new(ErrorCode::InvalidFrame, message)
-    }
-}
-
-impl From<StoreError> for Refusal {
-    fn from(error: StoreError) -> Self {
-        tracing::error!(%error, "store error");
-        Refusal::new(
-            ErrorCode::Unavailable,
-            "storage unavailable; nothing was changed, retry",
-        )
-    }
-}
-
-impl From<WriteError> for Refusal {
-    fn from(error: WriteError) -> Self {
-        match error {
-            WriteError::ConversationClosed => Refusal::new(
-                ErrorCode::ConversationClosed,
-                "this conversation does not accept messages",
-            ),
-            WriteError::TargetNotFound => Refusal::new(ErrorCode::NotFound, "no such message"),
-            WriteError::NotOwnMessage => Refusal::new(
-                ErrorCode::NotOwnMessage,
-                "only your own messages can be changed",
-            ),
-            WriteError::Conflict => {
-                Refusal::new(ErrorCode::Conflict, "the state changed; reload and retry")
-            }
-            WriteError::NameTaken => Refusal::new(
-                ErrorCode::NameTaken,
-                "that display name is already used in this conversation",
-            ),
-            WriteError::CapacityReached => {
-                Refusal::new(ErrorCode::CapacityReached, "this mentor has no free place")
-            }
-            WriteError::RoomFull => Refusal::new(ErrorCode::RoomFull, "this room is full"),
-            WriteError::NotMember => Refusal::not_found(),
-            WriteError::Muted => Refusal::new(
-                ErrorCode::Muted,
-                "the facilitator has muted you in this room",
-            ),
-            WriteError::AgreementRequired => Refusal::new(
-                ErrorCode::AgreementRequired,
-                "accept the room's confidentiality agreement first",
-            ),
-            WriteError::Store(e) => e.into(),
-        }
-    }
-}
-
-pub type Outcome<T> = Result<T, Refusal>;
 
 /// Publishes timeline events. Cheap to clone into a store commit hook, so events are
 /// published from the store's writer in seq order.
@@ -190,7 +113,7 @@ pub struct Mentoring {
     bus: Arc<dyn Bus>,
     cipher: BodyCipher,
     node: Arc<str>,
-    limits: Limits,
+    limits: MentoringLimits,
 }
 
 impl Mentoring {
@@ -199,7 +122,7 @@ impl Mentoring {
         bus: Arc<dyn Bus>,
         cipher: BodyCipher,
         node: Arc<str>,
-        limits: Limits,
+        limits: MentoringLimits,
     ) -> Self {
         Mentoring {
             store,
@@ -218,7 +141,7 @@ impl Mentoring {
         &self.bus
     }
 
-    pub fn limits(&self) -> &Limits {
+    pub fn limits(&self) -> &MentoringLimits {
         &self.limits
     }
 
@@ -228,18 +151,16 @@ impl Mentoring {
 
     /// Records the account behind a verified token (name and roles may change at the
     /// identity provider; the latest token wins).
-    pub async fn remember(&self, principal: &Principal) -> Outcome<crate::store::AccountRecord> {
-        let roles: Vec<String> = principal
-            .roles
-            .iter()
-            .map(|r| role_name(*r).to_owned())
-            .collect();
+    pub async fn remember(
+        &self,
+        principal: &Principal,
+    ) -> DomainResult<crate::store::AccountRecord> {
         Ok(self
             .store
             .upsert_account(
                 &principal.account,
                 &principal.name,
-                &roles,
+                &principal.roles,
                 crate::ids::now_millis(),
             )
             .await?)
@@ -288,15 +209,5 @@ impl Mentoring {
                 json: frame.to_json().into(),
             },
         );
-    }
-}
-
-pub fn role_name(role: crate::auth::Role) -> &'static str {
-    use crate::auth::Role;
-    match role {
-        Role::Mentee => "mentee",
-        Role::Mentor => "mentor",
-        Role::Coordinator => "coordinator",
-        Role::Safeguarding => "safeguarding",
     }
 }

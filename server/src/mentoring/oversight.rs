@@ -12,14 +12,16 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::auth::{Principal, Role};
+use crate::error::{DomainResult, Refusal};
 use crate::ids::{ConversationId, now_millis};
 use crate::protocol::ErrorCode;
 use crate::protocol::mentoring::{
     ActivityView, AssignedParty, RelationshipOverview, RoomOverviewView,
 };
+use crate::protocol::vocabulary::PartyRole;
 use crate::store::ActivityRecord;
 
-use super::{Mentoring, Outcome, Refusal};
+use super::Mentoring;
 
 /// Weeks of per-week message counts.
 pub const WEEKS: u32 = 8;
@@ -47,7 +49,7 @@ fn activity_view(record: Option<&ActivityRecord>) -> ActivityView {
 }
 
 impl Mentoring {
-    pub async fn oversight(&self, principal: &Principal) -> Outcome<Oversight> {
+    pub async fn oversight(&self, principal: &Principal) -> DomainResult<Oversight> {
         if !principal.has(Role::Coordinator) {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
@@ -68,14 +70,14 @@ impl Mentoring {
             .into_iter()
             .map(|r| {
                 let assigned_by_me = r.coordinator.as_ref() == Some(&principal.account);
-                let count = |role: &str| r.parties.iter().filter(|p| p.role == role).count() as u64;
+                let count = |role| r.parties.iter().filter(|p| p.role == role).count() as u64;
                 RelationshipOverview {
                     id: r.id.clone(),
-                    origin: r.origin.clone(),
-                    state: r.state.clone(),
+                    origin: r.origin,
+                    state: r.state,
                     first_conversation: r.first_conversation,
-                    mentors: count("mentor"),
-                    mentees: count("mentee"),
+                    mentors: count(PartyRole::Mentor),
+                    mentees: count(PartyRole::Mentee),
                     created_at: r.created_at,
                     updated_at: r.updated_at,
                     ended_at: r.ended_at,
@@ -86,7 +88,7 @@ impl Mentoring {
                             .map(|p| AssignedParty {
                                 account: p.account.clone(),
                                 name: p.account_name.clone(),
-                                role: p.role.clone(),
+                                role: p.role,
                             })
                             .collect()
                     }),
@@ -105,7 +107,7 @@ impl Mentoring {
                     id: c.id,
                     room_kind: c.room_kind,
                     title: c.title,
-                    state: c.state.as_str().to_owned(),
+                    state: c.state,
                     members: room.members,
                     agreed: room.agreed,
                     member_limit: c.member_limit,

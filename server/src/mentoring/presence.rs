@@ -11,11 +11,13 @@
 use std::collections::HashMap;
 
 use crate::bus::{Audience, Payload, PresenceStatus, Topic};
+use crate::error::{DomainResult, Refusal};
 use crate::ids::AccountId;
 use crate::protocol::ServerFrame;
-use crate::store::{ConversationState, MemberRecord};
+use crate::protocol::vocabulary::{ConversationKind, ConversationState};
+use crate::store::MemberRecord;
 
-use super::{MemberCtx, Mentoring, Outcome, Refusal};
+use super::{MemberCtx, Mentoring};
 
 impl Mentoring {
     /// The account's status over every node (offline when the shared state cannot be read).
@@ -39,7 +41,7 @@ impl Mentoring {
 
     /// Tells every conversation where the account may be seen its current status.
     /// Returns the status announced.
-    pub async fn announce_presence(&self, account: &AccountId) -> Outcome<PresenceStatus> {
+    pub async fn announce_presence(&self, account: &AccountId) -> DomainResult<PresenceStatus> {
         let status = self.presence_of(account).await;
         let memberships = self.store.memberships(account).await?;
         let blocks = self.store.block_edges(account, None).await?;
@@ -87,9 +89,7 @@ impl Mentoring {
             .iter()
             .filter(|m| m.member != viewer.member && m.left_at.is_none())
             .filter(|m| !viewer.hidden.iter().any(|h| h.member == m.member))
-            .filter(|m| {
-                viewer.kind != crate::store::ConversationKind::Room || m.agreed_at.is_some()
-            })
+            .filter(|m| viewer.kind != ConversationKind::Room || m.agreed_at.is_some())
             .collect();
         let accounts: Vec<AccountId> = visible.iter().map(|m| m.account.clone()).collect();
         let statuses = match self.bus.state().presence(&accounts).await {

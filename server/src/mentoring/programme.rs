@@ -7,11 +7,14 @@
 
 use serde::Deserialize;
 
+use std::str::FromStr;
+
 use crate::auth::{Principal, Role};
+use crate::error::{DomainResult, Refusal};
 use crate::protocol::ErrorCode;
 use crate::protocol::mentoring::ProgrammePerson;
 
-use super::{Mentoring, Outcome, Refusal};
+use super::Mentoring;
 
 /// `GET /api/people?role=…`
 #[derive(Debug, Deserialize)]
@@ -27,15 +30,15 @@ impl Mentoring {
         &self,
         principal: &Principal,
         filter: &PeopleFilter,
-    ) -> Outcome<Vec<ProgrammePerson>> {
+    ) -> DomainResult<Vec<ProgrammePerson>> {
         if !principal.has(Role::Coordinator) {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
                 "only coordinators list the programme's people",
             ));
         }
-        let role = match filter.role.as_str() {
-            role @ ("mentee" | "mentor") => role,
+        let role = match Role::from_str(&filter.role) {
+            Ok(role @ (Role::Mentee | Role::Mentor)) => role,
             _ => return Err(Refusal::invalid("`role` is `mentee` or `mentor`")),
         };
         let mut people = Vec::new();

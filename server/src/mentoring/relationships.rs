@@ -12,12 +12,14 @@
 use serde::Deserialize;
 
 use crate::auth::{Principal, Role};
+use crate::error::{DomainResult, Refusal};
 use crate::ids::{AccountId, ConversationId, MemberId, RelationshipId, now_millis};
 use crate::protocol::ErrorCode;
 use crate::protocol::server::RelationshipView;
+use crate::protocol::vocabulary::{Origin, PartyRole, RelationshipState, Response};
 use crate::store::{AccountRecord, NewRelationship, RelationshipParty, RelationshipRecord};
 
-use super::{Mentoring, Outcome, Refusal};
+use super::Mentoring;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,7 +68,7 @@ pub struct Assignment {
 
 /// How a new relationship starts and who is in it.
 struct Start {
-    origin: &'static str,
+    origin: Origin,
     created_by: AccountId,
     coordinator: Option<AccountId>,
     mentee: RelationshipParty,
@@ -84,7 +86,7 @@ pub(super) fn intro_aad(id: &RelationshipId) -> Vec<u8> {
 fn party(
     account: AccountId,
     name: String,
-    role: &str,
+    role: PartyRole,
     pseudonymous: bool,
     accepted: bool,
 ) -> RelationshipParty {
@@ -93,15 +95,19 @@ fn party(
         member: MemberId::random(),
         account_name: name.clone(),
         display_name: name,
-        role: role.into(),
+        role,
         pseudonymous,
-        response: if accepted { "accepted" } else { "pending" }.into(),
+        response: if accepted {
+            Response::Accepted
+        } else {
+            Response::Pending
+        },
         note: None,
     }
 }
 
 impl Mentoring {
-    pub(crate) fn check_display_name(&self, name: &str) -> Outcome<String> {
+    pub(crate) fn check_display_name(&self, name: &str) -> DomainResult<String> {
         let name = name.trim();
         let ok = !name.is_empty()
             && name.chars().count() <= self.limits.max_display_name_chars
@@ -122,7 +128,7 @@ impl Mentoring {
         &self,
         account: &AccountRecord,
         chosen: Option<&str>,
-    ) -> Outcome<(String, bool)> {
+    ) -> DomainResult<(String, bool)> {
         let pseudonym = chosen
             .filter(|p| !p.trim().is_empty())
             .or(account.settings.default_pseudonym.as_deref())
@@ -136,11 +142,11 @@ impl Mentoring {
 
     /// An account with `role`, or the same `not_found` whether it is missing or has
     /// another role.
-    async fn account_with_role(&self, raw: &str, role: &str) -> Outcome<AccountRecord> {
+    async fn account_with_role(&self, raw: &str, role: Role) -> DomainResult<AccountRecord> {
         let not_found = || Refusal::new(ErrorCode::NotFound, format!("no such {role}"));
         let id = AccountId::parse(raw).ok_or_else(not_found)?;
         let account = self.store.account(&id).await?.ok_or_else(not_found)?;
-        if account.roles.iter().any(|r| r == role) {
+        if account.roles.contains(&role) {
             Ok(account)
         } else {
             Err(not_found())
@@ -152,10 +158,10 @@ impl Mentoring {
         &self,
         account: AccountRecord,
         accepted: bool,
-    ) -> Outcome<RelationshipParty> {
+    ) -> DomainResult<RelationshipParty> {
         let profile = self.store.mentor_profile(&account.id).await?;
         let name = profile.map_or(account.name.clone(), |p| p.display_name);
-        let mut party = party(account.id, name, "mentor", false, accepted);
+        let mut party = party(account.id, name, PartyRole::Mentor, false, accepted);
         party.account_name = account.name;
         Ok(party)
     }
@@ -165,7 +171,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         request: &MentorRequest,
-    ) -> Outcome<RelationshipView> {
+    ) -> DomainResult<RelationshipView> {
         if !principal.has(Role::Mentee) {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
@@ -182,7 +188,7 @@ impl Mentoring {
         }
         let mut mentors = Vec::new();
         for raw in wanted {
-            let account = self.account_with_role(raw, "mentor").await?;
+            let account = self.account_with_role(raw, Role::Mentor).await?;
             // Refused before anything exists, so a full mentor is never pestered. A
             // mentor who blocked this mentee looks exactly like a full one.
             if self
@@ -197,13 +203,13 @@ impl Mentoring {
         let (name, pseudonymous) = self.chosen_name(&mentee, request.pseudonym.as_deref())?;
         let record = self
             .start_relationship(Start {
-                origin: "requested",
+                origin: Origin::Requested,
                 created_by: principal.account.clone(),
                 coordinator: None,
                 mentee: party(
                     principal.account.clone(),
                     name,
-                    "mentee",
+                    PartyRole::Mentee,
                     pseudonymous,
                     true,
                 ),
@@ -222,7 +228,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         offer: &MentorOffer,
-    ) -> Outcome<RelationshipView> {
+    ) -> DomainResult<RelationshipView> {
         if !principal.has(Role::Mentor) {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
@@ -232,12 +238,14 @@ impl Mentoring {
         let mentor = self.remember(principal).await?;
         let no_mentee = || Refusal::new(ErrorCode::NotFound, "no such mentee");
         let (mentee, room_name) = match (&offer.mentee, &offer.conversation, &offer.member) {
-            (Some(raw), None, None) => (self.account_with_role(raw, "mentee").await?, None),
+            (Some(raw), None, None) => (self.account_with_role(raw, Role::Mentee).await?, None),
             (None, Some(conversation), Some(member)) => {
                 let (account, shown) = self
                     .room_member_account(principal, conversation, member)
                     .await?;
-                let account = self.account_with_role(account.as_str(), "mentee").await?;
+                let account = self
+                    .account_with_role(account.as_str(), Role::Mentee)
+                    .await?;
                 (account, shown)
             }
             _ => {
@@ -264,10 +272,16 @@ impl Mentoring {
         };
         let record = self
             .start_relationship(Start {
-                origin: "offered",
+                origin: Origin::Offered,
                 created_by: principal.account.clone(),
                 coordinator: None,
-                mentee: party(mentee.id.clone(), name, "mentee", pseudonymous, false),
+                mentee: party(
+                    mentee.id.clone(),
+                    name,
+                    PartyRole::Mentee,
+                    pseudonymous,
+                    false,
+                ),
                 mentors: vec![self.mentor_party(mentor, true).await?],
                 introduction: offer.introduction.clone(),
                 first_conversation: false,
@@ -282,7 +296,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         assignment: &Assignment,
-    ) -> Outcome<RelationshipView> {
+    ) -> DomainResult<RelationshipView> {
         if !principal.has(Role::Coordinator) {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
@@ -293,21 +307,29 @@ impl Mentoring {
         if assignment.mentors.is_empty() || assignment.mentors.len() > 2 {
             return Err(Refusal::invalid("assign one mentor or two"));
         }
-        let mentee = self.account_with_role(&assignment.mentee, "mentee").await?;
+        let mentee = self
+            .account_with_role(&assignment.mentee, Role::Mentee)
+            .await?;
         let mut mentors = Vec::new();
         for raw in &assignment.mentors {
-            let account = self.account_with_role(raw, "mentor").await?;
+            let account = self.account_with_role(raw, Role::Mentor).await?;
             if self.places_left(&account.id, false).await? == 0 {
                 return Err(capacity_reached());
             }
             mentors.push(self.mentor_party(account, false).await?);
         }
         let (name, pseudonymous) = self.chosen_name(&mentee, None)?;
-        let mut mentee_party = party(mentee.id.clone(), name, "mentee", pseudonymous, false);
+        let mut mentee_party = party(
+            mentee.id.clone(),
+            name,
+            PartyRole::Mentee,
+            pseudonymous,
+            false,
+        );
         mentee_party.account_name = mentee.name.clone();
         let record = self
             .start_relationship(Start {
-                origin: "assigned",
+                origin: Origin::Assigned,
                 created_by: principal.account.clone(),
                 coordinator: Some(principal.account.clone()),
                 mentee: mentee_party,
@@ -320,7 +342,7 @@ impl Mentoring {
             .ok_or_else(Refusal::not_found)
     }
 
-    async fn start_relationship(&self, start: Start) -> Outcome<RelationshipRecord> {
+    async fn start_relationship(&self, start: Start) -> DomainResult<RelationshipRecord> {
         let mut accounts: Vec<&AccountId> = start.mentors.iter().map(|m| &m.account).collect();
         accounts.push(&start.mentee.account);
         accounts.sort();
@@ -343,10 +365,12 @@ impl Mentoring {
         }
         let existing = self.store.relationships_of(&start.mentee.account).await?;
         let already = existing.iter().any(|r| {
-            matches!(r.state.as_str(), "pending" | "active")
-                && r.parties.iter().any(|p| {
-                    p.role == "mentor" && start.mentors.iter().any(|m| m.account == p.account)
-                })
+            matches!(
+                r.state,
+                RelationshipState::Pending | RelationshipState::Active
+            ) && r.parties.iter().any(|p| {
+                p.role == PartyRole::Mentor && start.mentors.iter().any(|m| m.account == p.account)
+            })
         });
         if already {
             return Err(Refusal::new(
@@ -366,7 +390,7 @@ impl Mentoring {
             .create_relationship(NewRelationship {
                 id: id.clone(),
                 conversation: ConversationId::random(),
-                origin: start.origin.into(),
+                origin: start.origin,
                 created_by: start.created_by,
                 coordinator: start.coordinator,
                 introduction,
@@ -391,7 +415,7 @@ impl Mentoring {
         principal: &Principal,
         conversation: &str,
         member: &str,
-    ) -> Outcome<(AccountId, Option<(String, bool)>)> {
+    ) -> DomainResult<(AccountId, Option<(String, bool)>)> {
         let ctx = self.member_ctx(&principal.account, conversation).await?;
         ctx.check_read()?;
         let not_found = || Refusal::new(ErrorCode::NotFound, "no such mentee");

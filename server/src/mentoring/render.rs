@@ -4,6 +4,7 @@ use crate::crypto::Sealed;
 use crate::ids::ConversationId;
 use crate::protocol::EventFrame;
 use crate::protocol::server::{DeleteEvent, EditEvent, MessageEvent, SystemEvent};
+use crate::protocol::system::SystemKind;
 use crate::store::{EventKind, StoredEvent};
 
 use super::Mentoring;
@@ -74,11 +75,10 @@ impl Mentoring {
             EventKind::System => EventFrame::System(SystemEvent {
                 conversation: event.conversation.clone(),
                 seq: event.seq,
-                event: event
-                    .meta
-                    .as_deref()
-                    .and_then(|m| serde_json::from_str(m).ok())
-                    .unwrap_or(serde_json::Value::Null),
+                event: event.meta.as_deref().map_or(
+                    SystemKind::Unrecognised(serde_json::Value::Null),
+                    SystemKind::from_meta,
+                ),
                 ts: event.created_at,
             }),
         }

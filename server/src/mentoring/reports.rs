@@ -14,14 +14,16 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use crate::auth::{Principal, Role};
+use crate::error::{DomainResult, Refusal};
 use crate::ids::{AccountId, ReportId, Seq, now_millis};
 use crate::protocol::mentoring::{
     FiledReportView, ReportAccessView, ReportPerson, ReportReceipt, ReportView, ReportedMessage,
 };
+use crate::protocol::vocabulary::{ReportAction, ReportState};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::store::{EventKind, EventQuery, MemberRecord, NewReport, StoredEvent};
 
-use super::{MemberCtx, Mentoring, Outcome, Refusal};
+use super::{MemberCtx, Mentoring};
 
 /// Messages copied from each side of the reported one.
 const CONTEXT_EACH_SIDE: usize = 5;
@@ -56,16 +58,16 @@ fn no_message() -> Refusal {
     Refusal::new(ErrorCode::NotFound, "no such message")
 }
 
-fn receipt(id: ReportId, state: &str, created_at: i64) -> ReportReceipt {
+fn receipt(id: ReportId, state: ReportState, created_at: i64) -> ReportReceipt {
     ReportReceipt {
         id,
-        state: state.to_owned(),
+        state,
         created_at,
     }
 }
 
 impl Mentoring {
-    fn require_safeguarding(principal: &Principal) -> Outcome<()> {
+    fn require_safeguarding(principal: &Principal) -> DomainResult<()> {
         if principal.has(Role::Safeguarding) {
             Ok(())
         } else {
@@ -81,7 +83,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         request: &ReportRequest,
-    ) -> Outcome<ReportReceipt> {
+    ) -> DomainResult<ReportReceipt> {
         let ctx = self
             .member_ctx(&principal.account, &request.conversation)
             .await?;
@@ -148,7 +150,7 @@ impl Mentoring {
                 "you already reported this message",
             ));
         }
-        let filed = receipt(id, "open", now);
+        let filed = receipt(id, ReportState::Open, now);
         self.tell_safeguarding(&ServerFrame::ReportFiled {
             report: filed.clone(),
         })
@@ -157,8 +159,8 @@ impl Mentoring {
     }
 
     /// Every `safeguarding` role holder's connections get `frame` (content-free).
-    async fn tell_safeguarding(&self, frame: &ServerFrame) -> Outcome<()> {
-        for holder in self.store.accounts_with_role("safeguarding").await? {
+    async fn tell_safeguarding(&self, frame: &ServerFrame) -> DomainResult<()> {
+        for holder in self.store.accounts_with_role(Role::Safeguarding).await? {
             self.push_to_account(&holder, frame);
         }
         Ok(())
@@ -166,7 +168,7 @@ impl Mentoring {
 
     /// The reports the caller filed (any role): which messages, and whether
     /// safeguarding has handled them. Never anyone else's report.
-    pub async fn my_reports(&self, principal: &Principal) -> Outcome<Vec<FiledReportView>> {
+    pub async fn my_reports(&self, principal: &Principal) -> DomainResult<Vec<FiledReportView>> {
         let records = self.store.reports_filed_by(&principal.account).await?;
         Ok(records
             .into_iter()
@@ -188,7 +190,7 @@ impl Mentoring {
         ctx: &MemberCtx,
         target: &StoredEvent,
         members: &HashMap<crate::ids::MemberId, MemberRecord>,
-    ) -> Outcome<Vec<ReportedMessage>> {
+    ) -> DomainResult<Vec<ReportedMessage>> {
         let page = |after: Option<Seq>, before: Option<Seq>| EventQuery {
             conversation: ctx.conversation.clone(),
             after,
@@ -230,21 +232,21 @@ impl Mentoring {
     }
 
     /// Reports, newest first, without content (safeguarding only; recorded).
-    pub async fn reports(&self, principal: &Principal) -> Outcome<Vec<ReportReceipt>> {
+    pub async fn reports(&self, principal: &Principal) -> DomainResult<Vec<ReportReceipt>> {
         Self::require_safeguarding(principal)?;
         let records = self.store.reports().await?;
         let ids: Vec<ReportId> = records.iter().map(|r| r.id.clone()).collect();
         self.store
-            .record_report_access(&ids, &principal.account, "listed", now_millis())
+            .record_report_access(&ids, &principal.account, ReportAction::Listed, now_millis())
             .await?;
         Ok(records
             .into_iter()
-            .map(|r| receipt(r.id, &r.state, r.created_at))
+            .map(|r| receipt(r.id, r.state, r.created_at))
             .collect())
     }
 
     /// One report with its content (safeguarding only). The access is recorded first.
-    pub async fn read_report(&self, principal: &Principal, raw: &str) -> Outcome<ReportView> {
+    pub async fn read_report(&self, principal: &Principal, raw: &str) -> DomainResult<ReportView> {
         Self::require_safeguarding(principal)?;
         let not_found = || Refusal::new(ErrorCode::NotFound, "no such report");
         let id = ReportId::parse(raw).ok_or_else(not_found)?;
@@ -255,7 +257,7 @@ impl Mentoring {
             .record_report_access(
                 std::slice::from_ref(&id),
                 &principal.account,
-                "viewed",
+                ReportAction::Viewed,
                 now_millis(),
             )
             .await?;
@@ -263,7 +265,7 @@ impl Mentoring {
     }
 
     /// Closes a report (safeguarding only; recorded).
-    pub async fn close_report(&self, principal: &Principal, raw: &str) -> Outcome<ReportView> {
+    pub async fn close_report(&self, principal: &Principal, raw: &str) -> DomainResult<ReportView> {
         Self::require_safeguarding(principal)?;
         let not_found = || Refusal::new(ErrorCode::NotFound, "no such report");
         let id = ReportId::parse(raw).ok_or_else(not_found)?;
@@ -275,18 +277,23 @@ impl Mentoring {
             });
         }
         self.store
-            .record_report_access(std::slice::from_ref(&id), &principal.account, "closed", now)
+            .record_report_access(
+                std::slice::from_ref(&id),
+                &principal.account,
+                ReportAction::Closed,
+                now,
+            )
             .await?;
         let view = self.report_view(&id).await?.ok_or_else(not_found)?;
         // The other safeguarding holders' inboxes follow live.
         self.tell_safeguarding(&ServerFrame::ReportClosed {
-            report: receipt(id, "closed", view.created_at),
+            report: receipt(id, ReportState::Closed, view.created_at),
         })
         .await?;
         Ok(view)
     }
 
-    async fn report_view(&self, id: &ReportId) -> Outcome<Option<ReportView>> {
+    async fn report_view(&self, id: &ReportId) -> DomainResult<Option<ReportView>> {
         let Some(record) = self.store.report(id).await? else {
             return Ok(None);
         };
@@ -303,21 +310,22 @@ impl Mentoring {
             .into_iter()
             .map(|m| (m.member.clone(), m.display_name))
             .collect();
-        let person =
-            async |account: &AccountId, member: &crate::ids::MemberId| -> Outcome<ReportPerson> {
-                let name = self
-                    .store
-                    .account(account)
-                    .await?
-                    .map(|a| a.name)
-                    .unwrap_or_default();
-                Ok(ReportPerson {
-                    account: account.clone(),
-                    name,
-                    member: member.clone(),
-                    display_name: members.get(member).cloned().unwrap_or_default(),
-                })
-            };
+        let person = async |account: &AccountId,
+                            member: &crate::ids::MemberId|
+               -> DomainResult<ReportPerson> {
+            let name = self
+                .store
+                .account(account)
+                .await?
+                .map(|a| a.name)
+                .unwrap_or_default();
+            Ok(ReportPerson {
+                account: account.clone(),
+                name,
+                member: member.clone(),
+                display_name: members.get(member).cloned().unwrap_or_default(),
+            })
+        };
         let accesses = self
             .store
             .report_accesses(id)
@@ -331,9 +339,9 @@ impl Mentoring {
             .collect();
         Ok(Some(ReportView {
             id: record.id.clone(),
-            state: record.state.clone(),
+            state: record.state,
             conversation: record.conversation.clone(),
-            conversation_kind: record.conversation_kind.clone(),
+            conversation_kind: record.conversation_kind,
             seq: record.target,
             reporter: person(&record.reporter, &record.reporter_member).await?,
             reported: person(&record.reported, &record.reported_member).await?,

@@ -11,16 +11,18 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::{Principal, Role};
+use crate::error::{DomainResult, Refusal};
 use crate::ids::{AccountId, ConversationId, MemberId, Millis, now_millis, opaque_token};
 use crate::protocol::mentoring::{InvitationView, InviteCodeView};
 use crate::protocol::server::{ConversationSummary, SystemEvent};
+use crate::protocol::system::SystemKind;
+use crate::protocol::vocabulary::{ConversationKind, MemberRole, RoomKind};
 use crate::protocol::{ErrorCode, EventFrame, ServerFrame};
 use crate::store::{
-    ConversationKind, InvitationRecord, JoinRoom, JoinTicket, Membership, NewInvite, NewRoom,
-    WriteError,
+    InvitationRecord, JoinRoom, JoinTicket, Membership, NewInvite, NewRoom, WriteError,
 };
 
-use super::{MemberCtx, Mentoring, Outcome, Refusal};
+use super::{MemberCtx, Mentoring};
 
 /// The agreement a room gets when its creator writes none.
 pub const DEFAULT_AGREEMENT: &str = "What is said in this room stays in this room. I will \
@@ -90,14 +92,14 @@ fn invitation_view(record: &InvitationRecord) -> InvitationView {
     InvitationView {
         room: record.conversation.id.clone(),
         title: record.conversation.title.clone(),
-        room_kind: record.conversation.room_kind.clone(),
+        room_kind: record.conversation.room_kind,
         agreement: record.conversation.agreement.clone(),
         history_visible: record.conversation.history_visible,
         invited_at: record.created_at,
     }
 }
 
-fn bounded(text: &str, max: usize, what: &str) -> Outcome<String> {
+fn bounded(text: &str, max: usize, what: &str) -> DomainResult<String> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > max {
         return Err(Refusal::invalid(format!("{what} is 1–{max} characters")));
@@ -111,7 +113,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         request: &RoomRequest,
-    ) -> Outcome<ConversationSummary> {
+    ) -> DomainResult<ConversationSummary> {
         if !principal.has(Role::Mentor) && !principal.has(Role::Coordinator) {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
@@ -120,9 +122,10 @@ impl Mentoring {
         }
         let account = self.remember(principal).await?;
         let title = bounded(&request.title, MAX_TITLE, "a room's title")?;
-        let room_kind = match request.kind.as_deref().unwrap_or("group") {
-            kind @ ("group" | "peer") => kind.to_owned(),
-            _ => return Err(Refusal::invalid("a room's kind is `group` or `peer`")),
+        let room_kind = match request.kind.as_deref() {
+            None => RoomKind::Group,
+            Some(raw) => RoomKind::parse(raw)
+                .ok_or_else(|| Refusal::invalid("a room's kind is `group` or `peer`"))?,
         };
         let agreement = match &request.agreement {
             Some(text) => bounded(text, MAX_AGREEMENT, "the agreement")?,
@@ -169,12 +172,12 @@ impl Mentoring {
         &self,
         principal: &Principal,
         raw: &str,
-    ) -> Outcome<MemberCtx> {
+    ) -> DomainResult<MemberCtx> {
         let ctx = self.member_ctx(&principal.account, raw).await?;
         if ctx.kind != ConversationKind::Room {
             return Err(Refusal::not_found());
         }
-        if ctx.role != "facilitator" || !ctx.agreed {
+        if ctx.role != MemberRole::Facilitator || !ctx.agreed {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
                 "only the room's facilitator can do this",
@@ -190,7 +193,7 @@ impl Mentoring {
         principal: &Principal,
         raw_room: &str,
         request: &InviteRequest,
-    ) -> Outcome<InvitationView> {
+    ) -> DomainResult<InvitationView> {
         let ctx = self.facilitator_ctx(principal, raw_room).await?;
         match (&request.account, &request.conversation, &request.member) {
             (Some(account), None, None) => self.invite_account(principal, &ctx, account).await,
@@ -212,7 +215,7 @@ impl Mentoring {
         principal: &Principal,
         ctx: &MemberCtx,
         raw: &str,
-    ) -> Outcome<InvitationView> {
+    ) -> DomainResult<InvitationView> {
         let not_found = || Refusal::new(ErrorCode::NotFound, "no such account");
         let invitee = AccountId::parse(raw).ok_or_else(not_found)?;
         self.store.account(&invitee).await?.ok_or_else(not_found)?;
@@ -242,7 +245,7 @@ impl Mentoring {
         principal: &Principal,
         ctx: &MemberCtx,
         invitee: AccountId,
-    ) -> Outcome<InvitationView> {
+    ) -> DomainResult<InvitationView> {
         let silent = invitee == principal.account
             || self
                 .store
@@ -262,7 +265,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         ctx: &MemberCtx,
-    ) -> Outcome<InvitationView> {
+    ) -> DomainResult<InvitationView> {
         let room = self
             .store
             .membership(&ctx.conversation, &principal.account)
@@ -280,7 +283,7 @@ impl Mentoring {
         principal: &Principal,
         ctx: &MemberCtx,
         invitee: &AccountId,
-    ) -> Outcome<InvitationView> {
+    ) -> DomainResult<InvitationView> {
         self.store
             .create_invite(NewInvite {
                 id: opaque_token(),
@@ -314,7 +317,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         raw_room: &str,
-    ) -> Outcome<InviteCodeView> {
+    ) -> DomainResult<InviteCodeView> {
         let ctx = self.facilitator_ctx(principal, raw_room).await?;
         let code = format!("{}{}", opaque_token(), opaque_token());
         let now = now_millis();
@@ -337,12 +340,16 @@ impl Mentoring {
         })
     }
 
-    pub async fn invitations(&self, principal: &Principal) -> Outcome<Vec<InvitationView>> {
+    pub async fn invitations(&self, principal: &Principal) -> DomainResult<Vec<InvitationView>> {
         let records = self.store.invitations_for(&principal.account).await?;
         Ok(records.iter().map(invitation_view).collect())
     }
 
-    pub async fn decline_invitation(&self, principal: &Principal, raw_room: &str) -> Outcome<()> {
+    pub async fn decline_invitation(
+        &self,
+        principal: &Principal,
+        raw_room: &str,
+    ) -> DomainResult<()> {
         let not_found = || Refusal::new(ErrorCode::NotFound, "no such invitation");
         let room = ConversationId::parse(raw_room).ok_or_else(not_found)?;
         if self
@@ -362,7 +369,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         request: &JoinRequest,
-    ) -> Outcome<ConversationSummary> {
+    ) -> DomainResult<ConversationSummary> {
         let account = self.remember(principal).await?;
         let no_invitation =
             || Refusal::new(ErrorCode::NotFound, "no such invitation, or it was used");
@@ -410,7 +417,7 @@ impl Mentoring {
         let event = EventFrame::System(SystemEvent {
             conversation: conversation.clone(),
             seq: appended.seq,
-            event: serde_json::from_str(meta).unwrap_or_default(),
+            event: SystemKind::from_meta(meta),
             ts: appended.created_at,
         });
         self.publish_event(conversation, appended.seq, &event);
@@ -422,7 +429,7 @@ impl Mentoring {
         &self,
         account: &AccountId,
         conversation: &ConversationId,
-    ) -> Outcome<ConversationSummary> {
+    ) -> DomainResult<ConversationSummary> {
         self.resubscribe(account, conversation, 0);
         let membership: Membership = self
             .store

@@ -14,12 +14,13 @@
 use serde::Deserialize;
 
 use crate::auth::Principal;
+use crate::error::{DomainResult, Refusal};
 use crate::ids::{AccountId, ConversationId, MemberId, now_millis};
 use crate::protocol::ErrorCode;
 use crate::protocol::mentoring::BlockView;
 use crate::store::{BlockRecord, NewBlock};
 
-use super::{Mentoring, Outcome, Refusal};
+use super::Mentoring;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,7 +44,11 @@ fn block_view(record: &BlockRecord) -> BlockView {
 
 impl Mentoring {
     /// Blocks the account behind a member of a conversation the caller is in.
-    pub async fn block(&self, principal: &Principal, request: &BlockRequest) -> Outcome<BlockView> {
+    pub async fn block(
+        &self,
+        principal: &Principal,
+        request: &BlockRequest,
+    ) -> DomainResult<BlockView> {
         let ctx = self
             .member_ctx(&principal.account, &request.conversation)
             .await?;
@@ -90,7 +95,7 @@ impl Mentoring {
         principal: &Principal,
         raw_conversation: &str,
         raw_member: &str,
-    ) -> Outcome<()> {
+    ) -> DomainResult<()> {
         let not_found = || Refusal::new(ErrorCode::NotFound, "no such block");
         let conversation = ConversationId::parse(raw_conversation).ok_or_else(not_found)?;
         let member = MemberId::parse(raw_member).ok_or_else(not_found)?;
@@ -115,7 +120,7 @@ impl Mentoring {
         self.refresh_shared(&principal.account, &blocked).await
     }
 
-    pub async fn blocks(&self, principal: &Principal) -> Outcome<Vec<BlockView>> {
+    pub async fn blocks(&self, principal: &Principal) -> DomainResult<Vec<BlockView>> {
         Ok(self
             .store
             .blocks_of(&principal.account)
@@ -128,7 +133,7 @@ impl Mentoring {
     /// Both accounts' connections re-read their standing in every conversation they
     /// share, so fan-out and catch-up apply the block (or stop applying it) at once.
     /// Nothing visible is sent: the blocked account is not told.
-    async fn refresh_shared(&self, a: &AccountId, b: &AccountId) -> Outcome<()> {
+    async fn refresh_shared(&self, a: &AccountId, b: &AccountId) -> DomainResult<()> {
         let theirs: Vec<ConversationId> = self
             .store
             .memberships(b)

@@ -1,12 +1,12 @@
 //! What a connection or REST caller learns about its own conversations.
 
 use crate::auth::Principal;
+use crate::error::{DomainResult, Refusal};
 use crate::protocol::server::{ConversationSummary, MemberView};
-use crate::store::{
-    AccountRecord, BlockEdge, ConversationKind, ConversationState, MemberRecord, Membership,
-};
+use crate::protocol::vocabulary::{ConversationKind, ConversationState};
+use crate::store::{AccountRecord, BlockEdge, MemberRecord, Membership};
 
-use super::{MemberCtx, Mentoring, Outcome};
+use super::{MemberCtx, Mentoring};
 
 /// A new session's account and the memberships it may see (closed conversations,
 /// i.e. declined or withdrawn requests, are left out).
@@ -30,7 +30,7 @@ pub(crate) fn member_view(member: &MemberRecord) -> MemberView {
     MemberView {
         member: member.member.clone(),
         display_name: member.display_name.clone(),
-        role: member.role.clone(),
+        role: member.role,
         pseudonymous: member.pseudonymous,
         agreed: member.agreed_at.is_some(),
         muted: member.muted,
@@ -40,7 +40,7 @@ pub(crate) fn member_view(member: &MemberRecord) -> MemberView {
 }
 
 impl Mentoring {
-    pub async fn start_session(&self, principal: &Principal) -> Outcome<SessionStart> {
+    pub async fn start_session(&self, principal: &Principal) -> DomainResult<SessionStart> {
         let account = self.remember(principal).await?;
         let memberships = self
             .store
@@ -58,7 +58,10 @@ impl Mentoring {
     }
 
     /// Summaries of the given memberships, read now (so `last_seq` is current).
-    pub async fn summaries(&self, memberships: &[Membership]) -> Outcome<Vec<ConversationSummary>> {
+    pub async fn summaries(
+        &self,
+        memberships: &[Membership],
+    ) -> DomainResult<Vec<ConversationSummary>> {
         let mut summaries = Vec::with_capacity(memberships.len());
         for membership in memberships {
             summaries.push(self.summary(membership).await?);
@@ -67,14 +70,17 @@ impl Mentoring {
     }
 
     /// Conversations of an account, as listed by REST.
-    pub async fn conversations(&self, principal: &Principal) -> Outcome<Vec<ConversationSummary>> {
+    pub async fn conversations(
+        &self,
+        principal: &Principal,
+    ) -> DomainResult<Vec<ConversationSummary>> {
         let start = self.start_session(principal).await?;
         self.summaries(&start.memberships).await
     }
 
     /// One conversation as its member sees it. Before a room's agreement is accepted
     /// only its title and agreement are shown: no members, no activity.
-    pub async fn summary(&self, membership: &Membership) -> Outcome<ConversationSummary> {
+    pub async fn summary(&self, membership: &Membership) -> DomainResult<ConversationSummary> {
         let ctx = MemberCtx::from_membership(membership);
         let conversation = &membership.conversation;
         let me = &membership.member;
@@ -119,13 +125,13 @@ impl Mentoring {
         };
         Ok(ConversationSummary {
             id: conversation.id.clone(),
-            kind: conversation.kind.as_str().to_owned(),
-            state: conversation.state.as_str().to_owned(),
+            kind: conversation.kind,
+            state: conversation.state,
             title: conversation.title.clone(),
-            room_kind: conversation.room_kind.clone(),
+            room_kind: conversation.room_kind,
             relationship,
             me: me.member.clone(),
-            my_role: me.role.clone(),
+            my_role: me.role,
             last_seq,
             visible_from: me.visible_from,
             read_seq: me.read_seq,
@@ -148,14 +154,14 @@ impl Mentoring {
         &self,
         principal: &Principal,
         raw: &str,
-    ) -> Outcome<ConversationSummary> {
-        let id = crate::ids::ConversationId::parse(raw).ok_or_else(super::Refusal::not_found)?;
+    ) -> DomainResult<ConversationSummary> {
+        let id = crate::ids::ConversationId::parse(raw).ok_or_else(Refusal::not_found)?;
         let membership = self
             .store
             .membership(&id, &principal.account)
             .await?
             .filter(|m| m.conversation.state != ConversationState::Closed)
-            .ok_or_else(super::Refusal::not_found)?;
+            .ok_or_else(Refusal::not_found)?;
         self.summary(&membership).await
     }
 
@@ -164,7 +170,7 @@ impl Mentoring {
         &self,
         principal: &Principal,
         mut settings: crate::protocol::server::Settings,
-    ) -> Outcome<crate::protocol::server::Settings> {
+    ) -> DomainResult<crate::protocol::server::Settings> {
         settings.default_pseudonym = settings
             .default_pseudonym
             .as_deref()

@@ -111,6 +111,10 @@ impl Media {
             Media::Video => "video",
         }
     }
+
+    pub fn parse(raw: &str) -> Option<Media> {
+        serde_json::from_value(serde_json::Value::String(raw.to_owned())).ok()
+    }
 }
 
 /// `RTCSessionDescriptionInit`.

@@ -8,10 +8,12 @@
 //! read by the safeguarding role. Oversight views carry counts and dates, never content
 //! or a pseudonymous member's chosen name.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
+use super::vocabulary::{
+    ConversationKind, ConversationState, Origin, PartyRole, RelationshipState, ReportAction,
+    ReportState, RoomKind,
+};
 use crate::ids::{AccountId, ConversationId, MemberId, Millis, RelationshipId, ReportId, Seq};
 
 /// One mentor in the directory.
@@ -38,7 +40,7 @@ pub struct MentorProfileView {
 pub struct InvitationView {
     pub room: ConversationId,
     pub title: Option<String>,
-    pub room_kind: Option<String>,
+    pub room_kind: Option<RoomKind>,
     pub agreement: Option<String>,
     pub history_visible: bool,
     pub invited_at: Millis,
@@ -65,7 +67,7 @@ pub struct BlockView {
 #[derive(Clone, Debug, Serialize)]
 pub struct ReportReceipt {
     pub id: ReportId,
-    pub state: String,
+    pub state: ReportState,
     pub created_at: Millis,
 }
 
@@ -75,8 +77,8 @@ pub struct FiledReportView {
     pub id: ReportId,
     pub conversation: ConversationId,
     pub seq: Seq,
-    /// `open` or `closed` (handled by safeguarding).
-    pub state: String,
+    /// `closed`: handled by safeguarding.
+    pub state: ReportState,
     pub created_at: Millis,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<Millis>,
@@ -111,7 +113,7 @@ pub struct ReportPerson {
 #[derive(Clone, Debug, Serialize)]
 pub struct ReportAccessView {
     pub account: AccountId,
-    pub action: String,
+    pub action: ReportAction,
     pub at: Millis,
 }
 
@@ -119,9 +121,9 @@ pub struct ReportAccessView {
 #[derive(Clone, Debug, Serialize)]
 pub struct ReportView {
     pub id: ReportId,
-    pub state: String,
+    pub state: ReportState,
     pub conversation: ConversationId,
-    pub conversation_kind: String,
+    pub conversation_kind: ConversationKind,
     pub seq: Seq,
     pub reporter: ReportPerson,
     pub reported: ReportPerson,
@@ -151,7 +153,7 @@ pub struct ActivityView {
 pub struct AssignedParty {
     pub account: AccountId,
     pub name: String,
-    pub role: String,
+    pub role: PartyRole,
 }
 
 /// A mentee or mentor as a coordinator picks them for an assignment.
@@ -165,8 +167,8 @@ pub struct ProgrammePerson {
 #[derive(Clone, Debug, Serialize)]
 pub struct RelationshipOverview {
     pub id: RelationshipId,
-    pub origin: String,
-    pub state: String,
+    pub origin: Origin,
+    pub state: RelationshipState,
     pub first_conversation: bool,
     pub mentors: u64,
     pub mentees: u64,
@@ -184,9 +186,9 @@ pub struct RelationshipOverview {
 #[derive(Clone, Debug, Serialize)]
 pub struct RoomOverviewView {
     pub id: ConversationId,
-    pub room_kind: Option<String>,
+    pub room_kind: Option<RoomKind>,
     pub title: Option<String>,
-    pub state: String,
+    pub state: ConversationState,
     pub members: u64,
     pub agreed: u64,
     pub member_limit: Option<u32>,
@@ -194,6 +196,3 @@ pub struct RoomOverviewView {
     pub created_at: Millis,
     pub activity: ActivityView,
 }
-
-/// Counts of relationships by state, for a programme summary.
-pub type StateCounts = BTreeMap<String, u64>;

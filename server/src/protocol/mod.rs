@@ -8,6 +8,8 @@ pub mod client;
 pub mod codes;
 pub mod mentoring;
 pub mod server;
+pub mod system;
+pub mod vocabulary;
 
 pub use client::{ClientFrame, DecodeError};
 pub use codes::{ErrorCode, close};

@@ -8,6 +8,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::codes::ErrorCode;
+use super::system::SystemKind;
+use super::vocabulary::{
+    ConversationKind, ConversationState, MemberRole, Origin, PartyRole, RelationshipState,
+    Response, RoomKind, ViewerRole,
+};
 use crate::ids::{ConversationId, MemberId, Millis, RelationshipId, Seq};
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -73,15 +78,12 @@ pub struct DeleteEvent {
     pub ts: Millis,
 }
 
-/// Membership and life-cycle changes recorded in the timeline. `event` is an object with
-/// a `kind` (`relationship_active`, `relationship_ended`, `member_joined`, `member_left`,
-/// `member_removed`, `member_muted`, `member_unmuted`, `identity_revealed`, …) and the
-/// member ids / display names involved.
+/// Membership and life-cycle changes recorded in the timeline (see [`SystemKind`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct SystemEvent {
     pub conversation: ConversationId,
     pub seq: Seq,
-    pub event: serde_json::Value,
+    pub event: SystemKind,
     pub ts: Millis,
 }
 
@@ -90,7 +92,7 @@ pub struct SystemEvent {
 pub struct MemberView {
     pub member: MemberId,
     pub display_name: String,
-    pub role: String,
+    pub role: MemberRole,
     /// The display name is a pseudonym the member chose (until they reveal).
     pub pseudonymous: bool,
     /// Rooms: the member has accepted the confidentiality agreement.
@@ -108,19 +110,17 @@ pub struct MemberView {
 #[derive(Clone, Debug, Serialize)]
 pub struct ConversationSummary {
     pub id: ConversationId,
-    /// `relationship` or `room`.
-    pub kind: String,
-    /// `pending`, `active`, `read_only` or `closed`.
-    pub state: String,
+    pub kind: ConversationKind,
+    pub state: ConversationState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub room_kind: Option<String>,
+    pub room_kind: Option<RoomKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relationship: Option<RelationshipId>,
     /// The caller's own member id and role here.
     pub me: MemberId,
-    pub my_role: String,
+    pub my_role: MemberRole,
     pub last_seq: Seq,
     /// The lowest seq the caller may read (rooms that hide earlier history).
     pub visible_from: Seq,
@@ -173,12 +173,11 @@ pub struct PartyView {
     /// The name the other parties see (a pseudonym if `pseudonymous`); for the
     /// assigning coordinator, the account's name.
     pub display_name: String,
-    /// `mentee` or `mentor`.
-    pub role: String,
-    /// `pending`, `accepted` or `declined`. Once a relationship is declined, other
-    /// parties' answers are left out: the requester learns only "declined".
+    pub role: PartyRole,
+    /// Once a relationship is declined, other parties' answers are left out: the
+    /// requester learns only "declined".
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response: Option<String>,
+    pub response: Option<Response>,
     pub pseudonymous: bool,
 }
 
@@ -187,15 +186,13 @@ pub struct PartyView {
 pub struct RelationshipView {
     pub id: RelationshipId,
     pub conversation: ConversationId,
-    /// `requested`, `offered` or `assigned`.
-    pub origin: String,
-    /// `pending`, `active`, `declined`, `ended` or `withdrawn`.
-    pub state: String,
+    pub origin: Origin,
+    pub state: RelationshipState,
     /// The caller's member id (absent for the assigning coordinator).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub me: Option<MemberId>,
-    /// `mentee`, `mentor`, or `coordinator` (the assigning coordinator's view).
-    pub my_role: String,
+    /// `coordinator` in the assigning coordinator's view.
+    pub my_role: ViewerRole,
     pub parties: Vec<PartyView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub introduction: Option<String>,

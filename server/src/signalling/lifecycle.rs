@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use super::call::{Answer, CallState, Device, Invitee, Participant};
 use super::{DeviceLink, Signalling, call_state, no_call};
+use crate::error::Refusal;
 use crate::ids::{CallId, MemberId, now_millis};
-use crate::mentoring::{MemberCtx, Refusal};
+use crate::mentoring::MemberCtx;
 use crate::protocol::ServerFrame;
 use crate::protocol::call::{CallEvent, Media, Reason};
 

@@ -44,11 +44,13 @@ use self::registry::{CallRegistry, RegistryError};
 use self::turn::{EmbeddedTurn, TurnSettings};
 use crate::bus::{Audience, Bus, Envelope, Payload, Topic};
 use crate::config::CallConfig;
+use crate::error::Refusal;
 use crate::ids::{AccountId, CallId, ConversationId};
-use crate::mentoring::{MemberCtx, Refusal};
+use crate::mentoring::MemberCtx;
 use crate::protocol::call::{CallRequest, CallView, IceConfig, IcePolicy, Reason};
+use crate::protocol::vocabulary::ConversationState;
 use crate::protocol::{ErrorCode, ServerFrame};
-use crate::store::{CallRecord, ConversationState, Store};
+use crate::store::{CallRecord, Store};
 
 /// A live connection as signalling sees it (the hub's connection handle).
 pub trait DeviceLink: Send + Sync + 'static {
@@ -436,7 +438,7 @@ impl Signalling {
         tracing::info!(call = %call.id, reason = reason.as_str(), participants = call.took_part.len(), "call ended");
         let record = CallRecord {
             ended_at: Some(crate::ids::now_millis()),
-            end_reason: Some(reason.as_str().to_owned()),
+            end_reason: Some(reason),
             ..record_of(call)
         };
         if let Err(error) = self.store.record_call_end(&record).await {
@@ -457,7 +459,7 @@ fn record_of(call: &CallState) -> CallRecord {
     CallRecord {
         id: call.id.clone(),
         conversation: call.conversation.clone(),
-        media: call.media.as_str().to_owned(),
+        media: call.media,
         started_at: call.started_at,
         answered_at: call.answered_at,
         ended_at: None,

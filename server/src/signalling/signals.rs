@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use super::call::{CallState, Participant, Target};
 use super::{DeviceLink, SignalError, Signalling, call_state, candidate, sdp};
+use crate::error::Refusal;
 use crate::ids::MemberId;
-use crate::mentoring::Refusal;
 use crate::protocol::ServerFrame;
 use crate::protocol::call::{CallEvent, IceCandidate, SessionDescription};
 

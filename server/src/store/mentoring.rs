@@ -14,6 +14,7 @@ use super::{
 };
 use crate::crypto::Sealed;
 use crate::ids::{AccountId, ConversationId, MemberId, Millis, RelationshipId};
+use crate::protocol::vocabulary::{MemberRole, RoomKind};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MentorProfileRecord {
@@ -33,8 +34,7 @@ pub struct MentorProfileRecord {
 pub struct NewRoom {
     pub id: ConversationId,
     pub title: String,
-    /// `group` or `peer`.
-    pub room_kind: String,
+    pub room_kind: RoomKind,
     pub agreement: String,
     pub member_limit: u32,
     pub history_visible: bool,
@@ -100,7 +100,7 @@ pub enum MemberChange {
     },
     Role {
         by: MemberId,
-        role: String,
+        role: MemberRole,
     },
     /// The member shows their real name from now on.
     Reveal {

@@ -19,6 +19,7 @@ pub use mentoring::*;
 pub use records::*;
 pub use safety::*;
 
+use crate::auth::Role;
 use crate::ids::{AccountId, CallId, ConversationId, MemberId, Millis, RelationshipId, Seq};
 use crate::protocol::server::Settings;
 
@@ -89,7 +90,7 @@ pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
         &self,
         id: &AccountId,
         name: &str,
-        roles: &[String],
+        roles: &[Role],
         now: Millis,
     ) -> StoreResult<AccountRecord>;
     async fn account(&self, id: &AccountId) -> StoreResult<Option<AccountRecord>>;

@@ -2,72 +2,23 @@
 
 use std::collections::BTreeMap;
 
+use crate::auth::Role;
 use crate::crypto::Sealed;
 use crate::ids::{AccountId, CallId, ConversationId, MemberId, Millis, RelationshipId, Seq};
+use crate::protocol::call::{Media, Reason};
 use crate::protocol::server::Settings;
+use crate::protocol::vocabulary::{
+    ConversationKind, ConversationState, MemberRole, Origin, PartyRole, RelationshipState,
+    Response, RoomKind,
+};
 
 #[derive(Clone, Debug)]
 pub struct AccountRecord {
     pub id: AccountId,
     pub name: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub settings: Settings,
     pub created_at: Millis,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConversationKind {
-    Relationship,
-    Room,
-}
-
-impl ConversationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConversationKind::Relationship => "relationship",
-            ConversationKind::Room => "room",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "relationship" => Some(Self::Relationship),
-            "room" => Some(Self::Room),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConversationState {
-    /// Created with a relationship request: members exist, nobody may post yet.
-    Pending,
-    Active,
-    /// Ended relationship: members read, nobody posts, nobody joins.
-    ReadOnly,
-    /// Declined or withdrawn request: nothing to read.
-    Closed,
-}
-
-impl ConversationState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConversationState::Pending => "pending",
-            ConversationState::Active => "active",
-            ConversationState::ReadOnly => "read_only",
-            ConversationState::Closed => "closed",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "pending" => Some(Self::Pending),
-            "active" => Some(Self::Active),
-            "read_only" => Some(Self::ReadOnly),
-            "closed" => Some(Self::Closed),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -79,7 +30,7 @@ pub struct ConversationRecord {
     pub created_at: Millis,
     pub created_by: Option<AccountId>,
     pub title: Option<String>,
-    pub room_kind: Option<String>,
+    pub room_kind: Option<RoomKind>,
     pub agreement: Option<String>,
     pub member_limit: Option<u32>,
     pub history_visible: bool,
@@ -91,7 +42,7 @@ pub struct MemberRecord {
     pub member: MemberId,
     pub account: AccountId,
     pub display_name: String,
-    pub role: String,
+    pub role: MemberRole,
     pub pseudonymous: bool,
     pub agreed_at: Option<Millis>,
     pub visible_from: Seq,
@@ -235,11 +186,9 @@ pub struct RelationshipParty {
     pub account: AccountId,
     pub member: MemberId,
     pub display_name: String,
-    /// `mentee` or `mentor`.
-    pub role: String,
+    pub role: PartyRole,
     pub pseudonymous: bool,
-    /// `pending`, `accepted` or `declined`.
-    pub response: String,
+    pub response: Response,
     /// The account's name as its token says (shown only to an assigning coordinator).
     pub account_name: String,
     /// The party's private end note, sealed (shown to that party only).
@@ -250,8 +199,8 @@ pub struct RelationshipParty {
 pub struct RelationshipRecord {
     pub id: RelationshipId,
     pub conversation: ConversationId,
-    pub origin: String,
-    pub state: String,
+    pub origin: Origin,
+    pub state: RelationshipState,
     pub created_by: AccountId,
     pub coordinator: Option<AccountId>,
     pub introduction: Option<Sealed>,
@@ -267,8 +216,7 @@ pub struct RelationshipRecord {
 pub struct NewRelationship {
     pub id: RelationshipId,
     pub conversation: ConversationId,
-    /// `requested`, `offered` or `assigned`.
-    pub origin: String,
+    pub origin: Origin,
     pub created_by: AccountId,
     pub coordinator: Option<AccountId>,
     pub introduction: Option<Sealed>,
@@ -297,14 +245,13 @@ pub struct RelationshipResponse {
 pub struct CallRecord {
     pub id: CallId,
     pub conversation: ConversationId,
-    /// `audio` or `video`.
-    pub media: String,
+    pub media: Media,
     pub started_at: Millis,
     pub answered_at: Option<Millis>,
     /// `None` while the call is live.
     pub ended_at: Option<Millis>,
     /// Distinct members who took part.
     pub participants: u32,
-    /// `invite_timeout`, `user_hangup`, … (`None` while live).
-    pub end_reason: Option<String>,
+    /// `None` while live.
+    pub end_reason: Option<Reason>,
 }

@@ -8,8 +8,10 @@
 use async_trait::async_trait;
 
 use super::{ConversationRecord, StoreResult};
+use crate::auth::Role;
 use crate::crypto::Sealed;
 use crate::ids::{AccountId, ConversationId, MemberId, Millis, ReportId, Seq};
+use crate::protocol::vocabulary::{ConversationKind, ReportAction, ReportState};
 
 /// One block as the blocker sees it: where and whom (by member id and display name).
 #[derive(Clone, Debug)]
@@ -66,15 +68,14 @@ pub struct NewReport {
 pub struct ReportRecord {
     pub id: ReportId,
     pub conversation: ConversationId,
-    pub conversation_kind: String,
+    pub conversation_kind: ConversationKind,
     pub target: Seq,
     pub reporter: AccountId,
     pub reporter_member: MemberId,
     pub reported: AccountId,
     pub reported_member: MemberId,
     pub snapshot: Sealed,
-    /// `open` or `closed`.
-    pub state: String,
+    pub state: ReportState,
     pub created_at: Millis,
     pub closed_at: Option<Millis>,
 }
@@ -82,7 +83,7 @@ pub struct ReportRecord {
 #[derive(Clone, Debug)]
 pub struct ReportAccessRecord {
     pub account: AccountId,
-    pub action: String,
+    pub action: ReportAction,
     pub at: Millis,
 }
 
@@ -138,14 +139,14 @@ pub trait SafetyStore: Send + Sync + 'static {
         &self,
         ids: &[ReportId],
         account: &AccountId,
-        action: &str,
+        action: ReportAction,
         now: Millis,
     ) -> StoreResult<()>;
     async fn report_accesses(&self, id: &ReportId) -> StoreResult<Vec<ReportAccessRecord>>;
     /// Closes an open report; `false` if it was not open.
     async fn close_report(&self, id: &ReportId, now: Millis) -> StoreResult<bool>;
     /// Accounts seen with a role (e.g. `safeguarding`).
-    async fn accounts_with_role(&self, role: &str) -> StoreResult<Vec<AccountId>>;
+    async fn accounts_with_role(&self, role: Role) -> StoreResult<Vec<AccountId>>;
 
     // ---- oversight ---------------------------------------------------------------
 

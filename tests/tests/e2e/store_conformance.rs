@@ -8,12 +8,16 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use mentorhub::auth::Role;
 use mentorhub::crypto::Sealed;
 use mentorhub::ids::{AccountId, ConversationId, MemberId, RelationshipId};
 use mentorhub::protocol::server::Settings;
+use mentorhub::protocol::vocabulary::{
+    ConversationState, Origin, PartyRole, RelationshipState, Response,
+};
 use mentorhub::store::{
-    AppendKind, AppendRequest, ConversationState, EventKind, EventQuery, NewRelationship,
-    ReadMarker, RelationshipParty, RelationshipResponse, Store, WriteError,
+    AppendKind, AppendRequest, EventKind, EventQuery, NewRelationship, ReadMarker,
+    RelationshipParty, RelationshipResponse, Store, WriteError,
 };
 use mentorhub_tests::cluster::{PgDatabase, open_postgres_store, open_sqlite_store};
 
@@ -53,30 +57,40 @@ async fn pair(store: &dyn Store, accept: bool) -> Pair {
     let mentee_account = account(&format!("mentee-{}", MemberId::random()));
     let mentor_account = account(&format!("mentor-{}", MemberId::random()));
     for (id, name, role) in [
-        (&mentee_account, "Mentee", "mentee"),
-        (&mentor_account, "Mentor", "mentor"),
+        (&mentee_account, "Mentee", Role::Mentee),
+        (&mentor_account, "Mentor", Role::Mentor),
     ] {
         store
-            .upsert_account(id, name, &[role.to_owned()], now)
+            .upsert_account(id, name, &[role], now)
             .await
             .expect("upsert account");
     }
-    let party = |account: &AccountId, name: &str, role: &str, response: &str| RelationshipParty {
+    let party = |account: &AccountId, name: &str, role, response| RelationshipParty {
         account: account.clone(),
         member: MemberId::random(),
         display_name: name.into(),
-        role: role.into(),
+        role,
         pseudonymous: false,
-        response: response.into(),
+        response,
         account_name: name.into(),
         note: None,
     };
-    let mentee = party(&mentee_account, "Mentee", "mentee", "accepted");
-    let mentor = party(&mentor_account, "Mentor", "mentor", "pending");
+    let mentee = party(
+        &mentee_account,
+        "Mentee",
+        PartyRole::Mentee,
+        Response::Accepted,
+    );
+    let mentor = party(
+        &mentor_account,
+        "Mentor",
+        PartyRole::Mentor,
+        Response::Pending,
+    );
     let new = NewRelationship {
         id: RelationshipId::random(),
         conversation: ConversationId::random(),
-        origin: "requested".into(),
+        origin: Origin::Requested,
         created_by: mentee_account.clone(),
         coordinator: None,
         introduction: Some(sealed("hello")),
@@ -101,7 +115,7 @@ async fn pair(store: &dyn Store, accept: bool) -> Pair {
             })
             .await
             .expect("accept");
-        assert_eq!(record.state, "active");
+        assert_eq!(record.state, RelationshipState::Active);
     }
     Pair {
         relationship,

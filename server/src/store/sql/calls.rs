@@ -10,7 +10,7 @@ macro_rules! impl_call_sql {
             )
             .bind(call.id.as_str())
             .bind(call.conversation.as_str())
-            .bind(&call.media)
+            .bind(call.media.as_str())
             .bind(call.started_at)
             .bind(i64::from(call.participants))
             .execute(pool)
@@ -28,7 +28,7 @@ macro_rules! impl_call_sql {
             .bind(call.answered_at)
             .bind(call.ended_at)
             .bind(i64::from(call.participants))
-            .bind(call.end_reason.as_deref())
+            .bind(call.end_reason.map(|r| r.as_str()))
             .execute(pool)
             .await
             .map_err(db_error)?;
@@ -57,15 +57,20 @@ macro_rules! impl_call_sql {
             .fetch_optional(pool)
             .await
             .map_err(db_error)?;
-            Ok(row.map(|r| CallRecord {
+            use $crate::protocol::call::{Media, Reason};
+            let Some(r) = row else { return Ok(None) };
+            Ok(Some(CallRecord {
                 id: CallId::from_stored(r.0),
                 conversation: ConversationId::from_stored(r.1),
-                media: r.2,
+                media: word(&r.2, Media::parse, "call media")?,
                 started_at: r.3,
                 answered_at: r.4,
                 ended_at: r.5,
                 participants: u32::try_from(r.6).unwrap_or(u32::MAX),
-                end_reason: r.7,
+                end_reason: r
+                    .7
+                    .map(|e| word(&e, Reason::parse, "call end reason"))
+                    .transpose()?,
             }))
         }
     };

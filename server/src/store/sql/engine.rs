@@ -23,7 +23,7 @@ macro_rules! impl_sql_store {
                 .fetch_all(&mut *executor)
                 .await
                 .map_err(db_error)?;
-            Ok(Some(assemble_relationship(row, parties)))
+            assemble_relationship(row, parties).map(Some)
         }
 
         #[async_trait::async_trait]
@@ -41,16 +41,16 @@ macro_rules! impl_sql_store {
                 &self,
                 id: &AccountId,
                 name: &str,
-                roles: &[String],
+                roles: &[Role],
                 now: Millis,
             ) -> StoreResult<AccountRecord> {
-                let roles_text = roles.join(",");
                 let existing = self.account(id).await?;
                 if let Some(existing) = existing {
-                    if existing.name == name && existing.roles.join(",") == roles_text {
+                    if existing.name == name && existing.roles == roles {
                         return Ok(existing);
                     }
                 }
+                let roles_text = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
                 let op = writer::WriteOp::UpsertAccount {
                     id: id.as_str().to_owned(),
                     name: name.to_owned(),
@@ -132,7 +132,7 @@ macro_rules! impl_sql_store {
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                rows.into_iter().map(TryInto::try_into).collect()
             }
 
             async fn unread(&self, member: &MemberRecord) -> StoreResult<UnreadCounts> {
@@ -333,7 +333,7 @@ macro_rules! impl_sql_store {
                     .bind(party.member.as_str())
                     .bind(party.account.as_str())
                     .bind(&party.display_name)
-                    .bind(&party.role)
+                    .bind(party.role.as_str())
                     .bind(i64::from(party.pseudonymous))
                     .bind(new.now)
                     .execute(&mut *tx)
@@ -349,7 +349,7 @@ macro_rules! impl_sql_store {
                 )
                 .bind(new.id.as_str())
                 .bind(new.conversation.as_str())
-                .bind(&new.origin)
+                .bind(new.origin.as_str())
                 .bind(new.created_by.as_str())
                 .bind(new.coordinator.as_ref().map(|c| c.as_str()))
                 .bind(intro.map(|s| i64::from(s.key_id)))
@@ -368,8 +368,8 @@ macro_rules! impl_sql_store {
                     .bind(new.id.as_str())
                     .bind(party.account.as_str())
                     .bind(party.member.as_str())
-                    .bind(&party.role)
-                    .bind(&party.response)
+                    .bind(party.role.as_str())
+                    .bind(party.response.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
@@ -406,13 +406,12 @@ macro_rules! impl_sql_store {
                 for party in parties {
                     by_relationship.entry(party.relationship_id.clone()).or_default().push(party);
                 }
-                Ok(rows
-                    .into_iter()
+                rows.into_iter()
                     .map(|row| {
                         let parties = by_relationship.remove(&row.id).unwrap_or_default();
                         assemble_relationship(row, parties)
                     })
-                    .collect())
+                    .collect()
             }
 
             async fn respond_to_relationship(
@@ -423,7 +422,7 @@ macro_rules! impl_sql_store {
                 let current = relationship_in(&mut *tx, change.id.as_str())
                     .await?
                     .ok_or(WriteError::TargetNotFound)?;
-                if current.state != "pending" {
+                if current.state != RelationshipState::Pending {
                     return Err(WriteError::Conflict);
                 }
                 let answered = sqlx::query(
@@ -532,7 +531,7 @@ macro_rules! impl_sql_store {
             relationship: &RelationshipRecord,
             capacities: &[(AccountId, u64)],
         ) -> Result<(), WriteError> {
-            for party in relationship.parties.iter().filter(|p| p.role == "mentor") {
+            for party in relationship.parties.iter().filter(|p| p.role == PartyRole::Mentor) {
                 let Some((_, capacity)) = capacities.iter().find(|(a, _)| a == &party.account) else {
                     continue;
                 };

@@ -33,7 +33,7 @@ pub(crate) fn change_meta(member: &MemberId, change: &MemberChange) -> String {
         MemberChange::Role { by, role } => member_meta(
             "role_changed",
             member,
-            &[("role", role), ("by", by.as_str())],
+            &[("role", role.as_str()), ("by", by.as_str())],
         ),
         MemberChange::Reveal { display_name } => member_meta(
             "identity_revealed",
@@ -65,7 +65,7 @@ pub(crate) fn change_statement(change: &MemberChange, now: i64) -> (&'static str
         ),
         MemberChange::Role { role, .. } => (
             "UPDATE members SET role = $3 WHERE conversation_id = $1 AND member_id = $2",
-            ChangeValue::Text(role.clone()),
+            ChangeValue::Text(role.as_str().to_owned()),
         ),
         MemberChange::Reveal { display_name } => (
             "UPDATE members SET display_name = $3, pseudonymous = 0 \
@@ -117,7 +117,7 @@ mod tests {
             },
             MemberChange::Role {
                 by: MemberId::from_stored("m_f".into()),
-                role: "member".into(),
+                role: crate::protocol::vocabulary::MemberRole::Member,
             },
             MemberChange::Reveal {
                 display_name: "x".into(),

@@ -216,7 +216,7 @@ macro_rules! impl_mentoring_store {
                 if !current.parties.iter().any(|p| p.account == end.account) {
                     return Err(WriteError::TargetNotFound);
                 }
-                if current.state != "active" {
+                if current.state != RelationshipState::Active {
                     return Err(WriteError::Conflict);
                 }
                 let conversation = current.conversation.clone();
@@ -263,7 +263,7 @@ macro_rules! impl_mentoring_store {
                 if &current.created_by != account {
                     return Err(WriteError::TargetNotFound);
                 }
-                if current.state != "pending" {
+                if current.state != RelationshipState::Pending {
                     return Err(WriteError::Conflict);
                 }
                 set_relationship_state(&mut tx, id, current.conversation.as_str(), "withdrawn", "closed", now).await?;
@@ -291,13 +291,12 @@ macro_rules! impl_mentoring_store {
                 for party in parties {
                     by_relationship.entry(party.relationship_id.clone()).or_default().push(party);
                 }
-                Ok(rows
-                    .into_iter()
+                rows.into_iter()
                     .map(|row| {
                         let parties = by_relationship.remove(&row.id).unwrap_or_default();
                         assemble_relationship(row, parties)
                     })
-                    .collect())
+                    .collect()
             }
 
             async fn create_room(&self, room: NewRoom) -> Result<Appended, WriteError> {
@@ -311,7 +310,7 @@ macro_rules! impl_mentoring_store {
                 .bind(room.now)
                 .bind(room.creator.as_str())
                 .bind(&room.title)
-                .bind(&room.room_kind)
+                .bind(room.room_kind.as_str())
                 .bind(&room.agreement)
                 .bind(i64::from(room.member_limit))
                 .bind(i64::from(room.history_visible))
@@ -424,10 +423,10 @@ macro_rules! impl_mentoring_store {
                 let Some((kind, state, limit, history_visible)) = room else {
                     return Err(WriteError::TargetNotFound);
                 };
-                if kind != "room" {
+                if ConversationKind::parse(&kind) != Some(ConversationKind::Room) {
                     return Err(WriteError::TargetNotFound);
                 }
-                if state != "active" {
+                if ConversationState::parse(&state) != Some(ConversationState::Active) {
                     return Err(WriteError::ConversationClosed);
                 }
                 let existing: Option<(String, Option<i64>)> = sqlx::query_as(
@@ -510,9 +509,10 @@ macro_rules! impl_mentoring_store {
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(db_error)?;
+                let state = state.as_deref().and_then(ConversationState::parse);
                 let open = match update.change {
-                    MemberChange::Reveal { .. } => matches!(state.as_deref(), Some("active" | "pending")),
-                    _ => state.as_deref() == Some("active"),
+                    MemberChange::Reveal { .. } => matches!(state, Some(ConversationState::Active | ConversationState::Pending)),
+                    _ => state == Some(ConversationState::Active),
                 };
                 if !open {
                     return Err(WriteError::ConversationClosed);
@@ -535,7 +535,8 @@ macro_rules! impl_mentoring_store {
                 let member = current_member_in(&mut tx, conversation, update.member.as_str())
                     .await?
                     .or_else(|| Some(MemberRow { left_at: Some(update.now), ..before }))
-                    .map(MemberRecord::from)
+                    .map(MemberRecord::try_from)
+                    .transpose()?
                     .ok_or(WriteError::TargetNotFound)?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(MemberChanged { member, event: appended, meta })

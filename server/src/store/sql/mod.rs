@@ -211,21 +211,28 @@ const PARTIES_SELECT_ONE: &str = "SELECT p.relationship_id, p.account_id, p.memb
     LEFT JOIN accounts a ON a.id = p.account_id \
     WHERE p.relationship_id = $1 ORDER BY p.role DESC, p.member_id";
 
-fn assemble_relationship(row: RelationshipRow, parties: Vec<PartyRow>) -> RelationshipRecord {
-    RelationshipRecord {
+fn assemble_relationship(
+    row: RelationshipRow,
+    parties: Vec<PartyRow>,
+) -> Result<RelationshipRecord, StoreError> {
+    use crate::protocol::vocabulary::{Origin, RelationshipState};
+    Ok(RelationshipRecord {
         id: relationship_id(&row.id),
         conversation: crate::ids::ConversationId::from_stored(row.conversation_id),
-        origin: row.origin,
-        state: row.state,
+        origin: word(&row.origin, Origin::parse, "relationship origin")?,
+        state: word(&row.state, RelationshipState::parse, "relationship state")?,
         created_by: crate::ids::AccountId::from_stored(row.created_by),
         coordinator: row.coordinator.map(crate::ids::AccountId::from_stored),
         introduction: sealed(row.intro_key_id, row.intro_nonce, row.intro),
-        parties: parties.into_iter().map(Into::into).collect(),
+        parties: parties
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_, _>>()?,
         first_conversation: row.first_conversation != 0,
         created_at: row.created_at,
         updated_at: row.updated_at,
         ended_at: row.ended_at,
-    }
+    })
 }
 
 /// Imports shared by both engine instantiations.
@@ -235,9 +242,13 @@ mod prelude {
         PARTIES_SELECT, PARTIES_SELECT_ONE, SqlStore, assemble_relationship, db_error,
         into_store_error, unique_as_name_taken, writer,
     };
+    pub(super) use crate::auth::Role;
     pub(super) use crate::crypto::Sealed;
     pub(super) use crate::ids::{AccountId, CallId, ConversationId, Millis, RelationshipId, Seq};
     pub(super) use crate::protocol::server::Settings;
+    pub(super) use crate::protocol::vocabulary::{
+        ConversationKind, ConversationState, PartyRole, RelationshipState,
+    };
     pub(super) use crate::store::{
         AccountRecord, AppendKind, AppendRequest, Appended, CallRecord, CommitHook, EventKind,
         EventQuery, MemberRecord, Membership, NewRelationship, PendingAppend, ReadMarker,

@@ -4,13 +4,25 @@
 use crate::crypto::Sealed;
 use crate::ids::{AccountId, ConversationId, MemberId, RelationshipId};
 use crate::protocol::server::Settings;
+use crate::protocol::vocabulary::{
+    ConversationKind, ConversationState, MemberRole, PartyRole, Response, RoomKind,
+};
 use crate::store::{
-    AccountRecord, ConversationKind, ConversationRecord, ConversationState, EventKind,
-    MemberRecord, Membership, RelationshipParty, StoreError, StoredEvent, ThreadRecord,
+    AccountRecord, ConversationRecord, EventKind, MemberRecord, Membership, RelationshipParty,
+    StoreError, StoredEvent, ThreadRecord,
 };
 
-fn corrupt(what: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
+}
+
+/// Reads a stored word (a state, role, …) back into its enum.
+pub(crate) fn word<T>(
+    raw: &str,
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> Result<T, StoreError> {
+    parse(raw).ok_or_else(|| corrupt(what))
 }
 
 pub(crate) fn sealed(
@@ -43,11 +55,11 @@ impl From<AccountRow> for AccountRecord {
         AccountRecord {
             id: AccountId::from_stored(row.id),
             name: row.name,
+            // A role this version does not know (written by a newer one) is left out.
             roles: row
                 .roles
                 .split(',')
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned)
+                .filter_map(|r| r.parse().ok())
                 .collect(),
             settings: Settings {
                 read_receipts: row.read_receipts != 0,
@@ -86,14 +98,16 @@ impl TryFrom<ConversationRow> for ConversationRecord {
     fn try_from(row: ConversationRow) -> Result<Self, StoreError> {
         Ok(ConversationRecord {
             id: ConversationId::from_stored(row.id),
-            kind: ConversationKind::parse(&row.kind).ok_or_else(|| corrupt("conversation kind"))?,
-            state: ConversationState::parse(&row.state)
-                .ok_or_else(|| corrupt("conversation state"))?,
+            kind: word(&row.kind, ConversationKind::parse, "conversation kind")?,
+            state: word(&row.state, ConversationState::parse, "conversation state")?,
             last_seq: row.last_seq as u64,
             created_at: row.created_at,
             created_by: row.created_by.map(AccountId::from_stored),
             title: row.title,
-            room_kind: row.room_kind,
+            room_kind: row
+                .room_kind
+                .map(|k| word(&k, RoomKind::parse, "room kind"))
+                .transpose()?,
             agreement: row.agreement,
             member_limit: row.member_limit.map(|l| l as u32),
             history_visible: row.history_visible != 0,
@@ -117,14 +131,15 @@ pub(crate) struct MemberRow {
     pub read_seq: i64,
 }
 
-impl From<MemberRow> for MemberRecord {
-    fn from(row: MemberRow) -> Self {
-        MemberRecord {
+impl TryFrom<MemberRow> for MemberRecord {
+    type Error = StoreError;
+    fn try_from(row: MemberRow) -> Result<Self, StoreError> {
+        Ok(MemberRecord {
             conversation: ConversationId::from_stored(row.conversation_id),
             member: MemberId::from_stored(row.member_id),
             account: AccountId::from_stored(row.account_id),
             display_name: row.display_name,
-            role: row.role,
+            role: word(&row.role, MemberRole::parse, "member role")?,
             pseudonymous: row.pseudonymous != 0,
             agreed_at: row.agreed_at,
             visible_from: row.visible_from as u64,
@@ -132,7 +147,7 @@ impl From<MemberRow> for MemberRecord {
             left_at: row.left_at,
             muted: row.muted != 0,
             read_seq: row.read_seq as u64,
-        }
+        })
     }
 }
 
@@ -150,7 +165,7 @@ impl TryFrom<MembershipRow> for Membership {
     fn try_from(row: MembershipRow) -> Result<Self, StoreError> {
         Ok(Membership {
             conversation: row.conversation.try_into()?,
-            member: row.member.into(),
+            member: row.member.try_into()?,
         })
     }
 }
@@ -257,18 +272,19 @@ pub(crate) struct PartyRow {
     pub note: Option<Vec<u8>>,
 }
 
-impl From<PartyRow> for RelationshipParty {
-    fn from(row: PartyRow) -> Self {
-        RelationshipParty {
+impl TryFrom<PartyRow> for RelationshipParty {
+    type Error = StoreError;
+    fn try_from(row: PartyRow) -> Result<Self, StoreError> {
+        Ok(RelationshipParty {
             account: AccountId::from_stored(row.account_id),
             member: MemberId::from_stored(row.member_id),
             display_name: row.display_name,
-            role: row.role,
+            role: word(&row.role, PartyRole::parse, "party role")?,
             pseudonymous: row.pseudonymous != 0,
-            response: row.response,
+            response: word(&row.response, Response::parse, "party response")?,
             account_name: row.account_name.unwrap_or_default(),
             note: sealed(row.note_key_id, row.note_nonce, row.note),
-        }
+        })
     }
 }
 

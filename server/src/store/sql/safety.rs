@@ -7,7 +7,8 @@ use crate::store::{
     BlockEdge, BlockRecord, BlockSide, ReportAccessRecord, ReportRecord, RoomOverview, StoreError,
 };
 
-use super::rows::{ConversationRow, sealed};
+use super::rows::{ConversationRow, sealed, word};
+use crate::protocol::vocabulary::{ConversationKind, ReportAction, ReportState};
 
 /// Milliseconds in a week, for activity buckets.
 pub(crate) const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -119,7 +120,11 @@ impl TryFrom<ReportRow> for ReportRecord {
         Ok(ReportRecord {
             id: ReportId::from_stored(row.id),
             conversation: ConversationId::from_stored(row.conversation_id),
-            conversation_kind: row.conversation_kind,
+            conversation_kind: word(
+                &row.conversation_kind,
+                ConversationKind::parse,
+                "conversation kind",
+            )?,
             target: row.target_seq as u64,
             reporter: AccountId::from_stored(row.reporter),
             reporter_member: MemberId::from_stored(row.reporter_member),
@@ -127,7 +132,7 @@ impl TryFrom<ReportRow> for ReportRecord {
             reported_member: MemberId::from_stored(row.reported_member),
             snapshot: sealed(Some(row.key_id), Some(row.nonce), Some(row.snapshot))
                 .ok_or_else(|| StoreError::Corrupt("report snapshot".into()))?,
-            state: row.state,
+            state: word(&row.state, ReportState::parse, "report state")?,
             created_at: row.created_at,
             closed_at: row.closed_at,
         })
@@ -141,13 +146,14 @@ pub(crate) struct AccessRow {
     pub at: i64,
 }
 
-impl From<AccessRow> for ReportAccessRecord {
-    fn from(row: AccessRow) -> Self {
-        ReportAccessRecord {
+impl TryFrom<AccessRow> for ReportAccessRecord {
+    type Error = StoreError;
+    fn try_from(row: AccessRow) -> Result<Self, StoreError> {
+        Ok(ReportAccessRecord {
             account: crate::ids::AccountId::from_stored(row.account_id),
-            action: row.action,
+            action: word(&row.action, ReportAction::parse, "report action")?,
             at: row.at,
-        }
+        })
     }
 }
 
@@ -158,6 +164,7 @@ macro_rules! impl_safety_store {
             ActivityRecord, BlockEdge, BlockRecord, NewBlock, NewReport, ReportAccessRecord,
             ReportRecord, RoomOverview, SafetyStore,
         };
+        use $crate::protocol::vocabulary::ReportAction;
         use $crate::ids::ReportId;
 
         #[async_trait::async_trait]
@@ -302,7 +309,7 @@ macro_rules! impl_safety_store {
                 &self,
                 ids: &[ReportId],
                 account: &AccountId,
-                action: &str,
+                action: ReportAction,
                 now: Millis,
             ) -> StoreResult<()> {
                 let mut tx = self.write.begin().await.map_err(db_error)?;
@@ -313,7 +320,7 @@ macro_rules! impl_safety_store {
                     )
                     .bind(id.as_str())
                     .bind(account.as_str())
-                    .bind(action)
+                    .bind(action.as_str())
                     .bind(now)
                     .execute(&mut *tx)
                     .await
@@ -331,7 +338,7 @@ macro_rules! impl_safety_store {
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                rows.into_iter().map(TryInto::try_into).collect()
             }
 
             async fn close_report(&self, id: &ReportId, now: Millis) -> StoreResult<bool> {
@@ -346,11 +353,11 @@ macro_rules! impl_safety_store {
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn accounts_with_role(&self, role: &str) -> StoreResult<Vec<AccountId>> {
+            async fn accounts_with_role(&self, role: Role) -> StoreResult<Vec<AccountId>> {
                 let rows: Vec<String> = sqlx::query_scalar(
                     "SELECT id FROM accounts WHERE (',' || roles || ',') LIKE $1 ORDER BY id",
                 )
-                .bind(format!("%,{role},%"))
+                .bind(format!("%,{},%", role.as_str()))
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;

@@ -6,14 +6,14 @@ pub(super) async fn accounts_and_settings(store: Arc<dyn Store>) {
     let id = account("ann");
     assert!(store.account(&id).await.unwrap().is_none());
     let created = store
-        .upsert_account(&id, "Ann", &["mentee".into()], 5)
+        .upsert_account(&id, "Ann", &[Role::Mentee], 5)
         .await
         .unwrap();
     assert_eq!(created.name, "Ann");
-    assert_eq!(created.roles, vec!["mentee".to_owned()]);
+    assert_eq!(created.roles, vec![Role::Mentee]);
     assert!(!created.settings.read_receipts, "receipts are opt-in");
     let renamed = store
-        .upsert_account(&id, "Ann B", &["mentee".into(), "mentor".into()], 6)
+        .upsert_account(&id, "Ann B", &[Role::Mentee, Role::Mentor], 6)
         .await
         .unwrap();
     assert_eq!(renamed.name, "Ann B");
@@ -64,12 +64,12 @@ pub(super) async fn relationship_life_cycle(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    assert_eq!(active.state, "active");
+    assert_eq!(active.state, RelationshipState::Active);
     assert!(
         active
             .parties
             .iter()
-            .all(|party| party.response == "accepted")
+            .all(|party| party.response == Response::Accepted)
     );
     let again = store
         .respond_to_relationship(RelationshipResponse {
@@ -124,7 +124,7 @@ pub(super) async fn declined_requests_close(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    assert_eq!(declined.state, "declined");
+    assert_eq!(declined.state, RelationshipState::Declined);
     let membership = store
         .membership(&p.conversation, &p.mentee_account)
         .await
