@@ -8,7 +8,7 @@
 //! written, until the interval has passed, and then one line says how many were left out:
 //!
 //! ```text
-//! WARN mentorhub::log: repeated log lines left out suppressed=2399 level=ERROR of="store: query failed (server/src/…:42)" interval_secs=10
+//! WARN mentorhub::log: repeated log lines left out suppressed=2399 level=ERROR of=mentorhub::mentoring server/src/mentoring/mod.rs:105 interval_secs=10
 //! ```
 //!
 //! So a cause costs at most two lines per interval however hard it repeats. INFO and
@@ -44,7 +44,7 @@ struct Window {
 pub struct LeftOut {
     pub suppressed: u64,
     pub level: Level,
-    /// `target: name (file:line)` of the statement.
+    /// `target file:line` of the statement.
     pub of: String,
 }
 
@@ -137,9 +137,8 @@ impl Throttle {
 
 fn describe(meta: &Metadata<'_>) -> String {
     format!(
-        "{}: {} ({}:{})",
+        "{} {}:{}",
         meta.target(),
-        meta.name(),
         meta.file().unwrap_or("?"),
         meta.line().unwrap_or(0)
     )

@@ -16,6 +16,7 @@ use mentorhub_tests::scenario::Pair;
 use mentorhub_tests::{Rest, WAIT, WsClient, eventually};
 
 mod agent;
+mod log_flood;
 mod tail;
 
 use agent::{Agent, AgentLog, check_conversation};
