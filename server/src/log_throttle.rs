@@ -8,7 +8,7 @@
 //! written, until the interval has passed, and then one line says how many were left out:
 //!
 //! ```text
-//! WARN mentorhub::log: repeated log lines left out suppressed=2399 level=ERROR of=mentorhub::mentoring server/src/mentoring/mod.rs:105 interval_secs=10
+//! WARN mentorhub::log: repeated log lines left out suppressed=2399 level=ERROR of=mentorhub::error server/src/error.rs:57 interval_secs=10
 //! ```
 //!
 //! So a cause costs at most two lines per interval however hard it repeats. INFO and

@@ -57,15 +57,23 @@ async fn postgres_refusing_connections_logs_one_line_per_cause_with_a_count() {
         "{} `store error` lines for {refused} failures",
         failures(&logs)
     );
-    // After the interval, one line counts what was left out.
+    // After the interval, one line counts what was left out, naming the statement by
+    // its target (as the original line shows it) and file.
+    let target = logs
+        .lines()
+        .find(|l| l.contains("store error"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .map(|t| t.trim_end_matches(':').to_owned())
+        .expect("the first store error is written");
     let summary = eventually(Duration::from_secs(20), "the summary line", || {
         let logs = server.logs();
+        let of = format!("of={target} ");
         async move {
             logs.lines()
                 .find(|l| {
                     l.contains("repeated log lines left out")
                         && l.contains("level=ERROR")
-                        && l.contains("of=mentorhub::mentoring ")
+                        && l.contains(&of)
                 })
                 .map(str::to_owned)
         }
