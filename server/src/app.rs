@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{Minter, Verifier};
 use crate::bus::Bus;
 use crate::bus::memory::MemoryBus;
-use crate::bus::redis::{RedisBus, RedisCallRegistry, RedisSettings, Target};
+use crate::bus::redis::{RedisBus, RedisCallRegistry, RedisSettings, RedisSfuBoard, Target};
 use crate::config::{Config, DatabaseConfig};
 use crate::crypto::BodyCipher;
 use crate::http::limits::{AddressSlots, ConnectionCaps};
@@ -32,6 +32,7 @@ use crate::hub::{Hub, HubSettings};
 use crate::mentoring::{Mentoring, MentoringLimits};
 use crate::signalling::Signalling;
 use crate::signalling::registry::{CallRegistry, MemoryRegistry};
+use crate::signalling::sfu::board::{MemoryBoard, SfuBoard};
 use crate::store::Store;
 use crate::store::sql::SqlStore;
 
@@ -102,6 +103,14 @@ pub fn open_call_registry(config: &Config, node: Arc<str>) -> Arc<dyn CallRegist
     match redis_settings(config, node) {
         Some(settings) => Arc::new(RedisCallRegistry::new(settings)),
         None => Arc::new(MemoryRegistry::new()),
+    }
+}
+
+/// SFU load and health: in Redis when nodes share one, else in this process.
+pub fn open_sfu_board(config: &Config, node: Arc<str>) -> Arc<dyn SfuBoard> {
+    match redis_settings(config, node) {
+        Some(settings) => Arc::new(RedisSfuBoard::new(settings)),
+        None => Arc::new(MemoryBoard::new()),
     }
 }
 
@@ -212,6 +221,7 @@ impl App {
             store.clone(),
             bus.clone(),
             open_call_registry(&config, node.clone()),
+            open_sfu_board(&config, node.clone()),
             node,
         )
         .await

@@ -11,6 +11,7 @@
 //! | [`scenario`] | people and accepted mentoring pairs |
 //! | [`tokens`] | good and deliberately bad JWTs |
 //! | [`disk`] | the raw bytes of the SQLite files, for confidentiality checks |
+//! | [`janus`] | a Janus SFU instance per test, from the repository's `deploy/janus/` templates |
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 pub mod app;
 pub mod cluster;
 pub mod disk;
+pub mod janus;
 pub mod process;
 pub mod rest;
 pub mod scenario;

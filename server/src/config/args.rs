@@ -182,6 +182,16 @@ settings! {
     call_max_participants = "MENTORHUB_CALL_MAX_PARTICIPANTS";
     /// Seconds a dropped participant may rejoin a call [default: 30]
     call_reconnect_grace_secs = "MENTORHUB_CALL_RECONNECT_GRACE_SECS";
+    /// With an SFU: a call with more participants than this moves from the mesh to the SFU [default: 4]
+    call_mesh_max_participants = "MENTORHUB_CALL_MESH_MAX_PARTICIPANTS";
+    /// Most participants of a call on the SFU [default: 16]
+    call_sfu_max_participants = "MENTORHUB_CALL_SFU_MAX_PARTICIPANTS";
+    /// Janus instances (WebSocket API, ws:// or wss://), comma-separated; none: no SFU
+    janus_urls = "MENTORHUB_JANUS_URLS";
+    /// Janus API secret (also its VideoRoom admin_key), at least 16 bytes
+    janus_secret = "MENTORHUB_JANUS_SECRET";
+    /// File holding the Janus API secret
+    janus_secret_file = "MENTORHUB_JANUS_SECRET_FILE";
     /// Largest SDP in bytes; must be below max_frame_bytes [default: 16384]
     max_sdp_bytes = "MENTORHUB_MAX_SDP_BYTES";
 }

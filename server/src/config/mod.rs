@@ -240,6 +240,13 @@ pub struct CallConfig {
     pub max_participants: u32,
     pub reconnect_grace: Duration,
     pub max_sdp_bytes: usize,
+    /// With an SFU, a call with more participants moves from the mesh to it.
+    pub mesh_max_participants: u32,
+    pub sfu_max_participants: u32,
+    /// Janus WebSocket URLs; empty: no SFU.
+    pub janus_urls: Vec<String>,
+    /// The Janus API secret (and VideoRoom admin key); set whenever `janus_urls` is.
+    pub janus_secret: Option<Secret>,
 }
 
 /// Storage and cross-node fan-out.

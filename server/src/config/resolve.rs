@@ -227,12 +227,53 @@ pub(super) fn resolve_calls(l: &Layers<'_>) -> Result<CallConfig, ConfigError> {
             secs(0, 600),
         )?,
         max_sdp_bytes: l.or("max_sdp_bytes", 16 * 1024, int(1024, MIB))?,
+        mesh_max_participants: l.or("call_mesh_max_participants", 4, int(2, 50))?,
+        sfu_max_participants: l.or("call_sfu_max_participants", 16, int(3, 100))?,
+        janus_urls: l.list("janus_urls", |s| url_with_scheme(s, &["ws", "wss"]))?,
+        janus_secret: janus_secret(l)?,
     })
 }
 
 /// The smallest frame limit that carries a largest body fully `\u`-escaped, with room
 /// for the rest of a `send` or `edit` frame.
 const MIN_FRAME_BYTES: usize = 6 * crate::mentoring::MAX_BODY_BYTES + 2048;
+
+/// `janus_secret` or the contents of `janus_secret_file` (whitespace trimmed).
+fn janus_secret(l: &Layers<'_>) -> Result<Option<Secret>, ConfigError> {
+    const MIN_SECRET: usize = 16;
+    let inline = l.one("janus_secret", secret(MIN_SECRET))?;
+    let file = l.one_at("janus_secret_file", path)?;
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(ConfigError::Conflict(format!(
+            "set only one of {} and {}",
+            named("janus_secret"),
+            named("janus_secret_file")
+        ))),
+        (Some(secret), None) => Ok(Some(secret)),
+        (None, Some((file, origin))) => {
+            let shown = file.display().to_string();
+            let text = std::fs::read(&file).map_err(|e| {
+                invalid(
+                    "janus_secret_file",
+                    origin.clone(),
+                    &shown,
+                    format!("cannot be read: {e}"),
+                )
+            })?;
+            let trimmed = text.trim_ascii();
+            if trimmed.len() < MIN_SECRET {
+                return Err(invalid(
+                    "janus_secret_file",
+                    origin,
+                    &shown,
+                    format!("holds fewer than {MIN_SECRET} bytes (surrounding whitespace ignored)"),
+                ));
+            }
+            Ok(Some(Secret::new(trimmed)))
+        }
+        (None, None) => Ok(None),
+    }
+}
 
 pub(super) fn check_combinations(c: &Config) -> Result<(), ConfigError> {
     let conflict = |message: String| Err(ConfigError::Conflict(message));
@@ -276,6 +317,23 @@ pub(super) fn check_combinations(c: &Config) -> Result<(), ConfigError> {
             c.calls.max_sdp_bytes,
             named("max_frame_bytes"),
             c.ws.max_frame_bytes
+        ));
+    }
+    if !c.calls.janus_urls.is_empty() && c.calls.janus_secret.is_none() {
+        return conflict(format!(
+            "{} needs {} or {}: Janus must refuse requests from anyone else",
+            named("janus_urls"),
+            named("janus_secret"),
+            named("janus_secret_file")
+        ));
+    }
+    if c.calls.mesh_max_participants > c.calls.max_participants {
+        return conflict(format!(
+            "{} ({}) must not exceed {} ({})",
+            named("call_mesh_max_participants"),
+            c.calls.mesh_max_participants,
+            named("call_max_participants"),
+            c.calls.max_participants
         ));
     }
     if c.scale.redis_url.is_some() && !c.scale.redis_cluster_urls.is_empty() {

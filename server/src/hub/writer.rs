@@ -216,6 +216,7 @@ impl Writer {
                     &self.conn.account,
                     &conversation,
                     false,
+                    None,
                 ))
                 .await;
                 Ok(())
@@ -240,20 +241,19 @@ impl Writer {
             .member_ctx(&self.conn.account, conversation.as_str())
             .await;
         // Whoever may no longer post here (relationship ended, left, removed) leaves
-        // any call in the conversation; a muted member may stay in it.
-        let may_call = match &lookup {
-            Ok(ctx) => {
-                ctx.can_read()
-                    && ctx.state == crate::protocol::vocabulary::ConversationState::Active
-            }
-            Err(refusal) => refusal.code != ErrorCode::NotFound,
+        // any call in the conversation; a muted member may stay in it (on the SFU, its
+        // streams stop at once).
+        let (may_call, muted) = match &lookup {
+            Ok(ctx) => (
+                ctx.can_read() && ctx.state == crate::protocol::vocabulary::ConversationState::Active,
+                Some(ctx.muted),
+            ),
+            Err(refusal) => (refusal.code != ErrorCode::NotFound, None),
         };
-        if !may_call {
-            self.hub
-                .signalling
-                .standing_changed(&self.conn.account, &conversation, false)
-                .await;
-        }
+        self.hub
+            .signalling
+            .standing_changed(&self.conn.account, &conversation, may_call, muted)
+            .await;
         match lookup {
             Ok(ctx) if ctx.can_read() => {
                 self.conn.set_context(ctx.clone());

@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sfu::{Quality, SfuLeg, SfuStream, Topology, TopologyReason};
 use crate::ids::{CallId, ConversationId, MemberId};
 
 /// A call frame from a client. Every action may carry a `ref`, echoed in the reply.
@@ -52,21 +53,37 @@ pub enum CallRequest {
         #[serde(default)]
         reason: Option<LeaveReason>,
     },
-    /// An offer or answer for one other participant.
+    /// An offer or answer for one other participant (`to`, mesh) or for one of the
+    /// device's legs with the SFU (`sfu`).
     Description {
         #[serde(rename = "ref", default)]
         reference: Option<String>,
         call: String,
-        to: String,
+        #[serde(default)]
+        to: Option<String>,
+        #[serde(default)]
+        sfu: Option<SfuLeg>,
         description: SessionDescription,
     },
-    /// A trickled ICE candidate for one other participant.
+    /// A trickled ICE candidate for one other participant (`to`) or SFU leg (`sfu`).
     Candidate {
         #[serde(rename = "ref", default)]
         reference: Option<String>,
         call: String,
-        to: String,
+        #[serde(default)]
+        to: Option<String>,
+        #[serde(default)]
+        sfu: Option<SfuLeg>,
         candidate: IceCandidate,
+    },
+    /// SFU calls: the quality to receive, from everyone or from one `member`.
+    Receive {
+        #[serde(rename = "ref", default)]
+        reference: Option<String>,
+        call: String,
+        quality: Quality,
+        #[serde(default)]
+        member: Option<String>,
     },
 }
 
@@ -79,7 +96,8 @@ impl CallRequest {
             | CallRequest::Decline { reference, .. }
             | CallRequest::Leave { reference, .. }
             | CallRequest::Description { reference, .. }
-            | CallRequest::Candidate { reference, .. } => reference.as_deref(),
+            | CallRequest::Candidate { reference, .. }
+            | CallRequest::Receive { reference, .. } => reference.as_deref(),
         }
     }
 
@@ -93,6 +111,7 @@ impl CallRequest {
             CallRequest::Leave { .. } => "leave",
             CallRequest::Description { .. } => "description",
             CallRequest::Candidate { .. } => "candidate",
+            CallRequest::Receive { .. } => "receive",
         }
     }
 }
@@ -295,6 +314,8 @@ pub struct CallView {
     pub call: CallId,
     pub conversation: ConversationId,
     pub media: Media,
+    /// `mesh`: offer to every participant listed. `sfu`: publish to the SFU instead.
+    pub topology: Topology,
     /// The caller's own member id in this conversation.
     pub me: MemberId,
     /// The other participants. The one who joins sends an offer to each of them.
@@ -388,6 +409,24 @@ pub enum CallEvent {
         from: MemberId,
         candidate: IceCandidate,
     },
+    /// From the SFU, for one of the device's legs: the answer to its publish offer, or
+    /// an offer for its subscribe leg with the member each media section carries.
+    #[serde(rename = "description")]
+    SfuDescription {
+        call: CallId,
+        conversation: ConversationId,
+        sfu: SfuLeg,
+        description: SessionDescription,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        streams: Vec<SfuStream>,
+    },
+    /// To participants: the call's media path changed; (re)connect to the SFU.
+    Topology {
+        call: CallId,
+        conversation: ConversationId,
+        topology: Topology,
+        reason: TopologyReason,
+    },
 }
 
 impl CallEvent {
@@ -406,6 +445,8 @@ impl CallEvent {
             CallEvent::Ended { .. } => "ended",
             CallEvent::Description { .. } => "description",
             CallEvent::Candidate { .. } => "candidate",
+            CallEvent::SfuDescription { .. } => "description",
+            CallEvent::Topology { .. } => "topology",
         }
     }
 }
@@ -476,6 +517,7 @@ mod tests {
             call: CallId::from_stored("k_a".into()),
             conversation: ConversationId::from_stored("c_b".into()),
             media: Media::Video,
+            topology: Topology::Mesh,
             me: MemberId::from_stored("m_me".into()),
             participants: vec![],
             reconnecting: vec![],

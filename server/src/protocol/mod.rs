@@ -10,6 +10,7 @@ pub mod mentoring;
 pub mod server;
 pub mod system;
 pub mod vocabulary;
+pub mod sfu;
 
 pub use client::{ClientFrame, DecodeError};
 pub use codes::{ErrorCode, close};

@@ -14,9 +14,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Refusal;
+use super::sfu::SfuRoom;
 use crate::ids::{AccountId, CallId, ConversationId, MemberId, Millis};
 use crate::protocol::ErrorCode;
 use crate::protocol::call::{CallEvent, Media, Reason, RingStop};
+use crate::protocol::sfu::Topology;
 
 /// One connection, on one node.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -78,6 +80,12 @@ pub struct CallState {
     pub invitees: Vec<Invitee>,
     /// Every member who has been a participant (the stored participant count).
     pub took_part: Vec<MemberId>,
+    /// How media flows: a mesh until the call outgrows it, then the SFU for good.
+    #[serde(default)]
+    pub topology: Topology,
+    /// The call's SFU room, once it has one.
+    #[serde(default)]
+    pub sfu: Option<SfuRoom>,
 }
 
 /// Who a call event goes to.
@@ -107,6 +115,9 @@ pub struct Step {
     pub grace: Option<(MemberId, Device)>,
     /// A join took over a place the account already held.
     pub rejoined: bool,
+    /// Devices that no longer hold a place in the call (left, lost, moved): their SFU
+    /// legs end.
+    pub gone: Vec<(MemberId, Device)>,
 }
 
 fn call_state(message: &'static str) -> Refusal {
@@ -135,6 +146,8 @@ impl CallState {
             took_part: vec![caller.member.clone()],
             participants: vec![caller],
             invitees,
+            topology: Topology::Mesh,
+            sfu: None,
         };
         let mut step = Step::default();
         let ringing = call.members_with(Answer::Ringing);
@@ -239,6 +252,7 @@ impl CallState {
             let previous = std::mem::replace(&mut held.device, joiner.device.clone());
             let was_connected = held.lost_at.take().is_none();
             let member = held.member.clone();
+            step.gone.push((member.clone(), previous.clone()));
             if was_connected {
                 step.deliveries.push(Delivery {
                     to: Target::Device(previous),
@@ -399,6 +413,7 @@ impl CallState {
     fn remove_participant(&mut self, index: usize, reason: Reason) -> Step {
         let gone = self.participants.remove(index);
         let mut step = Step::default();
+        step.gone.push((gone.member.clone(), gone.device.clone()));
         let event = CallEvent::ParticipantLeft {
             call: self.id.clone(),
             conversation: self.conversation.clone(),

@@ -141,13 +141,15 @@ impl Signalling {
             joined_at: now_millis(),
             lost_at: None,
         };
-        let max = self.settings.max_participants;
+        let max = self.max_participants();
         let (call, step) = self
             .update(&id, |call| {
                 call.join(joiner.clone(), answering, max).map(Some)
             })
             .await?;
         self.devices.insert(device.id(), device.clone());
+        // Past the largest mesh, the call moves to the SFU before the joiner dials.
+        let call = self.grow_if_needed(call, &joiner.member).await;
         let me = call
             .participant_by_account(&account)
             .cloned()
@@ -293,21 +295,29 @@ impl Signalling {
         }
     }
 
-    /// The account's standing in a conversation changed so that it may no longer call
-    /// there: it leaves the conversation's call, if it is in it.
+    /// The account's standing in a conversation changed. One who may no longer call
+    /// there leaves the conversation's call, if it is in it. A muted (`Some(true)`) or
+    /// unmuted member stays, but on the SFU its streams stop (or resume) at once.
     pub async fn standing_changed(
         &self,
         account: &crate::ids::AccountId,
         conversation: &crate::ids::ConversationId,
         may_call: bool,
+        muted: Option<bool>,
     ) {
-        if may_call {
-            return;
-        }
         let Ok(Some(found)) = self.registry.in_conversation(conversation).await else {
             return;
         };
-        if found.participant_by_account(account).is_none() {
+        let Some(me) = found.participant_by_account(account) else {
+            return;
+        };
+        if may_call {
+            if let (Some(muted), Some(sfu)) = (muted, &self.sfu)
+                && me.device.node == *self.node
+                && let Some(leg) = sfu.existing_leg(me.device.conn)
+            {
+                leg.mute(muted);
+            }
             return;
         }
         let result = self

@@ -13,6 +13,9 @@
 //! | `registry.rs` | where live calls are kept (in-process; Redis: `bus::redis::calls`) |
 //! | `lifecycle.rs` | start, accept/join, decline, leave, dropped connections, timers |
 //! | `signals.rs` | relaying descriptions and candidates |
+//! | `topology.rs` | mesh or SFU: moving a growing call to the SFU, rooms, instance loss |
+//! | `sfu_signals.rs` | relaying a device's offers, answers and candidates to its SFU legs |
+//! | `sfu/` | the Janus client: API, sessions, instance pool, per-device legs |
 //! | `sdp.rs`, `candidate.rs` | validation, relay-only sanitising |
 //! | `ice.rs`, `credentials.rs` | ICE configuration, TURN REST credentials, the shared secret |
 //! | `turn/` | the embedded TURN server with its peer policy and allocation quota |
@@ -27,7 +30,10 @@ pub mod ice;
 mod lifecycle;
 pub mod registry;
 pub mod sdp;
+pub mod sfu;
+mod sfu_signals;
 mod signals;
+mod topology;
 pub mod turn;
 
 use std::net::SocketAddr;
@@ -41,6 +47,8 @@ use self::call::{CallState, Delivery, Device, Participant, Step, Target};
 use self::credentials::TurnCredentials;
 use self::ice::IceDirectory;
 use self::registry::{CallRegistry, RegistryError};
+use self::sfu::board::SfuBoard;
+use self::sfu::{Sfu, SfuSettings};
 use self::turn::{EmbeddedTurn, TurnSettings};
 use crate::bus::{Audience, Bus, Envelope, Payload, Topic};
 use crate::config::CallConfig;
@@ -49,6 +57,7 @@ use crate::ids::{AccountId, CallId, ConversationId};
 use crate::mentoring::MemberCtx;
 use crate::protocol::call::{CallRequest, CallView, IceConfig, IcePolicy, Reason};
 use crate::protocol::vocabulary::ConversationState;
+use crate::protocol::sfu::Topology;
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::store::{CallRecord, Store};
 
@@ -101,7 +110,10 @@ pub enum SignallingError {
 #[derive(Clone, Debug)]
 pub struct CallSettings {
     pub ring_timeout: Duration,
+    /// Most participants of a mesh call (without an SFU, of any call).
     pub max_participants: usize,
+    /// With an SFU: a call with more participants than this moves to it.
+    pub mesh_max: usize,
     pub reconnect_grace: Duration,
     pub max_sdp_bytes: usize,
 }
@@ -111,6 +123,7 @@ impl From<&CallConfig> for CallSettings {
         CallSettings {
             ring_timeout: config.ring_timeout,
             max_participants: config.max_participants as usize,
+            mesh_max: config.mesh_max_participants as usize,
             reconnect_grace: config.reconnect_grace,
             max_sdp_bytes: config.max_sdp_bytes,
         }
@@ -125,6 +138,8 @@ pub struct Signalling {
     node: Arc<str>,
     ice: IceDirectory,
     turn: Option<EmbeddedTurn>,
+    /// The SFU, when Janus instances are configured.
+    sfu: Option<Sfu>,
     /// Connections on this node that started or joined a call, until they close.
     devices: DashMap<u64, Arc<dyn DeviceLink>>,
     /// For timers, which must not keep the service alive.
@@ -142,6 +157,23 @@ fn call_state(message: &'static str) -> Refusal {
     Refusal::new(ErrorCode::CallState, message)
 }
 
+fn one_destination() -> Refusal {
+    Refusal::new(
+        ErrorCode::InvalidFrame,
+        "give either `to` (a participant, mesh) or `sfu` (publish or subscribe)",
+    )
+}
+
+fn sfu_settings(config: &CallConfig) -> SfuSettings {
+    SfuSettings {
+        urls: config.janus_urls.clone(),
+        secret: config.janus_secret.clone(),
+        timeout: sfu::REQUEST_TIMEOUT,
+        max_participants: config.sfu_max_participants as usize,
+        bitrate: sfu::PUBLISHER_BITRATE,
+    }
+}
+
 impl Signalling {
     /// Loads the TURN secret and, if enabled, starts the embedded TURN server.
     pub async fn start(
@@ -150,6 +182,7 @@ impl Signalling {
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         registry: Arc<dyn CallRegistry>,
+        sfu_board: Arc<dyn SfuBoard>,
         node: Arc<str>,
     ) -> Result<Arc<Signalling>, SignallingError> {
         let secret = credentials::load_secret(config.turn_secret.as_ref(), data_dir)?;
@@ -170,7 +203,9 @@ impl Signalling {
         let mut stun_urls: Vec<String> = turn.iter().map(EmbeddedTurn::stun_url).collect();
         stun_urls.extend(config.stun_urls.iter().cloned());
         let ice = IceDirectory::new(issuer, turn_urls, stun_urls);
-        Ok(Arc::new_cyclic(|me| Signalling {
+        let (lost, lost_instances) = tokio::sync::mpsc::unbounded_channel();
+        let sfu = Sfu::new(sfu_settings(config), sfu_board, node.clone(), lost);
+        let signalling = Arc::new_cyclic(|me| Signalling {
             settings: CallSettings::from(config),
             registry,
             store,
@@ -178,9 +213,17 @@ impl Signalling {
             node,
             ice,
             turn,
+            sfu,
             devices: DashMap::new(),
             me: me.clone(),
-        }))
+        });
+        signalling.watch_instances(lost_instances);
+        Ok(signalling)
+    }
+
+    /// Whether calls may move to an SFU here.
+    pub fn has_sfu(&self) -> bool {
+        self.sfu.is_some()
     }
 
     /// The embedded TURN server's bound address, if it runs.
@@ -253,18 +296,43 @@ impl Signalling {
                 reference,
                 call,
                 to,
+                sfu,
                 description,
-            } => {
-                self.relay_description(&device, reference, &call, &to, description)
-                    .await
-            }
+            } => match (to, sfu) {
+                (Some(to), None) => {
+                    self.relay_description(&device, reference, &call, &to, description)
+                        .await
+                }
+                (None, Some(leg)) => {
+                    self.sfu_description(&device, reference, &call, leg, description)
+                        .await
+                }
+                _ => Err(one_destination()),
+            },
             CallRequest::Candidate {
                 reference,
                 call,
                 to,
+                sfu,
                 candidate,
+            } => match (to, sfu) {
+                (Some(to), None) => {
+                    self.relay_candidate(&device, reference, &call, &to, candidate)
+                        .await
+                }
+                (None, Some(leg)) => {
+                    self.sfu_candidate(&device, reference, &call, leg, candidate)
+                        .await
+                }
+                _ => Err(one_destination()),
+            },
+            CallRequest::Receive {
+                reference,
+                call,
+                quality,
+                member,
             } => {
-                self.relay_candidate(&device, reference, &call, &to, candidate)
+                self.receive(&device, reference, &call, quality, member.as_deref())
                     .await
             }
         }
@@ -353,11 +421,13 @@ impl Signalling {
         ))
     }
 
-    /// Delivers a transition's events, arms its timer and records its end.
+    /// Delivers a transition's events, arms its timer, ends the SFU legs of devices no
+    /// longer in the call and records its end.
     async fn apply(&self, call: &CallState, step: Step) {
         for delivery in step.deliveries {
             self.deliver(&call.conversation, delivery);
         }
+        self.end_legs(call, &step.gone).await;
         if let Some((member, device)) = step.grace {
             self.arm_grace(call.id.clone(), member, device);
         }
@@ -424,6 +494,7 @@ impl Signalling {
             call: call.id.clone(),
             conversation: call.conversation.clone(),
             media: call.media,
+            topology: call.topology,
             me: me.member.clone(),
             participants: connected.iter().map(|p| p.member.clone()).collect(),
             reconnecting: lost.iter().map(|p| p.member.clone()).collect(),
@@ -443,6 +514,9 @@ impl Signalling {
         };
         if let Err(error) = self.store.record_call_end(&record).await {
             tracing::warn!(call = %call.id, %error, "could not record the end of a call");
+        }
+        if let (Some(sfu), Some(room)) = (&self.sfu, &call.sfu) {
+            sfu.destroy_room(room).await;
         }
     }
 }

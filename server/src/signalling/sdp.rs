@@ -52,6 +52,44 @@ pub fn relay_only(sdp: &str) -> String {
     out
 }
 
+/// The media sections of a (validated) description: kind (`audio`, `video`, …),
+/// mid, and whether the section sends (`sendrecv`/`sendonly`, the default).
+pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
+    let mut sections: Vec<MediaSection> = Vec::new();
+    for line in sdp.lines() {
+        if let Some(rest) = line.strip_prefix("m=") {
+            sections.push(MediaSection {
+                kind: rest.split(' ').next().unwrap_or_default().to_owned(),
+                mid: None,
+                sends: true,
+            });
+        } else if let Some(section) = sections.last_mut() {
+            if let Some(mid) = line.strip_prefix("a=mid:") {
+                section.mid = Some(mid.trim().to_owned());
+            } else if matches!(line.trim(), "a=recvonly" | "a=inactive") {
+                section.sends = false;
+            }
+        }
+    }
+    sections
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaSection {
+    pub kind: String,
+    pub mid: Option<String>,
+    pub sends: bool,
+}
+
+/// The mids of the audio and video sections a description sends.
+pub fn media_mids(sdp: &str) -> Vec<String> {
+    media_sections(sdp)
+        .into_iter()
+        .filter(|s| s.sends && (s.kind == "audio" || s.kind == "video"))
+        .filter_map(|s| s.mid)
+        .collect()
+}
+
 fn split_ending(line: &str) -> (&str, &str) {
     if let Some(content) = line.strip_suffix("\r\n") {
         (content, "\r\n")

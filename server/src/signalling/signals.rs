@@ -54,37 +54,9 @@ impl Signalling {
         candidate: IceCandidate,
     ) -> Result<(), Refusal> {
         let (call, sender, target) = self.route(device, raw_call, raw_to).await?;
-        check_short(
-            candidate.sdp_mid.as_deref(),
-            MAX_MID_CHARS,
-            "has an invalid sdpMid",
-        )?;
-        check_short(
-            candidate.username_fragment.as_deref(),
-            MAX_UFRAG_CHARS,
-            "has an invalid usernameFragment",
-        )?;
-        let line = if candidate.candidate.is_empty() {
-            String::new() // end of candidates
-        } else {
-            let parsed = candidate::parse(&candidate.candidate)?;
-            if sender.relay_only {
-                if !parsed.is_relay() {
-                    // The member was told to gather relay candidates only; whatever
-                    // else its client sends is dropped, never relayed.
-                    metrics::counter!("mentorhub_call_candidates_dropped_total").increment(1);
-                    device.send(&ServerFrame::Ok { reference });
-                    return Ok(());
-                }
-                let prefix = if candidate.candidate.starts_with("candidate:") {
-                    "candidate:"
-                } else {
-                    ""
-                };
-                format!("{prefix}{}", parsed.without_related_address())
-            } else {
-                candidate.candidate.clone()
-            }
+        let Some(line) = outgoing_candidate(&candidate, sender.relay_only)? else {
+            device.send(&ServerFrame::Ok { reference });
+            return Ok(());
         };
         let event = CallEvent::Candidate {
             call: call.id.clone(),
@@ -150,6 +122,46 @@ impl Signalling {
         }
         Ok((call, sender, target))
     }
+}
+
+/// A candidate as it may leave its sender: validated, and for a relay-only sender only
+/// relay candidates, without their related address. `None`: drop it (the sender was
+/// told to gather relay candidates only; whatever else its client sends goes nowhere).
+/// An empty string is the end-of-candidates marker.
+pub(super) fn outgoing_candidate(
+    candidate: &IceCandidate,
+    relay_only: bool,
+) -> Result<Option<String>, Refusal> {
+    check_short(
+        candidate.sdp_mid.as_deref(),
+        MAX_MID_CHARS,
+        "has an invalid sdpMid",
+    )?;
+    check_short(
+        candidate.username_fragment.as_deref(),
+        MAX_UFRAG_CHARS,
+        "has an invalid usernameFragment",
+    )?;
+    if candidate.candidate.is_empty() {
+        return Ok(Some(String::new()));
+    }
+    let parsed = candidate::parse(&candidate.candidate)?;
+    if !relay_only {
+        return Ok(Some(candidate.candidate.clone()));
+    }
+    if !parsed.is_relay() {
+        metrics::counter!("mentorhub_call_candidates_dropped_total").increment(1);
+        return Ok(None);
+    }
+    let prefix = if candidate.candidate.starts_with("candidate:") {
+        "candidate:"
+    } else {
+        ""
+    };
+    Ok(Some(format!(
+        "{prefix}{}",
+        parsed.without_related_address()
+    )))
 }
 
 fn check_short(value: Option<&str>, max: usize, problem: &'static str) -> Result<(), Refusal> {

@@ -12,4 +12,5 @@ mod mentoring;
 mod scale_calls;
 mod scale_failures;
 mod scale_nodes;
+mod sfu;
 mod store_conformance;

@@ -29,6 +29,7 @@ mod calls;
 mod conn;
 mod heads;
 mod publisher;
+mod sfu;
 mod state;
 mod subscriber;
 
@@ -43,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use calls::RedisCallRegistry;
 pub use conn::{Target, Timeouts};
+pub use sfu::RedisSfuBoard;
 pub use state::RedisState;
 
 use super::codec::{self, Wire};

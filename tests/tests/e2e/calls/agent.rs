@@ -60,6 +60,8 @@ struct Shared {
     sent: Vec<Value>,
     /// Errors the server answered with.
     errors: Vec<Value>,
+    /// `topology` events: the call moved to the SFU.
+    topology: Vec<Value>,
 }
 
 pub struct Agent {
@@ -184,6 +186,27 @@ impl Agent {
         self.shared.lock().unwrap().errors.clone()
     }
 
+    /// `topology` events received so far.
+    pub fn topology(&self) -> Vec<Value> {
+        self.shared.lock().unwrap().topology.clone()
+    }
+
+    /// Stops signalling but leaves the peer connections running (media keeps flowing
+    /// while the device moves to the SFU); hands back the device and the connections.
+    pub async fn detach(mut self) -> (WsClient, Vec<Arc<RTCPeerConnection>>) {
+        let peers = self.peers.lock().await.values().cloned().collect();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let ws = self
+            .task
+            .take()
+            .expect("running")
+            .await
+            .expect("the agent task");
+        (ws, peers)
+    }
+
     /// Closes every peer connection and hands the device back.
     pub async fn stop(mut self) -> WsClient {
         for pc in self.peers.lock().await.values() {
@@ -208,7 +231,7 @@ impl Drop for Agent {
     }
 }
 
-fn rtc_config(ice: &Value, force_relay: bool) -> RTCConfiguration {
+pub fn rtc_config(ice: &Value, force_relay: bool) -> RTCConfiguration {
     let ice_servers = ice["iceServers"]
         .as_array()
         .expect("iceServers")
@@ -278,7 +301,9 @@ impl Loop {
         if frame["call"] != self.call.as_str() {
             return;
         }
-        if is_event(&frame, "description") {
+        if is_event(&frame, "topology") {
+            self.shared.lock().unwrap().topology.push(frame);
+        } else if is_event(&frame, "description") {
             self.shared.lock().unwrap().received.push(frame.clone());
             let from = super::text(&frame["from"]);
             let sdp = super::text(&frame["description"]["sdp"]);
@@ -425,7 +450,7 @@ fn candidate_frame(call: &str, to: &str, candidate: &str) -> Value {
 
 /// What a client ignoring relay-only would send: its host address in `c=` and `o=`,
 /// and its host candidates in every media section.
-fn leak_into(sdp: &str, leak: &Leak) -> String {
+pub fn leak_into(sdp: &str, leak: &Leak) -> String {
     let mut out = String::new();
     for line in sdp.split("\r\n").filter(|l| !l.is_empty()) {
         if line.starts_with("c=IN IP4 ") {
