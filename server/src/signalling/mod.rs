@@ -57,7 +57,6 @@ use crate::ids::{AccountId, CallId, ConversationId};
 use crate::mentoring::MemberCtx;
 use crate::protocol::call::{CallRequest, CallView, IceConfig, IcePolicy, Reason};
 use crate::protocol::vocabulary::ConversationState;
-use crate::protocol::sfu::Topology;
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::store::{CallRecord, Store};
 
@@ -224,6 +223,11 @@ impl Signalling {
     /// Whether calls may move to an SFU here.
     pub fn has_sfu(&self) -> bool {
         self.sfu.is_some()
+    }
+
+    /// How long a dropped participant may rejoin its call.
+    pub fn reconnect_grace(&self) -> Duration {
+        self.settings.reconnect_grace
     }
 
     /// The embedded TURN server's bound address, if it runs.

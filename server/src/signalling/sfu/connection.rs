@@ -140,10 +140,6 @@ impl Connection {
         }))
     }
 
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     pub fn is_closed(&self) -> bool {
         self.closed.is_cancelled()
     }

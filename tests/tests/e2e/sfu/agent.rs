@@ -42,9 +42,9 @@ use crate::calls::is_event;
 /// Connecting and starting media through Janus on a loaded 2-core machine.
 pub const CONNECT: Duration = Duration::from_secs(60);
 
-/// Simulcast layers, lowest first, with the bytes per video frame each sends (30 fps):
-/// ≈ 40, 120 and 360 kbit/s.
-const LAYERS: [(&str, usize); 3] = [("q", 160), ("h", 500), ("f", 1500)];
+/// Simulcast layers, highest first (the order Janus, like browsers, expects), with the
+/// bytes per video frame each sends (30 fps): ≈ 360, 120 and 40 kbit/s.
+const LAYERS: [(&str, usize); 3] = [("f", 1500), ("h", 500), ("q", 160)];
 /// Without simulcast, one layer of this size.
 const SINGLE_FRAME: usize = 800;
 
@@ -82,8 +82,10 @@ struct Shared {
     streams: HashMap<String, (String, String)>,
     /// mid → what arrived on it.
     received: HashMap<String, Counter>,
-    /// Every call event received that carries SDP, and every `topology`.
+    /// Every call event received for the call.
     events: Vec<Value>,
+    /// Every call frame sent.
+    sent: Vec<Value>,
     errors: Vec<Value>,
     publish_connected: bool,
     subscribe_connected: bool,
@@ -244,13 +246,23 @@ impl SfuAgent {
         let _ = self.outgoing.send(frame);
     }
 
-    /// Every description and `topology` event received.
+    /// Every call event received.
     pub fn events(&self) -> Vec<Value> {
         self.shared.lock().unwrap().events.clone()
     }
 
     pub fn errors(&self) -> Vec<Value> {
         self.shared.lock().unwrap().errors.clone()
+    }
+
+    /// Every call frame sent.
+    pub fn sent(&self) -> Vec<Value> {
+        self.shared.lock().unwrap().sent.clone()
+    }
+
+    /// Whether the mesh connections handed over are closed (SFU media flows).
+    pub async fn mesh_closed(&self) -> bool {
+        self.legs.lock().await.mesh.is_empty()
     }
 
     /// The local and remote candidate types of the publish leg's selected pair.
@@ -318,7 +330,7 @@ impl Loop {
             tokio::select! {
                 _ = &mut stopped => break,
                 frame = outgoing.recv() => match frame {
-                    Some(frame) => ws.send(&frame).await,
+                    Some(frame) => self.send(&mut ws, frame).await,
                     None => break,
                 },
                 frame = ws.try_next(Duration::from_millis(100)) => {
@@ -347,18 +359,21 @@ impl Loop {
             legs.publish = Some(pc);
             legs.writers = writers;
         }
-        ws.send(
-            &json!({"type": "call", "action": "description", "call": self.call,
-            "sfu": "publish", "description": {"type": "offer", "sdp": sdp}}),
-        )
-        .await;
+        let offer = json!({"type": "call", "action": "description", "call": self.call,
+            "sfu": "publish", "description": {"type": "offer", "sdp": sdp}});
+        self.send(ws, offer).await;
         if let Some(leak) = &self.options.leak {
             for line in &leak.candidates {
-                ws.send(&json!({"type": "call", "action": "candidate", "call": self.call,
-                    "sfu": "publish", "candidate": {"candidate": line, "sdpMid": "0", "sdpMLineIndex": 0}}))
-                    .await;
+                let candidate = json!({"type": "call", "action": "candidate", "call": self.call,
+                    "sfu": "publish", "candidate": {"candidate": line, "sdpMid": "0", "sdpMLineIndex": 0}});
+                self.send(ws, candidate).await;
             }
         }
+    }
+
+    async fn send(&self, ws: &mut WsClient, frame: Value) {
+        self.shared.lock().unwrap().sent.push(frame.clone());
+        ws.send(&frame).await;
     }
 
     async fn on_frame(&self, ws: &mut WsClient, frame: Value) {
@@ -370,14 +385,13 @@ impl Loop {
         if frame["call"] != self.call.as_str() {
             return;
         }
+        self.shared.lock().unwrap().events.push(frame.clone());
         if is_event(&frame, "topology") {
-            self.shared.lock().unwrap().events.push(frame.clone());
             // `call_grew` only concerns devices still on the mesh; this one is on the SFU.
             if frame["reason"] == "sfu_lost" {
                 self.reconnect(ws).await;
             }
         } else if is_event(&frame, "description") && frame.get("sfu").is_some() {
-            self.shared.lock().unwrap().events.push(frame.clone());
             let sdp = text(&frame["description"]["sdp"]);
             if frame["sfu"] == "publish" {
                 let pc = self.legs.lock().await.publish.clone();
@@ -422,11 +436,9 @@ impl Loop {
             .await
             .expect("local answer");
         let sdp = pc.local_description().await.expect("answer").sdp;
-        ws.send(
-            &json!({"type": "call", "action": "description", "call": self.call,
-            "sfu": "subscribe", "description": {"type": "answer", "sdp": sdp}}),
-        )
-        .await;
+        let answer = json!({"type": "call", "action": "description", "call": self.call,
+            "sfu": "subscribe", "description": {"type": "answer", "sdp": sdp}});
+        self.send(ws, answer).await;
     }
 
     /// The SFU instance changed: both legs start over.
@@ -615,7 +627,7 @@ fn write_loop(
         loop {
             tick.tick().await;
             let data = match key_every {
-                Some(key_every) => vp8_frame(frame % key_every == 0, size),
+                Some(key_every) => vp8_frame(frame.is_multiple_of(key_every), size),
                 None => Bytes::from(vec![0xf8; size]),
             };
             let sample = Sample {

@@ -47,4 +47,13 @@ async fn sfu_eight_participants_each_receive_every_other_audio_and_video() {
             agent.errors()
         );
     }
+    // Everyone hangs up: the call ends and its room is destroyed.
+    for agent in agents {
+        let call = agent.call.clone();
+        let mut device = agent.stop().await;
+        let left =
+            crate::calls::action(&mut device, "leave", serde_json::json!({"call": call})).await;
+        assert_eq!(left["type"], "ok", "{left}");
+    }
+    janus[0].wait_rooms(0).await;
 }
