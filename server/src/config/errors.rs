@@ -5,9 +5,19 @@ use std::path::PathBuf;
 use super::args::SETTINGS;
 
 /// Settings whose values are never shown, anywhere.
-pub(super) const SECRET_SETTINGS: &[&str] = &["jwt_hs256_secret", "turn_secret", "encryption_keys"];
+pub(super) const SECRET_SETTINGS: &[&str] = &[
+    "jwt_hs256_secret",
+    "turn_secret",
+    "encryption_keys",
+    "janus_secret",
+];
 /// Settings that are URLs which may carry a password (masked when shown).
-pub(super) const URL_SETTINGS: &[&str] = &["database_url", "redis_url", "redis_cluster_urls"];
+pub(super) const URL_SETTINGS: &[&str] = &[
+    "database_url",
+    "redis_url",
+    "redis_cluster_urls",
+    "janus_urls",
+];
 
 /// Where a value came from, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]

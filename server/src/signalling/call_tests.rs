@@ -215,3 +215,20 @@ fn ring_timeout_ends_an_unanswered_call_or_only_stops_ringing() {
     );
     assert!(call.ring_timeout().is_none());
 }
+
+#[test]
+fn devices_that_lose_their_place_are_reported_gone() {
+    let (mut call, _) = start(vec![invitee("a", Answer::Ringing)]);
+    assert_eq!(call.topology, Topology::Mesh);
+    let step = call.join(participant("a", 2), true, 6).unwrap();
+    assert!(
+        step.gone.is_empty(),
+        "a new participant takes nobody's place"
+    );
+    // The same account joins from another device: the first device's place is gone.
+    let step = call.join(participant("a", 3), false, 6).unwrap();
+    assert_eq!(step.gone, vec![(member("a"), device(2))]);
+    // Leaving frees the current device.
+    let step = call.leave(&account("a"), Reason::UserHangup).unwrap();
+    assert_eq!(step.gone, vec![(member("a"), device(3))]);
+}

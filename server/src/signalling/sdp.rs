@@ -58,10 +58,14 @@ pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
     let mut sections: Vec<MediaSection> = Vec::new();
     for line in sdp.lines() {
         if let Some(rest) = line.strip_prefix("m=") {
+            let mut fields = rest.split(' ');
+            let kind = fields.next().unwrap_or_default().to_owned();
+            // Port 0: a rejected or stopped section.
+            let sends = fields.next() != Some("0");
             sections.push(MediaSection {
-                kind: rest.split(' ').next().unwrap_or_default().to_owned(),
+                kind,
                 mid: None,
-                sends: true,
+                sends,
             });
         } else if let Some(section) = sections.last_mut() {
             if let Some(mid) = line.strip_prefix("a=mid:") {
@@ -218,5 +222,21 @@ a=end-of-candidates\r\n";
         let clean = relay_only(&offer);
         assert!(clean.contains("c=IN IP6 ::\r\n"));
         assert!(!clean.contains("fd00::2"));
+    }
+
+    #[test]
+    fn media_sections_say_what_a_description_sends() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=recvonly\r\n\
+m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\n\
+m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:3\r\n";
+        let sections = media_sections(sdp);
+        assert_eq!(sections.len(), 4);
+        assert_eq!(sections[0].mid.as_deref(), Some("0"));
+        assert!(sections[0].sends);
+        assert!(!sections[1].sends, "recvonly");
+        assert!(!sections[2].sends, "port 0");
+        assert_eq!(media_mids(sdp), vec!["0".to_owned()]);
     }
 }
