@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts (installing if missing) what the end-to-end tests need: Redis and PostgreSQL on
-# their standard loopback ports. Tests never depend on the data in them: each test uses
-# its own key prefix or database, and tests that kill Redis start their own server.
+# their standard loopback ports, and Debian's Janus (the SFU), which each SFU test starts
+# itself on free ports from deploy/janus/. Tests never depend on the data in them: each
+# test uses its own key prefix or database, and tests that kill Redis start their own.
 set -euo pipefail
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -33,3 +34,11 @@ for _ in $(seq 1 50); do
   (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && break
   sleep 0.2
 done
+
+# Janus: installed only; the tests render deploy/janus/ and start their own instances.
+# The package's own service stays off (its default configuration is not ours).
+if ! have janus; then
+  apt_install janus
+  # On a systemd machine the package starts its demo configuration (open APIs): stop it.
+  if have systemctl; then $SUDO systemctl disable --now janus >/dev/null 2>&1 || true; fi
+fi

@@ -42,7 +42,8 @@ fn repository() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn free_port() -> u16 {
+/// A port free now (for a Janus started later with [`Janus::start_on`]).
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("an address").port()
 }
@@ -62,20 +63,30 @@ impl Janus {
             "{JANUS_BIN} is missing: run scripts/ensure-services.sh (it installs Debian's janus)"
         );
         for _ in 0..5 {
-            if let Some(janus) = Self::try_start(secret, &options).await {
+            if let Some(janus) = Self::try_start(free_port(), secret, &options).await {
                 return janus;
             }
         }
         panic!("Janus did not start (see the log above)");
     }
 
-    async fn try_start(secret: &str, options: &JanusOptions) -> Option<Janus> {
+    /// Starts Janus on `port` (a server configured with its URL may already run).
+    pub async fn start_on(port: u16, secret: &str, options: JanusOptions) -> Janus {
+        assert!(
+            Path::new(JANUS_BIN).exists(),
+            "{JANUS_BIN} is missing: run scripts/ensure-services.sh (it installs Debian's janus)"
+        );
+        Self::try_start(port, secret, &options)
+            .await
+            .expect("Janus starts on the reserved port")
+    }
+
+    async fn try_start(port: u16, secret: &str, options: &JanusOptions) -> Option<Janus> {
         let dir = tempfile::Builder::new()
             .prefix("mentorhub-janus-")
             .tempdir()
             .expect("a temporary dir");
         let config = dir.path().join("config");
-        let port = free_port();
         let mut render = Command::new("sh");
         render
             .arg(repository().join("deploy/janus/render.sh"))
@@ -90,7 +101,13 @@ impl Janus {
         assert!(rendered.success(), "deploy/janus/render.sh failed");
         let log = dir.path().join("janus.log");
         let file = std::fs::File::create(&log).expect("a log file");
-        let child = Command::new(JANUS_BIN)
+        let mut command = Command::new(JANUS_BIN);
+        if let Ok(level) = std::env::var("JANUS_DEBUG_LEVEL") {
+            // Debugging a test only (the log's tail is printed when it fails): levels above
+            // 3 log SDP, addresses and the secret.
+            command.arg("-d").arg(level);
+        }
+        let child = command
             .arg("-F")
             .arg(&config)
             .arg("-C")

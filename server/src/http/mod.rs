@@ -14,6 +14,7 @@ mod mentoring;
 mod ops;
 mod origin;
 mod safety;
+mod sfu;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -96,7 +97,8 @@ pub fn router(state: HttpState, settings: RouterSettings) -> Router {
         )
         .merge(mentoring::routes())
         .merge(safety::routes())
-        .route("/ice-servers", get(api::ice_servers));
+        .route("/ice-servers", get(api::ice_servers))
+        .route("/sfu/turn-credentials", post(sfu::turn_credentials));
     if state.dev_minter.is_some() {
         api = api.route("/dev/login", post(ops::dev_login));
     }

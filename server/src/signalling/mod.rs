@@ -241,6 +241,34 @@ impl Signalling {
         }
     }
 
+    /// TURN REST credentials for Janus's own candidates (`POST /api/sfu/turn-credentials`),
+    /// if `key` is the Janus secret; `None` otherwise, or without an SFU or TURN. Each of
+    /// Janus's peer connections is a TURN user of its own (the `username` Janus sends),
+    /// so the per-user allocation cap never throttles the SFU.
+    pub fn sfu_turn_credentials(&self, key: &str, username: &str) -> Option<sfu::SfuTurn> {
+        let sfu = self.sfu.as_ref()?;
+        if !sfu.is_secret(key) || !self.ice.has_turn() {
+            return None;
+        }
+        let label: String = username
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(64)
+            .collect();
+        let user = AccountId::parse(&format!("sfu:{label}"))?;
+        let config = self.ice.config(&user, IcePolicy::All);
+        let relay = config
+            .ice_servers
+            .into_iter()
+            .find(|s| s.username.is_some())?;
+        Some(sfu::SfuTurn {
+            ttl: (config.expires_at - crate::ids::now_millis() / 1000).max(0),
+            username: relay.username?,
+            password: relay.credential?,
+            uris: relay.urls,
+        })
+    }
+
     /// `GET /api/ice-servers[?conversation=…]`: the policy is relay-only where the
     /// caller is pseudonymous in that conversation.
     pub async fn ice_for(

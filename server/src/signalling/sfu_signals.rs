@@ -92,11 +92,17 @@ impl Signalling {
         let value = if line.is_empty() {
             json!({"completed": true})
         } else {
-            json!({
+            // Janus bundles on the first section and ignores a candidate whose mid is
+            // not that one's — an empty mid included, which some clients send: then the
+            // section index decides.
+            let mut value = json!({
                 "candidate": line,
-                "sdpMid": candidate.sdp_mid,
-                "sdpMLineIndex": candidate.sdp_mline_index,
-            })
+                "sdpMLineIndex": candidate.sdp_mline_index.unwrap_or(0),
+            });
+            if let Some(mid) = candidate.sdp_mid.as_deref().filter(|m| !m.is_empty()) {
+                value["sdpMid"] = json!(mid);
+            }
+            value
         };
         link.ask(|reply| LegRequest::Trickle(leg, value, reply))
             .await?;

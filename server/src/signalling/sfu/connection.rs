@@ -178,11 +178,8 @@ impl Connection {
         if self.is_closed() {
             return Err(JanusError::Closed);
         }
-        let transaction: String = rand::rng()
-            .sample_iter(Alphanumeric)
-            .take(16)
-            .map(char::from)
-            .collect();
+        let transaction = random_token();
+        let opaque_id = (call.verb == Verb::Attach).then(random_token);
         let request = Request {
             janus: call.verb.as_str(),
             transaction: &transaction,
@@ -190,6 +187,7 @@ impl Connection {
             session_id: call.session,
             handle_id: call.handle,
             plugin: (call.verb == Verb::Attach).then_some(wire::VIDEOROOM),
+            opaque_id: opaque_id.as_deref(),
             body: call.body,
             jsep: call.jsep,
             candidate: call.candidate,
@@ -259,6 +257,14 @@ impl<'a> Call<'a> {
             candidate: None,
         }
     }
+}
+
+fn random_token() -> String {
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect()
 }
 
 /// Hands one incoming message to whoever waits for it.

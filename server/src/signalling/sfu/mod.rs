@@ -129,6 +129,16 @@ pub enum SfuError {
     NoInstance,
 }
 
+/// TURN REST credentials as Janus's `turn_rest_api` expects them.
+#[derive(Clone, Debug, Serialize)]
+pub struct SfuTurn {
+    pub username: String,
+    pub password: String,
+    /// Seconds the credentials stay valid.
+    pub ttl: i64,
+    pub uris: Vec<String>,
+}
+
 /// What a leg needs to know about its participant.
 pub struct LegSpec {
     pub call: CallId,
@@ -178,6 +188,12 @@ impl Sfu {
             secret,
             legs: DashMap::new(),
         })
+    }
+
+    /// Whether `key` is the Janus secret (compared in constant time).
+    pub fn is_secret(&self, key: &str) -> bool {
+        let (a, b) = (self.secret.expose(), key.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
     }
 
     pub fn max_participants(&self) -> usize {

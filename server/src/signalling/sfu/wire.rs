@@ -62,6 +62,10 @@ pub struct Request<'a> {
     pub handle_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin: Option<&'static str>,
+    /// `attach`: a random label per handle. Janus passes it to its TURN REST API as the
+    /// TURN user, so each peer connection has its own allocation quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opaque_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]

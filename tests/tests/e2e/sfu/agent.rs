@@ -285,20 +285,22 @@ impl SfuAgent {
     }
 
     pub async fn stop(mut self) -> WsClient {
+        // The loop stops first, so no offer arrives for a connection being closed.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let ws = self
+            .task
+            .take()
+            .expect("running")
+            .await
+            .expect("the agent task");
         let mut legs = self.legs.lock().await;
         legs.writers.clear();
         for pc in legs.publish.iter().chain(&legs.subscribe).chain(&legs.mesh) {
             let _ = pc.close().await;
         }
-        drop(legs);
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task
-            .take()
-            .expect("running")
-            .await
-            .expect("the agent task")
+        ws
     }
 }
 

@@ -50,13 +50,38 @@ pub async fn sfu_app(
     adjust: impl FnOnce(&mut mentorhub::config::Config),
 ) -> TestApp {
     let urls: Vec<String> = janus.iter().map(|j| j.url.clone()).collect();
-    let secret = janus[0].secret.clone();
+    sfu_app_for(urls, &janus[0].secret, adjust).await
+}
+
+/// A server for Janus instances at `urls` (started before or after it).
+pub async fn sfu_app_for(
+    urls: Vec<String>,
+    secret: &str,
+    adjust: impl FnOnce(&mut mentorhub::config::Config),
+) -> TestApp {
+    let secret = secret.to_owned();
+    let turn_ip = host_ipv4().await;
     call_app(|config| {
+        // TURN on a real interface, as in a deployment: Janus (libnice) does not pair its
+        // candidates with loopback relay addresses.
+        config.calls.turn_listen = std::net::SocketAddr::new(turn_ip, 0);
         config.calls.janus_urls = urls;
         config.calls.janus_secret = Some(Secret::new(secret.as_bytes()));
         adjust(config);
     })
     .await
+}
+
+/// This machine's first non-loopback IPv4 address, as a peer gathering host candidates
+/// finds it.
+pub async fn host_ipv4() -> std::net::IpAddr {
+    let (_, addresses) = crate::calls::agent::host_candidates().await;
+    addresses
+        .iter()
+        .filter_map(|a| a.parse::<std::net::Ipv4Addr>().ok())
+        .find(|ip| !ip.is_loopback())
+        .map(std::net::IpAddr::V4)
+        .expect("a non-loopback IPv4 address")
 }
 
 /// A peer room of `facilitator` and `members`, every agreement accepted; a member with

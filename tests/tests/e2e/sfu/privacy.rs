@@ -5,7 +5,9 @@
 use webrtc::ice_transport::ice_candidate_type::RTCIceCandidateType;
 
 use super::agent::{SfuAgent, SfuOptions};
-use super::{call_everyone, devices, janus_instances, people, room, sfu_app};
+use mentorhub_tests::janus::{Janus, JanusOptions, free_port, random_secret};
+
+use super::{call_everyone, devices, people, room, sfu_app_for};
 use crate::calls::agent::Leak;
 
 /// Addresses no interface here has (TEST-NET-3, a private one): only a leak carries them.
@@ -14,8 +16,12 @@ const LEAKED_PRIVATE: &str = "10.77.0.9";
 
 #[tokio::test]
 async fn sfu_relay_only_pseudonym_address_reaches_no_participant() {
-    let janus = janus_instances(1).await;
-    let app = sfu_app(&janus, |c| c.calls.mesh_max_participants = 2).await;
+    // Janus takes its own TURN credentials from Mentorhub: start Mentorhub first.
+    let (secret, port) = (random_secret(), free_port());
+    let url = format!("ws://127.0.0.1:{port}");
+    let app = sfu_app_for(vec![url], &secret, |c| c.calls.mesh_max_participants = 2).await;
+    let turn_rest_api = Some(format!("{}/api/sfu/turn-credentials", app.base_url));
+    let janus = [Janus::start_on(port, &secret, JanusOptions { turn_rest_api }).await];
     let (facilitator, members) = people(&app.rest, 2).await;
     let room = room(
         &app.rest,
