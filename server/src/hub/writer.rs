@@ -245,7 +245,8 @@ impl Writer {
         // streams stop at once).
         let (may_call, muted) = match &lookup {
             Ok(ctx) => (
-                ctx.can_read() && ctx.state == crate::protocol::vocabulary::ConversationState::Active,
+                ctx.can_read()
+                    && ctx.state == crate::protocol::vocabulary::ConversationState::Active,
                 Some(ctx.muted),
             ),
             Err(refusal) => (refusal.code != ErrorCode::NotFound, None),

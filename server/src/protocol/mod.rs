@@ -8,9 +8,9 @@ pub mod client;
 pub mod codes;
 pub mod mentoring;
 pub mod server;
+pub mod sfu;
 pub mod system;
 pub mod vocabulary;
-pub mod sfu;
 
 pub use client::{ClientFrame, DecodeError};
 pub use codes::{ErrorCode, close};

@@ -13,8 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Refusal;
 use super::sfu::SfuRoom;
+use crate::error::Refusal;
 use crate::ids::{AccountId, CallId, ConversationId, MemberId, Millis};
 use crate::protocol::ErrorCode;
 use crate::protocol::call::{CallEvent, Media, Reason, RingStop};
