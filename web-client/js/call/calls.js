@@ -12,10 +12,15 @@
 // server says so in `started`/`joined`); for perfect negotiation the joiner is the
 // impolite peer and those already in the call are polite. The polite side sends its
 // media in its answer rather than offering it, so a call's first negotiation never glares.
+//
+// A call the server puts on the SFU (`topology: "sfu"`, see sfu.js) has no peer per
+// participant: `call.peers` then holds the SFU session's members. A mesh call that grows
+// onto the SFU keeps its mesh peers until the SFU carries media, then closes them.
 
 import { Emitter } from '../dom.js';
 import { errorText } from '../protocol.js';
 import { Peer } from './peer.js';
+import { SfuSession } from './sfu.js';
 import { LOW_BANDWIDTH_VIDEO_BPS, getLocalMedia, stopMedia } from './media.js';
 
 const REASON_TEXT = {
@@ -180,8 +185,9 @@ export class Calls extends Emitter {
     if (!call) return;
     call.lowBandwidth = on;
     this.preferences.set('lowBandwidth', on);
+    await call.sfu?.setLowBandwidth(on);
     this.#tellPeers(call);
-    for (const peer of call.peers.values()) await peer.capVideo(on ? LOW_BANDWIDTH_VIDEO_BPS : null);
+    for (const peer of this.#meshPeers(call)) await peer.capVideo(on ? LOW_BANDWIDTH_VIDEO_BPS : null);
     this.emit('changed');
   }
 
@@ -244,7 +250,7 @@ export class Calls extends Emitter {
         // stay in the call alone after the other side hangs up.
         if (mine) {
           call.ringing.delete(frame.member);
-          this.#peerFor(frame.member, { polite: true });
+          if (call.topology !== 'sfu') this.#peerFor(frame.member, { polite: true });
         }
         this.emit('changed');
         return;
@@ -252,6 +258,7 @@ export class Calls extends Emitter {
         if (mine) {
           call.ringing.delete(frame.member);
           call.remote.delete(frame.member);
+          call.sfu?.drop(frame.member);
           this.#dropPeer(frame.member);
           this.#leaveIfAlone();
         }
@@ -270,11 +277,19 @@ export class Calls extends Emitter {
         }
         return;
       case 'description':
-        if (mine) this.#peerFor(frame.from, { polite: true }).receive({ description: frame.description });
+        if (mine && frame.sfu) {
+          call.sfu?.receive(frame).catch((error) => console.warn('SFU negotiation problem', error?.name || error));
+        } else if (mine) {
+          this.#meshPeer(call, frame.from)?.receive({ description: frame.description });
+        }
+        return;
+      case 'topology':
+        // The call moved onto the SFU (it grew), or to another SFU instance.
+        if (mine) this.#useSfu(call);
         return;
       case 'candidate':
         if (mine && frame.candidate?.candidate) {
-          this.#peerFor(frame.from, { polite: true }).receive({ candidate: frame.candidate });
+          this.#meshPeer(call, frame.from)?.receive({ candidate: frame.candidate });
         }
         return;
       case 'left':
@@ -297,6 +312,11 @@ export class Calls extends Emitter {
       conversation,
       media,
       direction,
+      topology: 'mesh',
+      /** The SFU session, when the call is on the SFU. */
+      sfu: null,
+      /** Mesh peers kept while the call moves onto the SFU. */
+      leavingMesh: null,
       me: null,
       ice: null,
       relayOnly: false,
@@ -337,6 +357,11 @@ export class Calls extends Emitter {
     call.ringing = new Set(view.ringing || []);
     call.reconnecting = new Set(view.reconnecting || []);
     call.status = view.participants.length ? 'connecting' : 'calling';
+    if (view.topology === 'sfu') {
+      this.#useSfu(call);
+      this.emit('changed');
+      return;
+    }
     for (const member of view.participants) {
       if (call.reconnecting.has(member)) continue;
       const existing = call.peers.get(member);
@@ -376,6 +401,51 @@ export class Calls extends Emitter {
     return peer;
   }
 
+  /** Connects the call to the SFU (again, after a move to another instance). Mesh peers
+   * keep carrying media until both SFU legs are connected. */
+  #useSfu(call) {
+    if (this.active !== call || !call.id) return;
+    const wasMesh = call.topology !== 'sfu';
+    call.topology = 'sfu';
+    call.sfu?.close();
+    const session = new SfuSession({
+      send: (action, fields) => this.#send(action, fields),
+      call: call.id,
+      iceServers: call.ice?.iceServers,
+      relayOnly: call.relayOnly,
+    });
+    call.sfu = session;
+    if (wasMesh && call.peers.size) call.leavingMesh = call.peers;
+    else call.peers = session.members;
+    session.on('members', () => this.emit('changed'));
+    session.on('track', () => this.emit('changed'));
+    session.on('state', () => {
+      if (call.sfu !== session || !session.connected) return;
+      call.status = 'connected';
+      if (call.leavingMesh) {
+        for (const peer of call.leavingMesh.values()) peer.close();
+        call.leavingMesh = null;
+        call.peers = session.members;
+      }
+      this.emit('changed');
+    });
+    session.start(call.local, { lowBandwidth: call.lowBandwidth })
+      .catch((error) => console.warn('SFU publish problem', error?.name || error));
+  }
+
+  /** The mesh peer for a participant's signal; none is made once the call is on the
+   * SFU (a late signal for a mesh connection being closed goes to it, if it is left). */
+  #meshPeer(call, member) {
+    if (call.topology !== 'sfu') return this.#peerFor(member, { polite: true });
+    return call.leavingMesh?.get(member) || null;
+  }
+
+  /** The mesh peers of the call (none once it is on the SFU). */
+  #meshPeers(call) {
+    if (call.leavingMesh) return call.leavingMesh.values();
+    return call.topology === 'sfu' ? [] : call.peers.values();
+  }
+
   #signal(call, member, signal) {
     if (!call.id || this.active !== call) return;
     const frame = signal.description
@@ -410,6 +480,8 @@ export class Calls extends Emitter {
     const call = this.active;
     if (!call) return;
     for (const peer of call.peers.values()) peer.close();
+    for (const peer of call.leavingMesh?.values() || []) peer.close();
+    call.sfu?.close();
     stopMedia(call.local);
     this.active = null;
     this.notice = quiet ? null : { conversation: call.conversation, text: reasonText(reason) };
@@ -443,6 +515,12 @@ export class Calls extends Emitter {
    * ICE restart on every peer so media moves to the new path. */
   async #networkChanged() {
     const call = this.active;
+    if (call?.sfu) {
+      const ice = await this.api.get(`/ice-servers?conversation=${encodeURIComponent(call.conversation)}`).catch(() => null);
+      if (ice) call.ice = { ...call.ice, ...ice };
+      await call.sfu.restartIce(ice?.iceServers).catch(() => {});
+      return;
+    }
     if (!call?.peers.size) return;
     try {
       const ice = await this.api.get(`/ice-servers?conversation=${encodeURIComponent(call.conversation)}`);
