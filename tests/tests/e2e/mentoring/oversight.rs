@@ -22,13 +22,12 @@ const SECRETS: [&str; 4] = [
 fn declared_get_routes() -> BTreeSet<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../server/src/http");
     let mut routes = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).expect("server/src/http") {
-        let path = entry.expect("a file").path();
+    for path in rust_sources(std::path::Path::new(dir)) {
         let source: String = std::fs::read_to_string(&path)
             .expect("readable source")
             .split_whitespace()
             .collect();
-        let top_level = path.ends_with("mod.rs");
+        let top_level = path == std::path::Path::new(dir).join("mod.rs");
         for piece in source.split(".route(\"").skip(1) {
             let Some((route, rest)) = piece.split_once('"') else {
                 continue;
@@ -47,6 +46,20 @@ fn declared_get_routes() -> BTreeSet<String> {
         }
     }
     routes
+}
+
+/// Every `.rs` file under `dir`, submodules included.
+fn rust_sources(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("readable source directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            files.extend(rust_sources(&path));
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// Notes that `template` is tried, and returns the concrete `path` to try.
