@@ -45,6 +45,13 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
             "a JSON body is required",
         ));
     }
+    // Every body is an object; `[]` or `"x"` is malformed input, not a wrong field.
+    if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            "the body is not a JSON object",
+        ));
+    }
     serde_json::from_slice(body).map_err(|error| {
         if error.is_syntax() || error.is_eof() {
             ApiError::new(ErrorCode::InvalidJson, "the body is not valid JSON")

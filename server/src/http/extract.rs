@@ -16,9 +16,13 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        Bytes::from_request(request, state)
+        let declared_json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(is_json_media_type);
+        let body = Bytes::from_request(request, state)
             .await
-            .map(Body)
             .map_err(|rejection| {
                 if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::new(ErrorCode::TooLarge, "the request body is too large")
@@ -28,8 +32,25 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                         "the request body could not be read",
                     )
                 }
-            })
+            })?;
+        // A JSON body sent as `text/plain` or a form is refused: such requests are the
+        // ones a browser would send cross-site without asking first.
+        if !body.is_empty() && !declared_json {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as `Content-Type: application/json`",
+            ));
+        }
+        Ok(Body(body))
     }
+}
+
+/// `application/json`, with or without parameters (`; charset=utf-8`), any case.
+fn is_json_media_type(value: &str) -> bool {
+    value
+        .split(';')
+        .next()
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Query-string parameters.

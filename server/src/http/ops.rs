@@ -123,5 +123,12 @@ pub async fn dev_login(
     let account = AccountId::parse(&format!("dev:{slug}"))
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidFrame, "unusable name"))?;
     let token = minter.mint(&account, name, &roles, Duration::from_secs(12 * 3600));
+    // Recorded now, as a first request with the token would, so the account can be
+    // named (a mentor requested, say) before it has ever connected.
+    let principal = state
+        .verifier
+        .verify(&token)
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "a freshly minted token did not verify"))?;
+    state.mentoring.remember(&principal).await?;
     Ok(Json(json!({ "token": token, "account": account })))
 }

@@ -34,6 +34,8 @@ pub enum ErrorCode {
     TooLarge,
     /// The REST route exists but not with this HTTP method.
     MethodNotAllowed,
+    /// A REST request body not sent as `application/json`.
+    UnsupportedMediaType,
     /// The conversation does not accept new messages (pending, ended, read-only).
     ConversationClosed,
     /// The state changed under the request (e.g. a relationship already answered).
@@ -78,6 +80,7 @@ impl ErrorCode {
             ErrorCode::BodyInvalid => "body_invalid",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ConversationClosed => "conversation_closed",
             ErrorCode::Conflict => "conflict",
             ErrorCode::CapacityReached => "capacity_reached",
@@ -118,6 +121,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => 429,
             ErrorCode::TooLarge => 413,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }

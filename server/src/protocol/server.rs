@@ -146,10 +146,11 @@ pub struct AccountView {
 }
 
 #[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Others see when this account has read (off by default).
     pub read_receipts: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_pseudonym: Option<String>,
 }
 

@@ -38,6 +38,11 @@ async fn foundation_bad_input_a_first_frame_that_is_not_hello_closes_4004() {
     let url = app.ws_url.as_str();
     let cases = [
         (r#"{"type": "ping", "ref": "p"}"#, "protocol_violation"),
+        (r#"{"type": "teleport"}"#, "unknown_type"),
+        (
+            r#"{"type": "hello", "token": "t", "cursors": {"c_x": "seven"}}"#,
+            "invalid_frame",
+        ),
         ("{this is not json", "invalid_json"),
         ("[1, 2, 3]", "invalid_json"),
         (r#"{"type": "hello"}"#, "invalid_frame"),
@@ -360,11 +365,45 @@ async fn foundation_bad_input_rest_requests_get_documented_errors() {
     let not_object = rest
         .post_raw("/api/relationships", token, json_type, b"[1]".to_vec())
         .await;
-    assert_eq!(not_object.status, 400, "{:?}", not_object.body);
-    assert!(
-        ["invalid_json", "invalid_frame"].contains(&not_object.code()),
+    assert_eq!(
+        (not_object.status, not_object.code()),
+        (400, "invalid_json"),
         "{:?}",
         not_object.body
+    );
+    let empty_array = rest
+        .post_raw("/api/relationships", token, json_type, b" []".to_vec())
+        .await;
+    assert_eq!(
+        (empty_array.status, empty_array.code()),
+        (400, "invalid_json")
+    );
+    // JSON sent as text/plain (what a cross-site form could send without a preflight)
+    // is refused before it is read, even when it would be a valid request.
+    let plain_text = rest
+        .post_raw(
+            "/api/relationships",
+            token,
+            "text/plain;charset=UTF-8",
+            json!({"mentor": mentor.account}).to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (plain_text.status, plain_text.code()),
+        (415, "unsupported_media_type")
+    );
+    let with_charset = rest
+        .post_raw(
+            "/api/relationships",
+            token,
+            "Application/JSON; charset=utf-8",
+            b"[]".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (with_charset.status, with_charset.code()),
+        (400, "invalid_json"),
+        "a JSON media type with parameters is read"
     );
     let wrong_type = rest
         .post("/api/relationships", token, &json!({"mentor": 17}))
@@ -410,6 +449,18 @@ async fn foundation_bad_input_rest_requests_get_documented_errors() {
         .put("/api/me/settings", token, &json!({"read_receipts": "yes"}))
         .await;
     assert_eq!((settings.status, settings.code()), (400, "invalid_frame"));
+    let settings = rest
+        .put(
+            "/api/me/settings",
+            token,
+            &json!({"read_receipts": true, "read_reciepts": true}),
+        )
+        .await;
+    assert_eq!(
+        (settings.status, settings.code()),
+        (400, "invalid_frame"),
+        "unknown fields are refused here as in every body"
+    );
     let login = rest
         .post(
             "/api/dev/login",
@@ -448,6 +499,27 @@ async fn foundation_bad_input_rest_requests_get_documented_errors() {
     let relationships = rest.get("/api/relationships", token).await.ok();
     assert_eq!(relationships["relationships"], json!([]));
     let me = rest.get("/api/me", token).await.ok();
-    assert_eq!(me["settings"]["read_receipts"], false);
-    assert_eq!(me["settings"]["default_pseudonym"], Value::Null);
+    assert_eq!(
+        me["settings"],
+        json!({"read_receipts": false}),
+        "no pseudonym set: the field is omitted, not null"
+    );
+}
+
+/// Dev sign-in records the account, so a mentor who has never connected can be
+/// requested at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foundation_dev_login_makes_the_account_known_at_once() {
+    let app = spawn_app().await;
+    let rest = &app.rest;
+    let mentee = rest.login("Fresh Mentee", "mentee").await;
+    let mentor = rest.login("Dr Fresh Mentor", "mentor").await;
+    let request = rest
+        .post(
+            "/api/relationships",
+            Some(&mentee.token),
+            &json!({"mentor": mentor.account}),
+        )
+        .await;
+    assert_eq!(request.status, 201, "{:?}", request.body);
 }
