@@ -17,7 +17,9 @@ use crate::ids::{AccountId, ConversationId, MemberId, RelationshipId, now_millis
 use crate::protocol::ErrorCode;
 use crate::protocol::server::RelationshipView;
 use crate::protocol::vocabulary::{Origin, PartyRole, RelationshipState, Response};
-use crate::store::{AccountRecord, NewRelationship, RelationshipParty, RelationshipRecord};
+use crate::store::{
+    AccountRecord, NewRelationship, RelationshipParty, RelationshipRecord, WriteError,
+};
 
 use super::Mentoring;
 
@@ -372,11 +374,14 @@ impl Mentoring {
                 p.role == PartyRole::Mentor && start.mentors.iter().any(|m| m.account == p.account)
             })
         });
-        if already {
-            return Err(Refusal::new(
+        let already_exists = || {
+            Refusal::new(
                 ErrorCode::Conflict,
                 "a pending or active relationship between these people already exists",
-            ));
+            )
+        };
+        if already {
+            return Err(already_exists());
         }
         let id = RelationshipId::random();
         let introduction = start
@@ -398,7 +403,13 @@ impl Mentoring {
                 first_conversation: start.first_conversation,
                 now: now_millis(),
             })
-            .await?;
+            .await
+            // A simultaneous request to the same mentor landed first (the database
+            // keeps one open request per mentee and mentor).
+            .map_err(|e| match e {
+                WriteError::Conflict => already_exists(),
+                other => other.into(),
+            })?;
         let record = self
             .store
             .relationship(&id)

@@ -374,6 +374,9 @@ macro_rules! impl_sql_store {
                     .await
                     .map_err(db_error)?;
                 }
+                if new.origin == Origin::Requested {
+                    open_request_in(&mut tx, &new).await?;
+                }
                 tx.commit().await.map_err(db_error)?;
                 Ok(())
             }
@@ -551,6 +554,31 @@ macro_rules! impl_sql_store {
                 .map_err(db_error)?;
                 if active as u64 >= *capacity {
                     return Err(WriteError::CapacityReached);
+                }
+            }
+            Ok(())
+        }
+
+        /// Holds the mentee's place with each requested mentor while the request is
+        /// open (see migration 0005): a second request to the same mentor, however
+        /// close in time, violates the key and is a `Conflict`.
+        async fn open_request_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            new: &NewRelationship,
+        ) -> Result<(), WriteError> {
+            let mentee = new.parties.iter().filter(|p| p.role == PartyRole::Mentee);
+            for mentee in mentee {
+                for mentor in new.parties.iter().filter(|p| p.role == PartyRole::Mentor) {
+                    sqlx::query(
+                        "INSERT INTO open_requests (mentee, mentor, relationship_id) \
+                         VALUES ($1, $2, $3)",
+                    )
+                    .bind(mentee.account.as_str())
+                    .bind(mentor.account.as_str())
+                    .bind(new.id.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(unique_as_conflict)?;
                 }
             }
             Ok(())

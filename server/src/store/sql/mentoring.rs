@@ -108,35 +108,42 @@ macro_rules! impl_mentoring_store {
             append_in_tx(tx, &request, true).await
         }
 
-        /// Finds an unused ticket: its row id and room.
-        async fn ticket_in(
+        /// Consumes an unused, unexpired ticket and returns its room. The conditional
+        /// update is the single-use rule: of any number of joins with one code, the
+        /// first to update the row wins and the others find it used (PostgreSQL
+        /// re-checks `used_at IS NULL` after the winner commits). A join that fails
+        /// later rolls back and leaves the ticket unused.
+        async fn consume_ticket_in(
             tx: &mut sqlx::Transaction<'static, $db>,
             join: &JoinRoom,
-        ) -> Result<(String, String), WriteError> {
-            let found: Option<(String, String, Option<i64>)> = match &join.ticket {
-                JoinTicket::Code(hash) => sqlx::query_as(
-                    "SELECT id, conversation_id, expires_at FROM room_invites \
-                     WHERE code_hash = $1 AND used_at IS NULL",
+        ) -> Result<String, WriteError> {
+            let consumed: Option<String> = match &join.ticket {
+                JoinTicket::Code(hash) => sqlx::query_scalar(
+                    "UPDATE room_invites SET used_at = $2, used_by = $3 \
+                     WHERE code_hash = $1 AND used_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $2) \
+                     RETURNING conversation_id",
                 )
                 .bind(hash)
+                .bind(join.now)
+                .bind(join.account.as_str())
                 .fetch_optional(&mut **tx)
                 .await,
-                JoinTicket::Invitation(conversation) => sqlx::query_as(
-                    "SELECT id, conversation_id, expires_at FROM room_invites \
-                     WHERE account_id = $1 AND conversation_id = $2 AND used_at IS NULL \
-                     ORDER BY created_at LIMIT 1",
+                JoinTicket::Invitation(conversation) => sqlx::query_scalar(
+                    "UPDATE room_invites SET used_at = $3, used_by = $1 WHERE id = \
+                     (SELECT id FROM room_invites WHERE account_id = $1 AND conversation_id = $2 \
+                     AND used_at IS NULL AND (expires_at IS NULL OR expires_at > $3) \
+                     ORDER BY created_at LIMIT 1) \
+                     AND used_at IS NULL RETURNING conversation_id",
                 )
                 .bind(join.account.as_str())
                 .bind(conversation.as_str())
+                .bind(join.now)
                 .fetch_optional(&mut **tx)
                 .await,
             }
             .map_err(db_error)?;
-            match found {
-                Some((id, conversation, expires_at))
-                    if expires_at.is_none_or(|at| at > join.now) => Ok((id, conversation)),
-                _ => Err(WriteError::TargetNotFound),
-            }
+            consumed.ok_or(WriteError::TargetNotFound)
         }
 
         #[async_trait::async_trait]
@@ -411,7 +418,7 @@ macro_rules! impl_mentoring_store {
                 join: JoinRoom,
             ) -> Result<(Membership, Appended, String), WriteError> {
                 let mut tx = self.write.begin().await.map_err(db_error)?;
-                let (ticket, raw_conversation) = ticket_in(&mut tx, &join).await?;
+                let raw_conversation = consume_ticket_in(&mut tx, &join).await?;
                 let conversation = ConversationId::from_stored(raw_conversation);
                 let room: Option<(String, String, Option<i64>, i64)> = sqlx::query_as(
                     "SELECT kind, state, member_limit, history_visible FROM conversations WHERE id = $1",
@@ -479,13 +486,6 @@ macro_rules! impl_mentoring_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(unique_as_name_taken)?;
-                sqlx::query("UPDATE room_invites SET used_at = $2, used_by = $3 WHERE id = $1")
-                    .bind(&ticket)
-                    .bind(join.now)
-                    .bind(join.account.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
                 let row: MembershipRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT {CONVERSATION_COLUMNS}, {MEMBER_COLUMNS} FROM members m \
                      JOIN conversations c ON c.id = m.conversation_id \

@@ -189,6 +189,17 @@ fn unique_as_name_taken(error: sqlx::Error) -> WriteError {
     }
 }
 
+fn unique_as_conflict(error: sqlx::Error) -> WriteError {
+    let unique = error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation());
+    if unique {
+        WriteError::Conflict
+    } else {
+        WriteError::Store(db_error(error))
+    }
+}
+
 fn into_store_error(error: WriteError) -> StoreError {
     match error {
         WriteError::Store(e) => e,
@@ -240,14 +251,14 @@ mod prelude {
     pub(super) use super::rows::*;
     pub(super) use super::{
         PARTIES_SELECT, PARTIES_SELECT_ONE, SqlStore, assemble_relationship, db_error,
-        into_store_error, unique_as_name_taken, writer,
+        into_store_error, unique_as_conflict, unique_as_name_taken, writer,
     };
     pub(super) use crate::auth::Role;
     pub(super) use crate::crypto::Sealed;
     pub(super) use crate::ids::{AccountId, CallId, ConversationId, Millis, RelationshipId, Seq};
     pub(super) use crate::protocol::server::Settings;
     pub(super) use crate::protocol::vocabulary::{
-        ConversationKind, ConversationState, PartyRole, RelationshipState,
+        ConversationKind, ConversationState, Origin, PartyRole, RelationshipState,
     };
     pub(super) use crate::store::{
         AccountRecord, AppendKind, AppendRequest, Appended, CallRecord, CommitHook, EventKind,
