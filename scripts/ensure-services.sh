@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts (installing if missing) what the end-to-end tests need: Redis and PostgreSQL on
-# their standard loopback ports, and Debian's Janus (the SFU), which each SFU test starts
+# their standard loopback ports, nftables (for the partition tests), and Debian's Janus (the SFU), which each SFU test starts
 # itself on free ports from deploy/janus/. Tests never depend on the data in them: each
 # test uses its own key prefix or database, and tests that kill Redis start their own.
 set -euo pipefail
@@ -34,6 +34,9 @@ for _ in $(seq 1 50); do
   (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && break
   sleep 0.2
 done
+
+# nftables: the partition tests drop packets on a node's links inside a network namespace.
+if ! have nft; then apt_install nftables; fi
 
 # Janus: installed only; the tests render deploy/janus/ and start their own instances.
 # The package's own service stays off (its default configuration is not ours).

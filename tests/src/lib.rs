@@ -11,6 +11,7 @@
 //! | [`scenario`] | people and accepted mentoring pairs |
 //! | [`tokens`] | good and deliberately bad JWTs |
 //! | [`disk`] | the raw bytes of the SQLite files, for confidentiality checks |
+//! | [`netns`] | a node in a network namespace of its own, links cut or lossy one at a time |
 //! | [`janus`] | a Janus SFU instance per test, from the repository's `deploy/janus/` templates |
 
 use std::future::Future;
@@ -20,6 +21,7 @@ pub mod app;
 pub mod cluster;
 pub mod disk;
 pub mod janus;
+pub mod netns;
 pub mod process;
 pub mod rest;
 pub mod scenario;

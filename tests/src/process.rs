@@ -25,6 +25,9 @@ pub struct ProcessOptions {
     pub secret: String,
     /// Soft and hard open-file limit of the process (set with util-linux `prlimit`).
     pub open_file_limit: Option<u64>,
+    /// Runs the process in this network namespace (`ip netns exec`), reached at the
+    /// given address instead of the one it reports listening on (see [`crate::netns`]).
+    pub namespace: Option<(String, std::net::IpAddr)>,
 }
 
 impl Default for ProcessOptions {
@@ -36,6 +39,7 @@ impl Default for ProcessOptions {
             env: BTreeMap::new(),
             secret,
             open_file_limit: None,
+            namespace: None,
         }
         .set("listen", "127.0.0.1:0")
         .with_secret()
@@ -123,18 +127,19 @@ impl ServerProcess {
         self.starts += 1;
         let log = self.log_path(self.starts);
         let file = std::fs::File::create(&log).expect("a log file");
-        let mut command = match self.options.open_file_limit {
-            None => Command::new(server_binary()),
-            Some(limit) => {
-                let mut prlimit = Command::new("prlimit");
-                prlimit
-                    .arg(format!("--nofile={limit}:{limit}"))
-                    .arg("--")
-                    .arg(server_binary());
-                prlimit
-            }
-        };
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        if let Some((namespace, _)) = &self.options.namespace {
+            argv.extend(["ip", "netns", "exec", namespace].map(Into::into));
+        }
+        if let Some(limit) = self.options.open_file_limit {
+            argv.extend(["prlimit".into(), format!("--nofile={limit}:{limit}").into()]);
+            argv.push("--".into());
+        }
+        argv.push(server_binary().into());
+        // `ip netns exec` and `prlimit` exec the server: the child's pid is the server's.
+        let mut command = Command::new(&argv[0]);
         command
+            .args(&argv[1..])
             .arg("serve")
             .arg("--data-dir")
             .arg(&self.data_dir)
@@ -156,9 +161,21 @@ impl ServerProcess {
             }
         })
         .await;
+        let addr = match &self.options.namespace {
+            None => addr,
+            Some((_, host)) => {
+                let port = addr.rsplit_once(':').map_or("", |(_, port)| port);
+                format!("{host}:{port}")
+            }
+        };
         self.base_url = format!("http://{addr}");
         self.ws_url = format!("ws://{addr}/ws");
         self.rest = Rest::minting(&self.base_url, self.options.secret.as_bytes());
+    }
+
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
     }
 
     fn has_exited(&mut self) -> bool {

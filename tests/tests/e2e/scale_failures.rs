@@ -17,6 +17,7 @@ use mentorhub_tests::{Rest, WAIT, WsClient, eventually};
 
 mod agent;
 mod log_flood;
+mod partition;
 mod tail;
 
 use agent::{Agent, AgentLog, check_conversation};
@@ -73,6 +74,7 @@ async fn node_kill_mid_traffic_loses_and_duplicates_nothing() {
                 messages: MESSAGES,
                 expect_last_seq: (2 * MESSAGES + 1) as u64,
                 acked: acked.clone(),
+                liveness: Duration::from_secs(20),
             };
             agents.push(tokio::spawn(agent.run()));
         }
@@ -140,6 +142,7 @@ async fn redis_restart_during_traffic_keeps_every_message() {
                 messages: MESSAGES,
                 expect_last_seq: (2 * MESSAGES + 1) as u64,
                 acked: acked.clone(),
+                liveness: Duration::from_secs(20),
             }
             .paced(Duration::from_millis(60));
             agents.push(tokio::spawn(agent.run()));

@@ -25,6 +25,9 @@ pub struct Agent {
     pub expect_last_seq: u64,
     /// Shared count of acknowledged messages (the test watches it).
     pub acked: Arc<AtomicUsize>,
+    /// A connection on which nothing arrives for this long is given up (the client
+    /// pings after a third of it, so only a dead path is silent that long).
+    pub liveness: Duration,
 }
 
 /// What one client saw.
@@ -34,8 +37,12 @@ pub struct AgentLog {
     pub conversation: String,
     /// Every timeline event received, in arrival order: (seq, body = the sender's client id).
     pub events: Vec<(u64, Option<String>)>,
+    /// When each of `events` arrived.
+    pub arrived: Vec<Instant>,
     /// Own acknowledged messages: client id → seq.
     pub acks: BTreeMap<String, u64>,
+    /// When each acknowledgement arrived (the first, for a retried send).
+    pub acked_at: BTreeMap<String, Instant>,
     pub reconnects: usize,
     pub resyncs: usize,
 }
@@ -65,7 +72,9 @@ impl Paced {
             name: agent.name.clone(),
             conversation: agent.conversation.clone(),
             events: Vec::new(),
+            arrived: Vec::new(),
             acks: BTreeMap::new(),
+            acked_at: BTreeMap::new(),
             reconnects: 0,
             resyncs: 0,
         };
@@ -119,6 +128,8 @@ async fn session(
     let mut welcomed = false;
     let mut in_flight: Option<String> = None;
     let mut next_send = Instant::now();
+    let mut heard = Instant::now();
+    let mut pinged = Instant::now();
     loop {
         let all_sent = log.acks.len() == agent.messages;
         if all_sent && *cursor >= agent.expect_last_seq {
@@ -146,18 +157,41 @@ async fn session(
             in_flight = Some(client_id);
             next_send = Instant::now() + gap;
         }
-        let wait = if in_flight.is_none() && !all_sent && welcomed {
-            next_send.saturating_duration_since(Instant::now())
-        } else {
-            Duration::from_secs(20)
-        };
-        let message = match timeout(wait, socket.next()).await {
-            Err(_) if wait < Duration::from_secs(20) => continue, // time to send
-            Err(_) => return Ended::Dropped,                      // silent too long
+        if heard.elapsed() >= agent.liveness {
+            return Ended::Dropped; // silent too long: the path is dead
+        }
+        let ping_due = heard.max(pinged) + agent.liveness / 3;
+        if welcomed && Instant::now() >= ping_due {
+            let ping = json!({"type": "ping"}).to_string();
+            if socket.send(Message::Text(ping.into())).await.is_err() {
+                return Ended::Dropped;
+            }
+            pinged = Instant::now();
+        }
+        let mut wake = heard + agent.liveness;
+        if welcomed {
+            wake = wake.min(heard.max(pinged) + agent.liveness / 3);
+        }
+        if in_flight.is_none() && !all_sent && welcomed {
+            wake = wake.min(next_send);
+        }
+        let message = match timeout(
+            wake.saturating_duration_since(Instant::now()),
+            socket.next(),
+        )
+        .await
+        {
+            Err(_) => continue, // time to send, ping or give up
             Ok(None) | Ok(Some(Err(_))) => return Ended::Dropped,
             Ok(Some(Ok(Message::Close(_)))) => return Ended::Dropped,
-            Ok(Some(Ok(Message::Text(text)))) => text,
-            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Ok(Message::Text(text)))) => {
+                heard = Instant::now();
+                text
+            }
+            Ok(Some(Ok(_))) => {
+                heard = Instant::now();
+                continue;
+            }
         };
         let frame: Value = serde_json::from_str(message.as_str()).expect("JSON frame");
         match frame["type"].as_str().unwrap_or_default() {
@@ -169,6 +203,7 @@ async fn session(
                 let seq = frame["seq"].as_u64().expect("seq");
                 let body = frame["body"].as_str().map(str::to_owned);
                 log.events.push((seq, body));
+                log.arrived.push(Instant::now());
                 *cursor = (*cursor).max(seq);
             }
             "ack" => {
@@ -176,6 +211,9 @@ async fn session(
                 if in_flight.as_deref() == Some(client_id.as_str()) {
                     in_flight = None;
                     let seq = frame["seq"].as_u64().expect("ack seq");
+                    log.acked_at
+                        .entry(client_id.clone())
+                        .or_insert_with(Instant::now);
                     if log.acks.insert(client_id, seq).is_none() {
                         agent.acked.fetch_add(1, Ordering::Relaxed);
                     }
