@@ -37,7 +37,7 @@ pub fn routes() -> Router<HttpState> {
 /// Lists and filters the directory. Reads only: browsing leaves no trace.
 async fn directory(
     State(state): State<HttpState>,
-    Authed(principal): Authed,
+    Authed(_): Authed,
     filter: Result<Query<DirectoryFilter>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(filter) = filter.map_err(|_| {
@@ -46,16 +46,16 @@ async fn directory(
             "filters are `specialty`, `language` and `accepting` (true/false)",
         )
     })?;
-    let mentors = state.mentoring.directory(&principal, &filter).await?;
+    let mentors = state.mentoring.directory(&filter).await?;
     Ok(Json(json!({ "mentors": mentors })))
 }
 
 async fn mentor(
     State(state): State<HttpState>,
-    Authed(principal): Authed,
+    Authed(_): Authed,
     Path(account): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let mentor = state.mentoring.mentor(&principal, &account).await?;
+    let mentor = state.mentoring.mentor(&account).await?;
     Ok(Json(json!({ "mentor": mentor })))
 }
 

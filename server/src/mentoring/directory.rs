@@ -5,7 +5,7 @@
 //! the profiles and choose whom to ask. Reading the directory writes nothing and logs
 //! nothing, so browsing (pseudonymous or not) leaves no trace a mentor can see.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::Deserialize;
 
@@ -94,9 +94,11 @@ fn check_text(text: &str, max: usize, what: &str) -> DomainResult<String> {
     Ok(text.trim().to_owned())
 }
 
-fn view(profile: &MentorProfileRecord, active: u64, blocked: bool) -> MentorProfileView {
+/// A profile as everyone sees it. Blocks change nothing here: a mentor shown as full
+/// to the one person they blocked would tell her so.
+fn view(profile: &MentorProfileRecord, active: u64) -> MentorProfileView {
     let free = u64::from(profile.capacity).saturating_sub(active) as u32;
-    let accepting = profile.accepting && !blocked;
+    let accepting = profile.accepting;
     MentorProfileView {
         mentor: profile.account.clone(),
         display_name: profile.display_name.clone(),
@@ -141,10 +143,9 @@ impl DirectoryFilter {
 }
 
 impl Mentoring {
-    /// The directory as `principal` sees it, filtered. Reads only.
+    /// The directory, filtered: the same for every signed-in viewer. Reads only.
     pub async fn directory(
         &self,
-        principal: &Principal,
         filter: &DirectoryFilter,
     ) -> DomainResult<Vec<MentorProfileView>> {
         let profiles = self.store.mentor_profiles().await?;
@@ -154,31 +155,15 @@ impl Mentoring {
             .await?
             .into_iter()
             .collect();
-        let blockers: HashSet<AccountId> = self
-            .store
-            .blockers_of(&principal.account)
-            .await?
-            .into_iter()
-            .collect();
         Ok(profiles
             .iter()
-            .map(|p| {
-                view(
-                    p,
-                    active.get(&p.account).copied().unwrap_or(0),
-                    blockers.contains(&p.account),
-                )
-            })
+            .map(|p| view(p, active.get(&p.account).copied().unwrap_or(0)))
             .filter(|entry| filter.admits(entry))
             .collect())
     }
 
     /// One mentor's profile. Reads only.
-    pub async fn mentor(
-        &self,
-        principal: &Principal,
-        raw: &str,
-    ) -> DomainResult<MentorProfileView> {
+    pub async fn mentor(&self, raw: &str) -> DomainResult<MentorProfileView> {
         let not_found = || Refusal::new(ErrorCode::NotFound, "no such mentor");
         let id = AccountId::parse(raw).ok_or_else(not_found)?;
         let profile = self
@@ -187,8 +172,7 @@ impl Mentoring {
             .await?
             .ok_or_else(not_found)?;
         let active = self.active_of(&id).await?;
-        let blocked = self.store.is_blocked(&id, &principal.account).await?;
-        Ok(view(&profile, active, blocked))
+        Ok(view(&profile, active))
     }
 
     /// The caller's own profile, if they published one.
@@ -200,7 +184,7 @@ impl Mentoring {
             return Ok(None);
         };
         let active = self.active_of(&principal.account).await?;
-        Ok(Some(view(&profile, active, false)))
+        Ok(Some(view(&profile, active)))
     }
 
     /// Publishes or replaces the caller's profile (mentors only).
@@ -241,7 +225,7 @@ impl Mentoring {
         };
         self.store.upsert_mentor_profile(&profile).await?;
         let active = self.active_of(&principal.account).await?;
-        Ok(view(&profile, active, false))
+        Ok(view(&profile, active))
     }
 
     async fn active_of(&self, mentor: &AccountId) -> DomainResult<u64> {
@@ -269,19 +253,6 @@ impl Mentoring {
         let capacity = u64::from(profile.map_or(DEFAULT_CAPACITY, |p| p.capacity));
         Ok(capacity.saturating_sub(self.active_of(mentor).await?) as u32)
     }
-
-    /// Free places of a mentor for one mentee's request: a mentor who blocked that
-    /// mentee has none (the mentee cannot tell a block from a full mentor).
-    pub(super) async fn places_left_for(
-        &self,
-        mentor: &AccountId,
-        mentee: &AccountId,
-    ) -> DomainResult<u32> {
-        if self.store.is_blocked(mentor, mentee).await? {
-            return Ok(0);
-        }
-        self.places_left(mentor, true).await
-    }
 }
 
 #[cfg(test)]
@@ -308,12 +279,10 @@ mod tests {
     }
 
     #[test]
-    fn places_left_follow_capacity_accepting_and_blocks() {
-        assert_eq!(view(&profile("x", &[], true, 3), 1, false).places_left, 2);
-        assert_eq!(view(&profile("x", &[], true, 3), 5, false).places_left, 0);
-        assert_eq!(view(&profile("x", &[], false, 3), 0, false).places_left, 0);
-        let blocked = view(&profile("x", &[], true, 3), 0, true);
-        assert_eq!((blocked.places_left, blocked.accepting), (0, false));
+    fn places_left_follow_capacity_and_accepting() {
+        assert_eq!(view(&profile("x", &[], true, 3), 1).places_left, 2);
+        assert_eq!(view(&profile("x", &[], true, 3), 5).places_left, 0);
+        assert_eq!(view(&profile("x", &[], false, 3), 0).places_left, 0);
     }
 
     #[test]
@@ -321,7 +290,6 @@ mod tests {
         let entry = view(
             &profile("Paediatric Anaesthesia", &["en", "pt-br"], true, 1),
             0,
-            false,
         );
         let filter = |specialty: Option<&str>, language: Option<&str>, accepting: Option<bool>| {
             DirectoryFilter {

@@ -20,7 +20,7 @@ use crate::protocol::{ErrorCode, EventFrame, ServerFrame};
 use crate::store::{EndRelationship, RelationshipRecord, RelationshipResponse};
 
 use super::Mentoring;
-use super::relationships::intro_aad;
+use super::relationships::{intro_aad, is_unnamed_mentee};
 
 fn note_aad(id: &RelationshipId, account: &AccountId) -> Vec<u8> {
     let mut aad = b"mentorhub/end-note/v1/".to_vec();
@@ -55,6 +55,9 @@ impl Mentoring {
             .iter()
             .find(|p| p.account == principal.account)
             .ok_or_else(no_relationship)?;
+        if !self.sees_relationship(&record, &principal.account).await? {
+            return Err(no_relationship());
+        }
         if record.state != RelationshipState::Pending || party.response != Response::Pending {
             return Err(Refusal::new(
                 ErrorCode::Conflict,
@@ -66,6 +69,11 @@ impl Mentoring {
                 return Err(Refusal::invalid("only the mentee chooses a pseudonym"));
             }
             Some(p) => Some((self.check_display_name(p)?, true)),
+            // Unnamed until now: her default pseudonym, else her name.
+            None if is_unnamed_mentee(&party.display_name) => {
+                let account = self.remember(principal).await?;
+                Some(self.chosen_name(&account, None)?)
+            }
             None => None,
         };
         let mut capacities = Vec::new();
@@ -90,10 +98,10 @@ impl Mentoring {
                 now: now_millis(),
             })
             .await?;
-        self.announce_relationship(&updated);
+        self.announce_relationship(&updated).await;
         match updated.state {
             RelationshipState::Active => self.open_conversation_for_parties(&updated).await,
-            RelationshipState::Declined => self.close_conversation_for_parties(&updated),
+            RelationshipState::Declined => self.close_conversation_for_parties(&updated).await,
             _ => {}
         }
         self.view_for(&updated, &principal.account)
@@ -115,8 +123,8 @@ impl Mentoring {
                 crate::store::WriteError::TargetNotFound => no_relationship(),
                 other => other.into(),
             })?;
-        self.announce_relationship(&updated);
-        self.close_conversation_for_parties(&updated);
+        self.announce_relationship(&updated).await;
+        self.close_conversation_for_parties(&updated).await;
         self.view_for(&updated, &principal.account)
             .ok_or_else(no_relationship)
     }
@@ -172,7 +180,7 @@ impl Mentoring {
             });
             self.publish_event(&record.conversation, appended.seq, &event);
         }
-        self.announce_relationship(&record);
+        self.announce_relationship(&record).await;
         // Members keep reading; their connections learn the conversation is read-only.
         self.open_conversation_for_parties(&record).await;
         self.view_for(&record, &principal.account)
@@ -183,18 +191,28 @@ impl Mentoring {
         &self,
         principal: &Principal,
     ) -> DomainResult<Vec<RelationshipView>> {
-        let records = self.store.relationships_of(&principal.account).await?;
-        Ok(records
-            .iter()
-            .filter_map(|r| self.view_for(r, &principal.account))
-            .collect())
+        let mut views = Vec::new();
+        for record in self.store.relationships_of(&principal.account).await? {
+            if self.sees_relationship(&record, &principal.account).await? {
+                views.extend(self.view_for(&record, &principal.account));
+            }
+        }
+        Ok(views)
     }
 
-    /// Pushes each party, and the assigning coordinator, their own view.
-    pub(super) fn announce_relationship(&self, record: &RelationshipRecord) {
+    /// Pushes each party who sees it, and the assigning coordinator, their own view.
+    pub(super) async fn announce_relationship(&self, record: &RelationshipRecord) {
         let mut audience: Vec<&AccountId> = record.parties.iter().map(|p| &p.account).collect();
         audience.extend(record.coordinator.as_ref());
         for account in audience {
+            match self.sees_relationship(record, account).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(refusal) => {
+                    tracing::warn!(%refusal, "cannot tell who sees a relationship");
+                    continue;
+                }
+            }
             if let Some(view) = self.view_for(record, account) {
                 self.push_to_account(account, &ServerFrame::Relationship { relationship: view });
             }
@@ -225,9 +243,17 @@ impl Mentoring {
         }
     }
 
-    /// A declined or withdrawn request's conversation disappears for every party.
-    fn close_conversation_for_parties(&self, record: &RelationshipRecord) {
+    /// A declined or withdrawn request's conversation disappears for every party who
+    /// saw it.
+    async fn close_conversation_for_parties(&self, record: &RelationshipRecord) {
         for party in &record.parties {
+            if !self
+                .sees_relationship(record, &party.account)
+                .await
+                .unwrap_or(false)
+            {
+                continue;
+            }
             self.publish(
                 Topic::Account(party.account.clone()),
                 Audience::Members,

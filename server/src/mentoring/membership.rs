@@ -218,7 +218,7 @@ impl Mentoring {
             .await?
             && let Some(record) = self.store.relationship(&id).await?
         {
-            self.announce_relationship(&record);
+            self.announce_relationship(&record).await;
         }
         self.refresh_member(&principal.account, &ctx.conversation)
             .await

@@ -132,6 +132,11 @@ impl Mentoring {
             ));
         }
         self.check_body(&frame.body)?;
+        // A thread root from before the member's `visible_from` is answered as one that
+        // does not exist: whether it is a top-level message is not theirs to learn.
+        if frame.thread.is_some_and(|root| root < ctx.visible_from) {
+            return Err(crate::store::WriteError::TargetNotFound.into());
+        }
         let sealed = self.seal_body(&ctx.conversation, &frame.body);
         let publisher = self.publisher();
         let (conversation, sender, except) = (
@@ -410,7 +415,7 @@ impl Mentoring {
         ctx.check_read()?;
         let threads = self
             .store
-            .threads(&ctx.conversation, ctx.visible_from)
+            .threads(&ctx.conversation, ctx.visible_from, &ctx.hidden)
             .await?;
         Ok(threads
             .into_iter()

@@ -7,6 +7,7 @@
 //! anyone sees live is always already durable.
 
 mod access;
+mod contact;
 pub mod directory;
 mod lifecycle;
 pub mod membership;

@@ -192,12 +192,8 @@ impl Mentoring {
         for raw in wanted {
             let account = self.account_with_role(raw, Role::Mentor).await?;
             // Refused before anything exists, so a full mentor is never pestered. A
-            // mentor who blocked this mentee looks exactly like a full one.
-            if self
-                .places_left_for(&account.id, &principal.account)
-                .await?
-                == 0
-            {
+            // mentor who blocked this mentee is not asked either, silently (`contact.rs`).
+            if self.places_left(&account.id, true).await? == 0 {
                 return Err(capacity_reached());
             }
             mentors.push(self.mentor_party(account, false).await?);
@@ -239,8 +235,14 @@ impl Mentoring {
         }
         let mentor = self.remember(principal).await?;
         let no_mentee = || Refusal::new(ErrorCode::NotFound, "no such mentee");
-        let (mentee, room_name) = match (&offer.mentee, &offer.conversation, &offer.member) {
-            (Some(raw), None, None) => (self.account_with_role(raw, Role::Mentee).await?, None),
+        // By member id the mentee keeps the name the mentor knows her by there; by
+        // account id she is unnamed until she accepts and chooses (anything else would
+        // show the mentor a name she uses elsewhere).
+        let (mentee, shown) = match (&offer.mentee, &offer.conversation, &offer.member) {
+            (Some(raw), None, None) => (
+                self.account_with_role(raw, Role::Mentee).await?,
+                (unnamed_mentee(Origin::Offered).to_owned(), true),
+            ),
             (None, Some(conversation), Some(member)) => {
                 let (account, shown) = self
                     .room_member_account(principal, conversation, member)
@@ -256,22 +258,13 @@ impl Mentoring {
                 ));
             }
         };
-        if mentee.id == principal.account
-            || self
-                .store
-                .is_blocked(&mentee.id, &principal.account)
-                .await?
-        {
+        if mentee.id == principal.account {
             return Err(no_mentee());
         }
         if self.places_left(&principal.account, false).await? == 0 {
             return Err(capacity_reached());
         }
-        // A mentee known in the room under a pseudonym keeps it; else their own choice.
-        let (name, pseudonymous) = match room_name {
-            Some(shown) => shown,
-            None => self.chosen_name(&mentee, None)?,
-        };
+        let (name, pseudonymous) = shown;
         let record = self
             .start_relationship(Start {
                 origin: Origin::Offered,
@@ -320,12 +313,12 @@ impl Mentoring {
             }
             mentors.push(self.mentor_party(account, false).await?);
         }
-        let (name, pseudonymous) = self.chosen_name(&mentee, None)?;
+        // The mentors do not see her name before she accepts and chooses one.
         let mut mentee_party = party(
             mentee.id.clone(),
-            name,
+            unnamed_mentee(Origin::Assigned).to_owned(),
             PartyRole::Mentee,
-            pseudonymous,
+            true,
             false,
         );
         mentee_party.account_name = mentee.name.clone();
@@ -365,22 +358,13 @@ impl Mentoring {
                 ),
             ));
         }
-        let existing = self.store.relationships_of(&start.mentee.account).await?;
-        let already = existing.iter().any(|r| {
-            matches!(
-                r.state,
-                RelationshipState::Pending | RelationshipState::Active
-            ) && r.parties.iter().any(|p| {
-                p.role == PartyRole::Mentor && start.mentors.iter().any(|m| m.account == p.account)
-            })
-        });
         let already_exists = || {
             Refusal::new(
                 ErrorCode::Conflict,
                 "a pending or active relationship between these people already exists",
             )
         };
-        if already {
+        if self.duplicates_existing(&start).await? {
             return Err(already_exists());
         }
         let id = RelationshipId::random();
@@ -415,18 +399,48 @@ impl Mentoring {
             .relationship(&id)
             .await?
             .ok_or_else(Refusal::not_found)?;
-        self.announce_relationship(&record);
+        self.announce_relationship(&record).await;
         Ok(record)
     }
 
-    /// The account behind a member of a room the caller reads, and the name it shows
-    /// there (if pseudonymous). Missing and foreign look alike.
+    /// Whether a new relationship repeats a pending or active one, judged only on what
+    /// its initiator already knows, so the answer never tells them more:
+    /// - a mentee's request: her own relationships with that mentor (she is in them);
+    /// - a coordinator's assignment: the programme's own (assigned) relationships —
+    ///   informal mentoring (requested, offered) stays invisible to the programme;
+    /// - a mentor's offer: never. The mentee may be someone he already mentors under
+    ///   another name; the offer is an ordinary pending one she can decline.
+    async fn duplicates_existing(&self, start: &Start) -> DomainResult<bool> {
+        let counts = |r: &RelationshipRecord| match start.origin {
+            Origin::Requested => true,
+            Origin::Assigned => r.origin == Origin::Assigned,
+            Origin::Offered => false,
+        };
+        if start.origin == Origin::Offered {
+            return Ok(false);
+        }
+        let existing = self.store.relationships_of(&start.mentee.account).await?;
+        Ok(existing.iter().any(|r| {
+            counts(r)
+                && matches!(
+                    r.state,
+                    RelationshipState::Pending | RelationshipState::Active
+                )
+                && r.parties.iter().any(|p| {
+                    p.role == PartyRole::Mentor
+                        && start.mentors.iter().any(|m| m.account == p.account)
+                })
+        }))
+    }
+
+    /// The account behind a member of a room the caller reads, and the name (and
+    /// pseudonymity) it shows there. Missing and foreign look alike.
     pub(super) async fn room_member_account(
         &self,
         principal: &Principal,
         conversation: &str,
         member: &str,
-    ) -> DomainResult<(AccountId, Option<(String, bool)>)> {
+    ) -> DomainResult<(AccountId, (String, bool))> {
         let ctx = self.member_ctx(&principal.account, conversation).await?;
         ctx.check_read()?;
         let not_found = || Refusal::new(ErrorCode::NotFound, "no such mentee");
@@ -438,11 +452,24 @@ impl Mentoring {
             .into_iter()
             .find(|m| m.member == member && m.left_at.is_none())
             .ok_or_else(not_found)?;
-        let shown = record
-            .pseudonymous
-            .then(|| (record.display_name.clone(), true));
-        Ok((record.account, shown))
+        Ok((record.account, (record.display_name, record.pseudonymous)))
     }
+}
+
+/// The name a mentee shows until she accepts an assignment, or an offer made to her
+/// account id, and chooses how to appear.
+pub(crate) fn unnamed_mentee(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Assigned => "A mentee assigned by your programme",
+        _ => "A mentee you offered to mentor",
+    }
+}
+
+/// Whether a stored display name is such a placeholder.
+pub(crate) fn is_unnamed_mentee(name: &str) -> bool {
+    [Origin::Assigned, Origin::Offered]
+        .iter()
+        .any(|origin| unnamed_mentee(*origin) == name)
 }
 
 pub(super) fn capacity_reached() -> Refusal {

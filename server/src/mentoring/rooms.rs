@@ -22,6 +22,7 @@ use crate::store::{
     InvitationRecord, JoinRoom, JoinTicket, Membership, NewInvite, NewRoom, WriteError,
 };
 
+use super::contact::Contact;
 use super::{MemberCtx, Mentoring};
 
 /// The agreement a room gets when its creator writes none.
@@ -187,7 +188,11 @@ impl Mentoring {
     }
 
     /// Invites one person; they are told live and see the room's title and agreement.
-    /// An invitee who blocked the facilitator is not told (the answer is the same).
+    ///
+    /// The answer never depends on who the invitee is: an account that does not exist,
+    /// is already in the room (perhaps under a pseudonym), is the facilitator, or
+    /// blocked the facilitator gets the same `201` as a fresh invitation, dated at the
+    /// request, and nothing is sent to anyone.
     pub async fn invite(
         &self,
         principal: &Principal,
@@ -195,68 +200,50 @@ impl Mentoring {
         request: &InviteRequest,
     ) -> DomainResult<InvitationView> {
         let ctx = self.facilitator_ctx(principal, raw_room).await?;
-        match (&request.account, &request.conversation, &request.member) {
-            (Some(account), None, None) => self.invite_account(principal, &ctx, account).await,
+        let invitee = match (&request.account, &request.conversation, &request.member) {
+            (Some(raw), None, None) => {
+                let invitee =
+                    AccountId::parse(raw).ok_or_else(|| Refusal::invalid("not an account id"))?;
+                self.store
+                    .account(&invitee)
+                    .await?
+                    .map(|account| account.id)
+            }
             (None, Some(conversation), Some(member)) => {
                 let (invitee, _) = self
                     .room_member_account(principal, conversation, member)
                     .await?;
-                self.invite_member(principal, &ctx, invitee).await
+                Some(invitee)
             }
-            _ => Err(Refusal::invalid(
-                "name the invitee by `account`, or by `conversation` and `member`",
-            )),
-        }
-    }
-
-    /// By account id: the facilitator knows who it is, so "already a member" is said.
-    async fn invite_account(
-        &self,
-        principal: &Principal,
-        ctx: &MemberCtx,
-        raw: &str,
-    ) -> DomainResult<InvitationView> {
-        let not_found = || Refusal::new(ErrorCode::NotFound, "no such account");
-        let invitee = AccountId::parse(raw).ok_or_else(not_found)?;
-        self.store.account(&invitee).await?.ok_or_else(not_found)?;
-        if self
-            .store
-            .membership(&ctx.conversation, &invitee)
-            .await?
-            .is_some()
+            _ => {
+                return Err(Refusal::invalid(
+                    "name the invitee by `account`, or by `conversation` and `member`",
+                ));
+            }
+        };
+        if let Some(invitee) = invitee
+            && self.invitation_reaches(principal, &ctx, &invitee).await?
         {
-            return Err(Refusal::new(
-                ErrorCode::Conflict,
-                "already a member of this room",
-            ));
+            self.deliver_invite(principal, &ctx, &invitee).await?;
         }
-        if self.store.is_blocked(&invitee, &principal.account).await? {
-            return self.room_invitation_view(principal, ctx).await;
-        }
-        self.deliver_invite(principal, ctx, &invitee).await
+        self.room_invitation_view(principal, &ctx).await
     }
 
-    /// By a member id from another conversation: the person may be pseudonymous there,
-    /// so the answer must not depend on who they are — already in this room (perhaps
-    /// under another name), the facilitator themselves, or blocking the facilitator,
-    /// the answer is the same as for a fresh invitation, and nothing is sent.
-    async fn invite_member(
+    /// Whether an invitation is stored and sent: not to oneself, not to a member,
+    /// not to someone who blocked the facilitator (see `contact.rs`).
+    async fn invitation_reaches(
         &self,
         principal: &Principal,
         ctx: &MemberCtx,
-        invitee: AccountId,
-    ) -> DomainResult<InvitationView> {
-        let silent = invitee == principal.account
-            || self
+        invitee: &AccountId,
+    ) -> DomainResult<bool> {
+        Ok(invitee != &principal.account
+            && self
                 .store
-                .membership(&ctx.conversation, &invitee)
+                .membership(&ctx.conversation, invitee)
                 .await?
-                .is_some()
-            || self.store.is_blocked(&invitee, &principal.account).await?;
-        if !silent {
-            self.deliver_invite(principal, ctx, &invitee).await?;
-        }
-        self.room_invitation_view(principal, ctx).await
+                .is_none()
+            && self.contact(&principal.account, invitee).await? == Contact::Delivered)
     }
 
     /// The room as an invitation shows it, dated now (what a member-id invitation
@@ -283,7 +270,7 @@ impl Mentoring {
         principal: &Principal,
         ctx: &MemberCtx,
         invitee: &AccountId,
-    ) -> DomainResult<InvitationView> {
+    ) -> DomainResult<()> {
         self.store
             .create_invite(NewInvite {
                 id: opaque_token(),
@@ -303,13 +290,8 @@ impl Mentoring {
             .find(|i| i.conversation.id == ctx.conversation)
             .map(invitation_view)
             .ok_or_else(Refusal::not_found)?;
-        self.push_to_account(
-            invitee,
-            &ServerFrame::Invitation {
-                invitation: view.clone(),
-            },
-        );
-        Ok(view)
+        self.push_to_account(invitee, &ServerFrame::Invitation { invitation: view });
+        Ok(())
     }
 
     /// A fresh single-use code, valid for [`INVITE_CODE_TTL_MS`]. Only its hash is stored.

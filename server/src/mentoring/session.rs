@@ -42,13 +42,14 @@ pub(crate) fn member_view(member: &MemberRecord) -> MemberView {
 impl Mentoring {
     pub async fn start_session(&self, principal: &Principal) -> DomainResult<SessionStart> {
         let account = self.remember(principal).await?;
-        let memberships = self
-            .store
-            .memberships(&principal.account)
-            .await?
-            .into_iter()
-            .filter(|m| m.conversation.state != ConversationState::Closed)
-            .collect();
+        let mut memberships = Vec::new();
+        for membership in self.store.memberships(&principal.account).await? {
+            if membership.conversation.state != ConversationState::Closed
+                && self.lists_membership(&membership).await?
+            {
+                memberships.push(membership);
+            }
+        }
         let blocks = self.store.block_edges(&principal.account, None).await?;
         Ok(SessionStart {
             account,
@@ -133,7 +134,7 @@ impl Mentoring {
             me: me.member.clone(),
             my_role: me.role,
             last_seq,
-            visible_from: me.visible_from,
+            visible_from: (!gated).then_some(me.visible_from),
             read_seq: me.read_seq,
             unread: unread.main,
             thread_unread: unread.threads,

@@ -122,8 +122,10 @@ pub struct ConversationSummary {
     pub me: MemberId,
     pub my_role: MemberRole,
     pub last_seq: Seq,
-    /// The lowest seq the caller may read (rooms that hide earlier history).
-    pub visible_from: Seq,
+    /// The lowest seq the caller may read (rooms that hide earlier history). Left out
+    /// before a room's agreement is accepted: how much was said before is not shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visible_from: Option<Seq>,
     pub read_seq: Seq,
     /// Unread top-level messages, and unread replies per thread root.
     pub unread: u64,

@@ -143,10 +143,13 @@ pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
         conversation: &ConversationId,
         seq: Seq,
     ) -> StoreResult<Option<StoredEvent>>;
+    /// Threads with roots from `visible_from` on, counting replies as the reader sees
+    /// them (leaving out what `hidden` senders wrote since they were blocked).
     async fn threads(
         &self,
         conversation: &ConversationId,
         visible_from: Seq,
+        hidden: &[HiddenSender],
     ) -> StoreResult<Vec<ThreadRecord>>;
     /// The committed head (`last_seq`) of each of these conversations that exists, in
     /// no particular order. Cheap (primary-key lookups): the bus's delivery check reads

@@ -296,18 +296,29 @@ macro_rules! impl_sql_store {
                 &self,
                 conversation: &ConversationId,
                 visible_from: Seq,
+                hidden: &[HiddenSender],
             ) -> StoreResult<Vec<ThreadRecord>> {
-                let rows: Vec<ThreadRow> = sqlx::query_as(
+                // The same filter as `events`: a blocked sender's replies since the
+                // block are not counted, or the count would give the block away.
+                let hidden_filter: String = (0..hidden.len())
+                    .map(|i| {
+                        let (member, since) = (3 + 2 * i, 4 + 2 * i);
+                        format!(" AND NOT (sender = ${member} AND created_at >= ${since})")
+                    })
+                    .collect();
+                let sql = format!(
                     "SELECT thread_root AS root, COUNT(*) AS replies, MAX(seq) AS last_seq, \
                      MAX(created_at) AS last_ts FROM events WHERE conversation_id = $1 \
                      AND thread_root IS NOT NULL AND thread_root >= $2 AND kind = 'message' \
-                     AND deleted = 0 GROUP BY thread_root ORDER BY MAX(seq) DESC",
-                )
-                .bind(conversation.as_str())
-                .bind(visible_from as i64)
-                .fetch_all(&self.read)
-                .await
-                .map_err(db_error)?;
+                     AND deleted = 0{hidden_filter} GROUP BY thread_root ORDER BY MAX(seq) DESC"
+                );
+                let mut select = sqlx::query_as::<_, ThreadRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(conversation.as_str())
+                    .bind(visible_from as i64);
+                for sender in hidden {
+                    select = select.bind(sender.member.as_str()).bind(sender.since);
+                }
+                let rows: Vec<ThreadRow> = select.fetch_all(&self.read).await.map_err(db_error)?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 

@@ -262,9 +262,9 @@ mod prelude {
     };
     pub(super) use crate::store::{
         AccountRecord, AppendKind, AppendRequest, Appended, CallRecord, CommitHook, EventKind,
-        EventQuery, MemberRecord, Membership, NewRelationship, PendingAppend, ReadMarker,
-        RelationshipRecord, RelationshipResponse, Store, StoreError, StoreResult, StoredEvent,
-        ThreadRecord, UnreadCounts, WriteError,
+        EventQuery, HiddenSender, MemberRecord, Membership, NewRelationship, PendingAppend,
+        ReadMarker, RelationshipRecord, RelationshipResponse, Store, StoreError, StoreResult,
+        StoredEvent, ThreadRecord, UnreadCounts, WriteError,
     };
 }
 

@@ -11,6 +11,7 @@
 //! | `safety` | block and report |
 //! | `leak` | a pseudonymous mentee's identity never reaches anyone else |
 //! | `oversight` | coordinators see activity, never a message body |
+//! | `unlinkable` | no answer or frame depends on who a pseudonym is; blocks tell nothing |
 //!
 //! Test names carry `mentoring`; the confidentiality ones also `leak` / `agreement`
 //! (`cargo nextest run -E 'binary(e2e) & test(/leak|agreement/)'`).
@@ -23,6 +24,7 @@ mod oversight;
 mod relationships;
 mod rooms;
 mod safety;
+mod unlinkable;
 
 use std::time::Duration;
 

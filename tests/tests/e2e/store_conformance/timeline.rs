@@ -125,7 +125,7 @@ pub(super) async fn timeline_and_idempotency(store: Arc<dyn Store>) {
         .map(|e| e.seq)
         .collect();
     assert!(thread.contains(&2) && thread.contains(&4) && !thread.contains(&3));
-    let threads = store.threads(&p.conversation, 0).await.unwrap();
+    let threads = store.threads(&p.conversation, 0, &[]).await.unwrap();
     assert_eq!(threads.len(), 1);
     assert_eq!((threads[0].root, threads[0].replies), (2, 1));
     assert!(store.event(&p.conversation, 99).await.unwrap().is_none());
