@@ -191,14 +191,25 @@ fn hub_settings(config: &Config) -> HubSettings {
     }
 }
 
-impl App {
-    pub async fn build(config: Config) -> anyhow::Result<App> {
-        let store = open_store(&config).await?;
+/// Every part but the transport: what serves a connection, whatever carries it.
+pub(crate) struct Core {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub mentoring: Arc<Mentoring>,
+    pub signalling: Arc<Signalling>,
+    pub hub: Arc<Hub>,
+    pub verifier: Verifier,
+    pub dev_minter: Option<Arc<Minter>>,
+}
+
+impl Core {
+    pub(crate) async fn build(config: &Config) -> anyhow::Result<Core> {
+        let store = open_store(config).await?;
         let cipher = BodyCipher::load(&config.encryption, &config.data_dir)
             .context("loading message keys")?;
-        let (verifier, dev_minter) = authentication(&config)?;
+        let (verifier, dev_minter) = authentication(config)?;
         let node: Arc<str> = Arc::from(config.node_id.as_str());
-        let bus = open_bus(&config, node.clone(), store.clone());
+        let bus = open_bus(config, node.clone(), store.clone());
         let limits = MentoringLimits {
             history_page_max: config.mentoring.history_page_max,
             room_member_limit: config.mentoring.room_member_limit,
@@ -220,8 +231,8 @@ impl App {
             &config.data_dir,
             store.clone(),
             bus.clone(),
-            open_call_registry(&config, node.clone()),
-            open_sfu_board(&config, node.clone()),
+            open_call_registry(config, node.clone()),
+            open_sfu_board(config, node.clone()),
             node,
         )
         .await
@@ -230,9 +241,32 @@ impl App {
             mentoring.clone(),
             signalling.clone(),
             verifier.clone(),
-            hub_settings(&config),
+            hub_settings(config),
             bus.clone(),
         );
+        Ok(Core {
+            store,
+            bus,
+            mentoring,
+            signalling,
+            hub,
+            verifier,
+            dev_minter,
+        })
+    }
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let Core {
+            store,
+            bus,
+            mentoring,
+            signalling,
+            hub,
+            verifier,
+            dev_minter,
+        } = Core::build(&config).await?;
         let sockets = TaskTracker::new();
         let state = HttpState {
             hub: hub.clone(),

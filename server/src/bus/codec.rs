@@ -11,6 +11,8 @@
 //!                    u8 payload: 0 event  · u64 seq · blob json
 //!                                1 frame  · blob json
 //!                                2 control · u8 op · op fields
+//!                                3 change · u64 seq · u64 target · blob json
+//!                                  (an event that changes an earlier message)
 //!   kind 1 probe:    u64 nonce
 //! ```
 //!
@@ -98,9 +100,23 @@ fn encode_envelope(out: &mut BytesMut, envelope: &Envelope) {
         }
     }
     match &envelope.payload {
-        Payload::Event { seq, json } => {
+        Payload::Event {
+            seq,
+            target: None,
+            json,
+        } => {
             out.put_u8(0);
             out.put_u64(*seq);
+            put_blob(out, json);
+        }
+        Payload::Event {
+            seq,
+            target: Some(target),
+            json,
+        } => {
+            out.put_u8(3);
+            out.put_u64(*seq);
+            out.put_u64(*target);
             put_blob(out, json);
         }
         Payload::Frame { json } => {
@@ -184,6 +200,16 @@ fn decode_envelope(buf: &mut &[u8], origin: Arc<str>) -> Result<Envelope, Decode
             let seq = get_u64(buf)?;
             Payload::Event {
                 seq,
+                target: None,
+                json: get_blob(buf)?,
+            }
+        }
+        3 => {
+            let seq = get_u64(buf)?;
+            let target = get_u64(buf)?;
+            Payload::Event {
+                seq,
+                target: Some(target),
                 json: get_blob(buf)?,
             }
         }
@@ -301,7 +327,17 @@ mod tests {
                 Audience::Members,
                 Payload::Event {
                     seq: 42,
+                    target: None,
                     json: Bytes::from_static(b"{\"type\":\"message\"}"),
+                },
+            ),
+            envelope(
+                Topic::Conversation(conversation.clone()),
+                Audience::Members,
+                Payload::Event {
+                    seq: 43,
+                    target: Some(42),
+                    json: Bytes::from_static(b"{\"type\":\"message_edited\"}"),
                 },
             ),
             envelope(

@@ -83,6 +83,9 @@ pub enum Payload {
     /// A serialized timeline event: delivered in seq order, deduplicated by seq.
     Event {
         seq: Seq,
+        /// The earlier message an edit or deletion changes: a reader who may not see
+        /// that message must not get the event either.
+        target: Option<Seq>,
         json: Bytes,
     },
     /// Any other serialized server frame (acks excluded: those go to one connection).

@@ -1,5 +1,6 @@
 //! HTTP: REST routes, the WebSocket upgrade, the static web client, health and
-//! metrics. Only this module (with `store` and `bus::redis`) touches the web framework.
+//! metrics. Only this module touches the web framework: the hub gets an upgraded socket
+//! through a small adapter ([`socket`]) to its own frame types.
 
 mod api;
 mod assets;
@@ -15,6 +16,7 @@ mod ops;
 mod origin;
 mod safety;
 mod sfu;
+mod socket;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -174,7 +176,7 @@ async fn upgrade(
         .on_upgrade(move |socket| {
             // Boxed before any async layer takes it: a `WebSocket` passed by value is
             // stored in every layer's state for the connection's whole life.
-            let socket = Box::new(socket);
+            let socket = Box::new(socket::AxumSocket(socket));
             async move {
                 crate::hub::serve_socket(hub, socket).await;
                 // A client behind a trusted proxy is counted while its socket is open.

@@ -1,17 +1,17 @@
-//! One WebSocket from upgrade to close: `hello`, registration, `welcome`, then the
+//! One connection from upgrade to close: `hello`, registration, `welcome`, then the
 //! reader loop in this task and the writer loop in its own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use super::handle::ConnHandle;
+use super::transport::{Gone, Incoming, Outgoing, Transport};
 use super::writer::{Cursor, Writer};
 use super::{Hub, reader::Reader};
 use crate::auth::Principal;
@@ -20,7 +20,7 @@ use crate::protocol::server::{AccountView, Heartbeat, Limits, PROTOCOL_VERSION};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
 
 /// Serves one upgraded socket until it closes.
-pub async fn serve_socket(hub: Arc<Hub>, mut socket: Box<WebSocket>) {
+pub async fn serve_socket<T: Transport>(hub: Arc<Hub>, mut socket: Box<T>) {
     if !hub.admit() {
         let _ = send_close(&mut socket, close::SERVER_FULL, "server full, retry later").await;
         return;
@@ -34,26 +34,21 @@ pub async fn serve_socket(hub: Arc<Hub>, mut socket: Box<WebSocket>) {
     hub.release();
 }
 
-async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), axum::Error> {
-    socket.send(Message::Text(frame.to_json().into())).await
+async fn send_frame<T: Transport>(socket: &mut T, frame: &ServerFrame) -> Result<(), Gone> {
+    socket.send(Outgoing::text(frame.to_json())).await
 }
 
-async fn send_close(
-    socket: &mut WebSocket,
+async fn send_close<T: Transport>(
+    socket: &mut T,
     code: u16,
     reason: &'static str,
-) -> Result<(), axum::Error> {
-    socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        })))
-        .await
+) -> Result<(), Gone> {
+    socket.send(Outgoing::Close { code, reason }).await
 }
 
 /// Refuses the handshake with an error frame and a close code.
-async fn refuse(
-    socket: &mut WebSocket,
+async fn refuse<T: Transport>(
+    socket: &mut T,
     code: ErrorCode,
     message: String,
     close_code: u16,
@@ -65,18 +60,18 @@ async fn refuse(
 }
 
 /// Waits for `hello` (within the hello timeout) and verifies its token.
-async fn await_hello(
+async fn await_hello<T: Transport>(
     hub: &Hub,
-    socket: &mut WebSocket,
+    socket: &mut T,
 ) -> Option<(Principal, HashMap<String, Seq>)> {
-    let first = match timeout(hub.settings.hello_timeout, socket.recv()).await {
+    let first = match timeout(hub.settings.hello_timeout, socket.next()).await {
         Err(_) => {
             let _ = send_close(socket, close::HELLO_TIMEOUT, "no hello in time").await;
             return None;
         }
         Ok(Some(Err(error))) => {
             // A broken first frame is closed like any other broken frame.
-            if let Some((code, reason)) = super::reader::close_for_read_error(error) {
+            if let Some((code, reason)) = error.close() {
                 let _ = send_close(socket, code, reason).await;
             }
             return None;
@@ -84,9 +79,9 @@ async fn await_hello(
         Ok(None) => return None,
         Ok(Some(Ok(message))) => message,
     };
-    let text = match first {
-        Message::Text(text) => text,
-        Message::Close(_) => return None,
+    let payload = match first {
+        Incoming::Text(payload) => payload,
+        Incoming::Close => return None,
         _ => {
             refuse(
                 socket,
@@ -99,7 +94,16 @@ async fn await_hello(
             return None;
         }
     };
-    let hello = match ClientFrame::decode(text.as_str()) {
+    let text = match super::transport::text(&payload) {
+        Ok(text) => text,
+        Err(error) => {
+            if let Some((code, reason)) = error.close() {
+                let _ = send_close(socket, code, reason).await;
+            }
+            return None;
+        }
+    };
+    let hello = match ClientFrame::decode(text) {
         Ok(ClientFrame::Hello(hello)) => hello,
         Ok(_) => {
             refuse(
@@ -142,15 +146,15 @@ async fn await_hello(
 }
 
 /// A session past `welcome`: what the reader loop and the close need.
-struct Open {
+struct Open<T> {
     conn: Arc<ConnHandle>,
-    stream: SplitStream<WebSocket>,
+    stream: SplitStream<T>,
     writer_task: tokio::task::JoinHandle<()>,
 }
 
-async fn run_session(
+async fn run_session<T: Transport>(
     hub: Arc<Hub>,
-    socket: Box<WebSocket>,
+    socket: Box<T>,
     principal: Principal,
     cursors: HashMap<String, Seq>,
 ) {
@@ -168,11 +172,11 @@ async fn run_session(
     Box::pin(close_session(hub, conn, writer_task, unfinished)).await;
 }
 
-async fn close_session(
+async fn close_session<T: Transport>(
     hub: Arc<Hub>,
     conn: Arc<ConnHandle>,
     writer_task: tokio::task::JoinHandle<()>,
-    unfinished: Option<SplitStream<WebSocket>>,
+    unfinished: Option<SplitStream<T>>,
 ) {
     conn.closing.cancel();
     let _ = writer_task.await;
@@ -185,12 +189,12 @@ async fn close_session(
 }
 
 /// Registers the connection, sends `welcome` and starts the writer.
-async fn open_session(
+async fn open_session<T: Transport>(
     hub: &Arc<Hub>,
-    socket: Box<WebSocket>,
+    socket: Box<T>,
     principal: &Principal,
     cursors: HashMap<String, Seq>,
-) -> Option<Open> {
+) -> Option<Open<T>> {
     // Unboxed here, in a future that lives only until `welcome`; `split` moves it on.
     let mut socket = *socket;
     let start = match hub.mentoring.start_session(principal).await {
@@ -319,10 +323,10 @@ const CLOSE_HANDSHAKE: Duration = Duration::from_secs(3);
 /// answers (or a short timeout). Dropping it at once would reset the connection if the
 /// client still sends (a pong, a frame), and a reset discards the close frame, and so
 /// the close code the client needs (4003 sign in again, 4010, 1001), from its buffer.
-async fn await_peer_close(mut stream: futures_util::stream::SplitStream<WebSocket>) {
+async fn await_peer_close<T: Transport>(mut stream: SplitStream<T>) {
     let _ = timeout(CLOSE_HANDSHAKE, async {
         while let Some(Ok(message)) = stream.next().await {
-            if matches!(message, Message::Close(_)) {
+            if matches!(message, Incoming::Close) {
                 break;
             }
         }

@@ -16,6 +16,8 @@ use crate::protocol::close;
 pub struct SharedEvent {
     pub conversation: ConversationId,
     pub seq: Seq,
+    /// The earlier message an edit or deletion changes.
+    pub target: Option<Seq>,
     pub json: Bytes,
 }
 

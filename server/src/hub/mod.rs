@@ -1,5 +1,7 @@
 //! Live connections on this node and fan-out to them.
 //!
+//! A connection is any [`transport::Transport`] (a stream and a sink of frames): the
+//! HTTP layer adapts an upgraded WebSocket, unit tests use channels.
 //! Each connection is a reader task (decode, authorise, call the domain) and a writer
 //! task (the only one writing to the socket) joined by a bounded queue filled with
 //! `try_send` ([`ConnHandle::push`]). The hub keeps two indexes: account → its
@@ -12,6 +14,9 @@ mod handle;
 mod presence;
 mod ratelimit;
 mod reader;
+#[cfg(test)]
+mod tests;
+pub mod transport;
 mod writer;
 
 use std::sync::Arc;
@@ -234,9 +239,10 @@ impl Hub {
             return;
         };
         let item = match &envelope.payload {
-            Payload::Event { seq, json } => Some(Arc::new(SharedEvent {
+            Payload::Event { seq, target, json } => Some(Arc::new(SharedEvent {
                 conversation: conversation.clone(),
                 seq: *seq,
+                target: *target,
                 json: json.clone(),
             })),
             _ => None,

@@ -6,14 +6,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
-use futures_util::StreamExt;
-use futures_util::stream::{FuturesUnordered, SplitStream};
+use futures_util::stream::FuturesUnordered;
+use futures_util::{Stream, StreamExt};
 use tokio::time::{Instant, sleep_until};
 
 use super::Hub;
 use super::handle::{ConnHandle, Outbound};
 use super::ratelimit::FrameLimiter;
+use super::transport::{self, Incoming, ReadError};
 use crate::auth::Principal;
 use crate::error::Refusal;
 use crate::ids::now_millis;
@@ -80,10 +80,10 @@ impl Reader {
 
     /// Reads until the peer closes (`None`) or the server decides to close; then the
     /// stream is handed back so the closing handshake can finish.
-    pub async fn run(
-        mut self,
-        mut stream: SplitStream<WebSocket>,
-    ) -> Option<SplitStream<WebSocket>> {
+    pub async fn run<S>(mut self, mut stream: S) -> Option<S>
+    where
+        S: Stream<Item = Result<Incoming, ReadError>> + Unpin,
+    {
         let closing = self.conn.closing.clone();
         // Created at the first send: an idle connection does not pay for it.
         let mut sends: Option<FuturesUnordered<SendDone>> = None;
@@ -94,26 +94,33 @@ impl Reader {
                 _ = closing.cancelled() => return Some(stream),
                 Some(()) = next_done(&mut sends) => {}
                 message = stream.next(), if may_read => match message {
-                    None | Some(Ok(Message::Close(_))) => return None,
+                    None | Some(Ok(Incoming::Close)) => return None,
                     Some(Err(error)) => {
-                        if let Some((code, reason)) = close_for_read_error(error) {
+                        if let Some((code, reason)) = error.close() {
                             self.conn.close(code, reason);
                         }
                         return None;
                     }
-                    Some(Ok(Message::Text(text))) => {
+                    Some(Ok(Incoming::Text(payload))) => {
                         self.last_heard = Instant::now();
                         // Boxed: its state (the domain call) would otherwise size every
                         // idle connection's task.
+                        let Ok(text) = transport::text(&payload) else {
+                            // The transport should have refused it; close as it would.
+                            if let Some((code, reason)) = ReadError::NotUtf8.close() {
+                                self.conn.close(code, reason);
+                            }
+                            return Some(stream);
+                        };
                         if let Some(done) = Box::pin(self.on_text(text, &mut sends)).await {
                             sends.get_or_insert_with(FuturesUnordered::new).push(done);
                         }
                     }
-                    Some(Ok(Message::Binary(_))) => {
+                    Some(Ok(Incoming::Binary)) => {
                         self.last_heard = Instant::now();
                         self.reply_error(ReplyTo::default(), ErrorCode::InvalidJson, "binary frames are not supported".into());
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => self.last_heard = Instant::now(),
+                    Some(Ok(Incoming::Ping | Incoming::Pong)) => self.last_heard = Instant::now(),
                 },
                 _ = sleep_until(deadline) => self.on_deadline(),
             }
@@ -164,12 +171,12 @@ impl Reader {
     /// `sends` are this connection's sends still in flight.
     async fn on_text(
         &mut self,
-        text: Utf8Bytes,
+        text: &str,
         sends: &mut Option<FuturesUnordered<SendDone>>,
     ) -> Option<SendDone> {
         // Every frame counts toward the rate limit, valid or not.
         let limited = self.limiter.check().err();
-        let frame = match ClientFrame::decode(text.as_str()) {
+        let frame = match ClientFrame::decode(text) {
             Ok(frame) => frame,
             Err(error) => {
                 let to = ReplyTo {
@@ -489,20 +496,6 @@ fn reply_to(frame: &ClientFrame) -> ReplyTo {
             reference: request.reference().map(str::to_owned),
             ..Default::default()
         },
-    }
-}
-
-/// A frame over the size limit surfaces as tungstenite's capacity error.
-/// The close code for a socket that failed to read, when the peer broke the rules
-/// (RFC 6455 §7.4.1): a frame over the limit (1009), a text frame that is not UTF-8
-/// (1007), any other protocol error (1002). I/O failures get none: the peer is gone.
-pub(super) fn close_for_read_error(error: axum::Error) -> Option<(u16, &'static str)> {
-    use tokio_tungstenite::tungstenite::Error as WsError;
-    match error.into_inner().downcast_ref::<WsError>()? {
-        WsError::Capacity(_) => Some((close::MESSAGE_TOO_BIG, "frame too big")),
-        WsError::Utf8(_) => Some((close::INVALID_PAYLOAD, "text frame is not UTF-8")),
-        WsError::Protocol(_) => Some((close::PROTOCOL_ERROR, "WebSocket protocol error")),
-        _ => None,
     }
 }
 

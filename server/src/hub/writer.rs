@@ -10,16 +10,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
-use futures_util::SinkExt;
-use futures_util::stream::SplitSink;
+use futures_util::{Sink, SinkExt};
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, interval_at, timeout};
 
 use super::Hub;
 use super::handle::{ConnHandle, Outbound};
+use super::transport::{Gone, Outgoing};
 use crate::ids::{ConversationId, Seq};
 use crate::protocol::{ErrorCode, ServerFrame, close};
 use crate::store::HiddenSender;
@@ -33,26 +32,41 @@ const BURST: usize = 64;
 pub(super) struct Cursor {
     /// Highest seq sent to this connection.
     pub seq: Seq,
+    /// The first seq this member may read (a room that hides what was said before
+    /// they joined).
     pub visible_from: Seq,
+}
+
+impl Cursor {
+    /// Whether a live event that changes the message `target` (if any) may be sent.
+    /// An edit carries that message's text, so an edit or deletion of history the
+    /// member may not see is skipped, as the store leaves it out of history and
+    /// catch-up.
+    pub fn shows(&self, target: Option<Seq>) -> bool {
+        target.is_none_or(|target| target >= self.visible_from)
+    }
 }
 
 /// Why writing stopped.
 struct Stop;
 
-pub(super) struct Writer {
+pub(super) struct Writer<K> {
     hub: Arc<Hub>,
     conn: Arc<ConnHandle>,
-    sink: SplitSink<WebSocket, Message>,
+    sink: K,
     cursors: HashMap<ConversationId, Cursor>,
     /// Conversations whose client cursor is behind: caught up before live traffic.
     behind: Vec<ConversationId>,
 }
 
-impl Writer {
+impl<K> Writer<K>
+where
+    K: Sink<Outgoing, Error = Gone> + Unpin,
+{
     pub fn new(
         hub: Arc<Hub>,
         conn: Arc<ConnHandle>,
-        sink: SplitSink<WebSocket, Message>,
+        sink: K,
         cursors: HashMap<ConversationId, Cursor>,
         behind: Vec<ConversationId>,
     ) -> Self {
@@ -99,7 +113,7 @@ impl Writer {
                     }
                     _ = ping.tick() => {
                         let sent = tokio::select! {
-                            result = self.sink.send(Message::Ping(Bytes::new())) => result.is_ok(),
+                            result = self.sink.send(Outgoing::Ping) => result.is_ok(),
                             _ = closing.cancelled() => false,
                         };
                         if !sent {
@@ -136,15 +150,8 @@ impl Writer {
     async fn finish(&mut self) {
         self.conn.closing.cancel();
         if let Some((code, reason)) = self.conn.close_reason() {
-            let frame = CloseFrame {
-                code,
-                reason: reason.into(),
-            };
-            let _ = timeout(
-                Duration::from_secs(2),
-                self.sink.send(Message::Close(Some(frame))),
-            )
-            .await;
+            let frame = Outgoing::Close { code, reason };
+            let _ = timeout(Duration::from_secs(2), self.sink.send(frame)).await;
         }
         let _ = timeout(Duration::from_secs(2), self.sink.close()).await;
     }
@@ -155,10 +162,8 @@ impl Writer {
     }
 
     async fn feed(&mut self, json: Bytes) -> Result<(), Stop> {
-        // Our frames are serialised from `String`s, so this never fails.
-        let text = Utf8Bytes::try_from(json).map_err(|_| Stop)?;
         self.sink
-            .feed(Message::Text(text))
+            .feed(Outgoing::Text(json))
             .await
             .map_err(|_| Stop)?;
         metrics::counter!("mentorhub_frames_out_total").increment(1);
@@ -195,7 +200,7 @@ impl Writer {
                 }
                 let current = self.cursors.get(&event.conversation).map_or(0, |c| c.seq);
                 if event.seq > current {
-                    if !targets_hidden_history(&event.json, cursor.visible_from) {
+                    if cursor.shows(event.target) {
                         self.feed(event.json.clone()).await?;
                     }
                     if let Some(cursor) = self.cursors.get_mut(&event.conversation) {
@@ -404,17 +409,25 @@ impl Writer {
     }
 }
 
-/// An edit or deletion of a message from before the reader's `visible_from` (a room
-/// that hides earlier history): an edit carries that message's text, so it is skipped,
-/// as the store leaves it out of history and catch-up. Only such readers pay the parse.
-fn targets_hidden_history(json: &[u8], visible_from: Seq) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Target {
-        target: Option<Seq>,
+#[cfg(test)]
+mod tests {
+    use super::Cursor;
+
+    #[test]
+    fn changes_to_history_before_the_member_joined_are_not_shown() {
+        let joined_at_ten = Cursor {
+            seq: 12,
+            visible_from: 10,
+        };
+        assert!(joined_at_ten.shows(None), "new messages and system events");
+        assert!(joined_at_ten.shows(Some(10)), "the first visible message");
+        assert!(joined_at_ten.shows(Some(11)));
+        assert!(!joined_at_ten.shows(Some(9)), "an edit of hidden history");
+        assert!(!joined_at_ten.shows(Some(1)));
+        let sees_everything = Cursor {
+            seq: 12,
+            visible_from: 1,
+        };
+        assert!(sees_everything.shows(Some(1)));
     }
-    visible_from > 1
-        && serde_json::from_slice::<Target>(json)
-            .ok()
-            .and_then(|event| event.target)
-            .is_some_and(|target| target < visible_from)
 }

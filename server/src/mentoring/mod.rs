@@ -102,6 +102,7 @@ impl EventPublisher {
             audience,
             payload: Payload::Event {
                 seq,
+                target: event.target(),
                 json: event.to_json().into(),
             },
         });

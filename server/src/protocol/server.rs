@@ -37,6 +37,15 @@ impl EventFrame {
             EventFrame::System(e) => e.seq,
         }
     }
+
+    /// The earlier message this event changes (an edit or a deletion).
+    pub fn target(&self) -> Option<Seq> {
+        match self {
+            EventFrame::MessageEdited(e) => Some(e.target),
+            EventFrame::MessageDeleted(e) => Some(e.target),
+            EventFrame::Message(_) | EventFrame::System(_) => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
