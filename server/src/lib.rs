@@ -13,15 +13,17 @@
 //! | [`error`] | [`error::Refusal`]: the one refusal (stable code + message) REST and the socket answer with |
 //! | [`store`] | the [`store::Store`] trait and its SQL implementation (SQLite, PostgreSQL) |
 //! | [`bus`] | the [`bus::Bus`] trait: in-process, Redis pub/sub |
-//! | [`hub`] | live connections: reader/writer tasks, bounded queues, fan-out, resume |
+//! | [`hub`] | live connections over any frame stream/sink: reader/writer tasks, bounded queues, fan-out, resume |
 //! | [`mentoring`] | conversations, messages, relationships, rooms, pseudonyms, safety |
 //! | [`signalling`] | calls: life cycle, SDP/ICE relay and sanitising, TURN credentials, embedded TURN |
 //! | [`http`] | REST routes, WebSocket upgrade, static client, health, metrics |
 //! | [`log_throttle`] | repeated warnings and errors written once per interval, with a count |
 //! | [`app`] | wiring: build from a [`config::Config`], bind, run until shutdown |
 //!
-//! `protocol` and the domain modules never import `axum`, `redis` or `sqlx`; only
-//! `http`, `bus::redis` and `store` touch those.
+//! `protocol`, the hub and the domain modules never import `axum`, `redis` or `sqlx`:
+//! only `http` touches the web framework (the hub sees a WebSocket through an adapter
+//! to its own frame types, [`hub::transport`]), only `bus::redis` Redis, only `store`
+//! SQL; `app` names the router it serves.
 
 pub mod app;
 pub mod auth;
