@@ -73,7 +73,7 @@ connection.on('reauth', () => renewToken(true));
  * member list is read again (once per burst of such events). */
 const MEMBERSHIP_EVENTS = new Set([
   'member_joined', 'member_left', 'member_removed', 'member_muted', 'member_unmuted',
-  'agreement_accepted', 'identity_revealed', 'role_changed',
+  'agreement_accepted', 'identity_revealed', 'role_changed', 'room_calls_changed',
 ]);
 const summaryRefreshes = new Map();
 function refreshConversationSoon(id) {

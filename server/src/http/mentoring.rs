@@ -7,7 +7,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -16,7 +16,7 @@ use super::auth::Authed;
 use super::error::{ApiResult, parse_body};
 use crate::mentoring::membership::RoleRequest;
 use crate::mentoring::relationships::{Assignment, MentorOffer};
-use crate::mentoring::rooms::{InviteRequest, JoinRequest, RoomRequest};
+use crate::mentoring::rooms::{InviteRequest, JoinRequest, RoomRequest, RoomSettingsRequest};
 
 pub fn routes() -> Router<HttpState> {
     Router::new()
@@ -28,6 +28,7 @@ pub fn routes() -> Router<HttpState> {
         .route("/relationships/{id}/end", post(end))
         .route("/rooms", post(create_room))
         .route("/rooms/join", post(join))
+        .route("/rooms/{id}/settings", put(room_settings))
         .route("/rooms/{id}/invitations", post(invite))
         .route("/rooms/{id}/invite-codes", post(invite_code))
         .route("/rooms/{id}/agreement", post(agree))
@@ -151,6 +152,20 @@ async fn create_room(
     let request: RoomRequest = parse_body(&body)?;
     let room = state.mentoring.create_room(&principal, &request).await?;
     Ok((StatusCode::CREATED, Json(json!({ "conversation": room }))))
+}
+
+async fn room_settings(
+    State(state): State<HttpState>,
+    Authed(principal): Authed,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    let request: RoomSettingsRequest = parse_body(&body)?;
+    let room = state
+        .mentoring
+        .update_room_settings(&principal, &id, &request)
+        .await?;
+    Ok(Json(json!({ "conversation": room })))
 }
 
 async fn join(

@@ -16,10 +16,11 @@ use crate::ids::{AccountId, ConversationId, MemberId, Millis, now_millis, opaque
 use crate::protocol::mentoring::{InvitationView, InviteCodeView};
 use crate::protocol::server::{ConversationSummary, SystemEvent};
 use crate::protocol::system::SystemKind;
-use crate::protocol::vocabulary::{ConversationKind, MemberRole, RoomKind};
+use crate::protocol::vocabulary::{CallRouting, ConversationKind, MemberRole, RoomKind};
 use crate::protocol::{ErrorCode, EventFrame, ServerFrame};
 use crate::store::{
-    InvitationRecord, JoinRoom, JoinTicket, Membership, NewInvite, NewRoom, WriteError,
+    InvitationRecord, JoinRoom, JoinTicket, Membership, NewInvite, NewRoom, RoomCallsChange,
+    WriteError,
 };
 
 use super::contact::Contact;
@@ -52,6 +53,18 @@ pub struct RoomRequest {
     /// The creator's name in the room (default: their own name).
     #[serde(default)]
     pub display_name: Option<String>,
+    /// How the room's calls carry media (default `auto`).
+    #[serde(default)]
+    pub calls: Option<CallRouting>,
+}
+
+/// What a facilitator may change about a room after creating it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomSettingsRequest {
+    /// `auto` (a mesh until the call outgrows it) or `sfu` (through the SFU from the
+    /// start); honoured by servers with an SFU, from the room's next call on.
+    pub calls: CallRouting,
 }
 
 /// Whom a facilitator invites: an account by id, or a person they know as a member of
@@ -157,6 +170,7 @@ impl Mentoring {
                 agreement,
                 member_limit,
                 history_visible: request.history_visible,
+                calls: request.calls.unwrap_or(CallRouting::Auto),
                 creator: principal.account.clone(),
                 creator_member: MemberId::random(),
                 creator_name: name,
@@ -185,6 +199,32 @@ impl Mentoring {
             ));
         }
         Ok(ctx)
+    }
+
+    /// A facilitator changes the room's settings. A change is recorded on the timeline
+    /// (`room_calls_changed`), so every member sees it and who made it; setting what is
+    /// already set records nothing.
+    pub async fn update_room_settings(
+        &self,
+        principal: &Principal,
+        raw_room: &str,
+        request: &RoomSettingsRequest,
+    ) -> DomainResult<ConversationSummary> {
+        let ctx = self.facilitator_ctx(principal, raw_room).await?;
+        let changed = self
+            .store
+            .set_room_calls(RoomCallsChange {
+                conversation: ctx.conversation.clone(),
+                calls: request.calls,
+                by: ctx.member.clone(),
+                now: now_millis(),
+            })
+            .await?;
+        if let Some((appended, meta)) = changed {
+            self.publish_system(&ctx.conversation, appended, &meta);
+        }
+        self.refresh_member(&principal.account, &ctx.conversation)
+            .await
     }
 
     /// Invites one person; they are told live and see the room's title and agreement.

@@ -144,6 +144,8 @@ impl Mentoring {
             } else {
                 None
             },
+            calls: (conversation.kind == ConversationKind::Room && !gated)
+                .then_some(conversation.calls),
             members,
         })
     }

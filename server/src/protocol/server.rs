@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::codes::ErrorCode;
 use super::system::SystemKind;
 use super::vocabulary::{
-    ConversationKind, ConversationState, MemberRole, Origin, PartyRole, RelationshipState,
-    Response, RoomKind, ViewerRole,
+    CallRouting, ConversationKind, ConversationState, MemberRole, Origin, PartyRole,
+    RelationshipState, Response, RoomKind, ViewerRole,
 };
 use crate::ids::{ConversationId, MemberId, Millis, RelationshipId, Seq};
 
@@ -146,6 +146,9 @@ pub struct ConversationSummary {
     pub agreement_required: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agreement: Option<String>,
+    /// Rooms (once the agreement is accepted): how calls carry media.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls: Option<CallRouting>,
     pub members: Vec<MemberView>,
 }
 

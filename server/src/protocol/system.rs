@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::vocabulary::MemberRole;
+use super::vocabulary::{CallRouting, MemberRole};
 use crate::ids::{MemberId, RelationshipId};
 
 /// One membership or life-cycle change recorded in a conversation's timeline.
@@ -61,6 +61,11 @@ pub enum SystemKind {
         member: MemberId,
         display_name: String,
     },
+    /// A facilitator changed how the room's calls carry media (from the next call on).
+    RoomCallsChanged {
+        calls: CallRouting,
+        by: MemberId,
+    },
     /// A stored event this version cannot read (written by a newer one): passed on as
     /// it was stored.
     #[serde(skip)]
@@ -72,6 +77,8 @@ pub enum SystemKind {
 struct Fields<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     by: Option<&'a MemberId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    calls: Option<CallRouting>,
     #[serde(skip_serializing_if = "Option::is_none")]
     display_name: Option<&'a str>,
     kind: &'static str,
@@ -87,6 +94,7 @@ impl<'a> Fields<'a> {
     fn of(kind: &'static str) -> Self {
         Fields {
             by: None,
+            calls: None,
             display_name: None,
             kind,
             member: None,
@@ -139,6 +147,7 @@ impl SystemKind {
             | SystemKind::IdentityRevealed { member, .. } => Some(member),
             SystemKind::RelationshipActive { .. }
             | SystemKind::RelationshipEnded { .. }
+            | SystemKind::RoomCallsChanged { .. }
             | SystemKind::Unrecognised(_) => None,
         }
     }
@@ -171,6 +180,11 @@ impl SystemKind {
                 member,
                 display_name,
             } => Fields::named("identity_revealed", member, display_name),
+            SystemKind::RoomCallsChanged { calls, by } => Fields {
+                by: Some(by),
+                calls: Some(*calls),
+                ..Fields::of("room_calls_changed")
+            },
             SystemKind::Unrecognised(_) => return None,
         })
     }
@@ -243,6 +257,10 @@ mod tests {
                 member: m,
                 display_name: "Dr Real".into(),
             },
+            SystemKind::RoomCallsChanged {
+                calls: CallRouting::Sfu,
+                by: member("m_f"),
+            },
         ]
     }
 
@@ -267,6 +285,10 @@ mod tests {
         assert_eq!(
             texts[9],
             r#"{"by":"m_f","kind":"role_changed","member":"m_a","role":"facilitator"}"#
+        );
+        assert_eq!(
+            texts[11],
+            r#"{"by":"m_f","calls":"sfu","kind":"room_calls_changed"}"#
         );
         for text in texts {
             // What a generic JSON object (sorted keys) makes of it is the same text.

@@ -76,6 +76,14 @@ words! {
         Peer = "peer",
     }
 
+    /// How a room's calls carry media: as a mesh until they outgrow it, then through
+    /// the SFU (`auto`), or through the SFU from the first participant (`sfu`). A server
+    /// without an SFU runs every call as a mesh whatever the room says.
+    pub enum CallRouting {
+        Auto = "auto",
+        Sfu = "sfu",
+    }
+
     /// Where a mentoring relationship is in its life cycle.
     pub enum RelationshipState {
         /// Waiting for every party's answer.
@@ -182,6 +190,7 @@ mod tests {
         round_trips(ConversationKind::ALL);
         round_trips(ConversationState::ALL);
         round_trips(RoomKind::ALL);
+        round_trips(CallRouting::ALL);
         round_trips(RelationshipState::ALL);
         round_trips(Origin::ALL);
         round_trips(PartyRole::ALL);

@@ -11,6 +11,7 @@ use crate::ids::{CallId, MemberId, now_millis};
 use crate::mentoring::MemberCtx;
 use crate::protocol::ServerFrame;
 use crate::protocol::call::{CallEvent, Media, Reason};
+use crate::protocol::vocabulary::CallRouting;
 
 impl Signalling {
     pub(super) async fn start_call(
@@ -21,7 +22,11 @@ impl Signalling {
         media: Media,
     ) -> Result<(), Refusal> {
         let account = device.account().clone();
-        let (ctx, relay_only) = self.membership(&account, raw_conversation).await?;
+        let super::Standing {
+            ctx,
+            relay_only,
+            routing,
+        } = self.membership(&account, raw_conversation).await?;
         ctx.check_post()?;
         self.check_relay_possible(relay_only)?;
         if self.registry.participating(&account).await?.is_some() {
@@ -96,6 +101,11 @@ impl Signalling {
         metrics::counter!("mentorhub_calls_started_total").increment(1);
         tracing::info!(call = %call.id, conversation = %call.conversation, media = media.as_str(), "call started");
         self.devices.insert(device.id(), device.clone());
+        let call = if live && routing == CallRouting::Sfu {
+            self.start_on_sfu(call, &caller.member).await
+        } else {
+            call
+        };
         let view = self.view(&call, &caller, reference, false);
         device.send(&ServerFrame::Call(CallEvent::Started(view)));
         if live {
@@ -116,7 +126,9 @@ impl Signalling {
         let account = device.account().clone();
         let id = CallId::parse(raw_call).ok_or_else(no_call)?;
         let found = self.registry.get(&id).await?.ok_or_else(no_call)?;
-        let (ctx, relay_only) = match self.membership(&account, found.conversation.as_str()).await {
+        let super::Standing {
+            ctx, relay_only, ..
+        } = match self.membership(&account, found.conversation.as_str()).await {
             Ok(found) => found,
             Err(refusal) if refusal.code == crate::protocol::ErrorCode::NotFound => {
                 return Err(no_call());

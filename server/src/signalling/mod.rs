@@ -56,9 +56,17 @@ use crate::error::Refusal;
 use crate::ids::{AccountId, CallId, ConversationId};
 use crate::mentoring::MemberCtx;
 use crate::protocol::call::{CallRequest, CallView, IceConfig, IcePolicy, Reason};
-use crate::protocol::vocabulary::ConversationState;
+use crate::protocol::vocabulary::{CallRouting, ConversationState};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::store::{CallRecord, Store};
+
+/// What signalling reads of an account's membership of a call's conversation.
+struct Standing {
+    ctx: MemberCtx,
+    /// Pseudonymous there: relay-only in its calls.
+    relay_only: bool,
+    routing: CallRouting,
+}
 
 /// A live connection as signalling sees it (the hub's connection handle).
 pub trait DeviceLink: Send + Sync + 'static {
@@ -277,7 +285,7 @@ impl Signalling {
         conversation: Option<&str>,
     ) -> Result<IceConfig, Refusal> {
         let relay_only = match conversation {
-            Some(raw) => self.membership(account, raw).await?.1,
+            Some(raw) => self.membership(account, raw).await?.relay_only,
             None => false,
         };
         Ok(self.ice.config(account, policy(relay_only)))
@@ -380,12 +388,12 @@ impl Signalling {
     }
 
     /// The account's standing in a conversation (with the blocks that apply there),
-    /// and whether it is pseudonymous there.
+    /// whether it is pseudonymous there, and how the conversation's calls carry media.
     async fn membership(
         &self,
         account: &AccountId,
         raw_conversation: &str,
-    ) -> Result<(MemberCtx, bool), Refusal> {
+    ) -> Result<Standing, Refusal> {
         let conversation =
             ConversationId::parse(raw_conversation).ok_or_else(Refusal::not_found)?;
         let membership = self
@@ -395,10 +403,11 @@ impl Signalling {
             .filter(|m| m.conversation.state != ConversationState::Closed)
             .ok_or_else(Refusal::not_found)?;
         let blocks = self.store.block_edges(account, Some(&conversation)).await?;
-        Ok((
-            MemberCtx::from_membership(&membership).with_blocks(&blocks),
-            membership.member.pseudonymous,
-        ))
+        Ok(Standing {
+            ctx: MemberCtx::from_membership(&membership).with_blocks(&blocks),
+            relay_only: membership.member.pseudonymous,
+            routing: membership.conversation.calls,
+        })
     }
 
     /// A call the account may know of: rung or in it, or a member of its conversation.

@@ -65,6 +65,22 @@ impl Signalling {
         }
     }
 
+    /// A new call in a room set to `sfu` goes to the SFU before anyone dials. Without an
+    /// SFU, or if none answers, it starts as a mesh (with the mesh's cap) and may still
+    /// move when it grows.
+    pub(super) async fn start_on_sfu(&self, call: CallState, caller: &MemberId) -> CallState {
+        if self.sfu.is_none() {
+            return call;
+        }
+        match self.pin_room(&call.id, None, Some(caller)).await {
+            Ok(moved) => moved,
+            Err(refusal) => {
+                tracing::warn!(call = %call.id, %refusal, "could not start a call on the SFU; it starts as a mesh");
+                call
+            }
+        }
+    }
+
     /// The call's live SFU room: pinned now if it has none, moved if its instance is
     /// down.
     pub(super) async fn live_room(
@@ -231,9 +247,10 @@ impl Signalling {
         {
             return Ok(leg);
         }
-        let (ctx, _) = self
+        let ctx = self
             .membership(&me.account, call.conversation.as_str())
-            .await?;
+            .await?
+            .ctx;
         let spec = LegSpec {
             call: call.id.clone(),
             conversation: call.conversation.clone(),

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::crypto::Sealed;
 use crate::ids::{AccountId, ConversationId, MemberId, Millis, RelationshipId};
-use crate::protocol::vocabulary::{MemberRole, RoomKind};
+use crate::protocol::vocabulary::{CallRouting, MemberRole, RoomKind};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MentorProfileRecord {
@@ -38,6 +38,7 @@ pub struct NewRoom {
     pub agreement: String,
     pub member_limit: u32,
     pub history_visible: bool,
+    pub calls: CallRouting,
     pub creator: AccountId,
     pub creator_member: MemberId,
     pub creator_name: String,
@@ -125,6 +126,15 @@ pub struct MemberChanged {
     pub meta: String,
 }
 
+/// A facilitator's change of how a room's calls carry media.
+#[derive(Clone, Debug)]
+pub struct RoomCallsChange {
+    pub conversation: ConversationId,
+    pub calls: CallRouting,
+    pub by: MemberId,
+    pub now: Millis,
+}
+
 #[derive(Clone, Debug)]
 pub struct EndRelationship {
     pub id: RelationshipId,
@@ -194,4 +204,11 @@ pub trait MentoringStore: Send + Sync + 'static {
     -> Result<(Membership, Appended, String), WriteError>;
     /// Applies one membership change with its system event.
     async fn update_member(&self, update: MemberUpdate) -> Result<MemberChanged, WriteError>;
+    /// Sets how an active room's calls carry media, with a `room_calls_changed` event,
+    /// if `by` is still a facilitator who accepted the agreement (checked in the same
+    /// statement). Already so: `None`, nothing written. Otherwise `Conflict`.
+    async fn set_room_calls(
+        &self,
+        change: RoomCallsChange,
+    ) -> Result<Option<(Appended, String)>, WriteError>;
 }

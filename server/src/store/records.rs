@@ -8,8 +8,8 @@ use crate::ids::{AccountId, CallId, ConversationId, MemberId, Millis, Relationsh
 use crate::protocol::call::{Media, Reason};
 use crate::protocol::server::Settings;
 use crate::protocol::vocabulary::{
-    ConversationKind, ConversationState, MemberRole, Origin, PartyRole, RelationshipState,
-    Response, RoomKind,
+    CallRouting, ConversationKind, ConversationState, MemberRole, Origin, PartyRole,
+    RelationshipState, Response, RoomKind,
 };
 
 #[derive(Clone, Debug)]
@@ -34,6 +34,8 @@ pub struct ConversationRecord {
     pub agreement: Option<String>,
     pub member_limit: Option<u32>,
     pub history_visible: bool,
+    /// Rooms: how calls carry media (relationships: always `auto`).
+    pub calls: CallRouting,
 }
 
 #[derive(Clone, Debug)]

@@ -349,6 +349,9 @@ function systemText(event, nameOf) {
     identity_revealed: `A member revealed their identity: ${who}.`,
     agreement_accepted: `${who} accepted the agreement.`,
     role_changed: `${who} is now ${e.role === 'facilitator' ? 'a facilitator' : 'a member'}.`,
+    room_calls_changed: e.calls === 'sfu'
+      ? 'Calls in this room now always go through the media server.'
+      : 'Calls in this room go through the media server only when they grow large.',
   };
   return texts[e.kind] || (e.kind ? e.kind.replace(/_/g, ' ') : 'Update');
 }

@@ -1,5 +1,6 @@
 // Rooms: the confidentiality agreement before anything else; the member list with
-// display names and presence; the facilitator's controls (invite code, remove, mute).
+// display names and presence; the facilitator's controls (invite code, remove, mute,
+// how the room's calls carry media).
 
 import { h, render, announce } from '../dom.js';
 import { errorText } from '../protocol.js';
@@ -47,10 +48,10 @@ export function createMemberPanel(app, conversationId) {
   const tools = inviteTools(app, conversationId);
   let wasOpen = false;
 
-  async function act(path, done) {
+  async function act(path, done, body) {
     error.textContent = '';
     try {
-      const reply = await api.post(path);
+      const reply = body ? await api.put(path, body) : await api.post(path);
       done?.(reply);
     } catch (problem) {
       error.textContent = errorText(problem.code, problem.message);
@@ -76,6 +77,19 @@ export function createMemberPanel(app, conversationId) {
         },
       }, `Remove ${member.display_name}`),
     ];
+  }
+
+  /** Calls through the media server from the start (servers without one ignore it). */
+  function callsToggle(summary) {
+    const sfu = summary.calls === 'sfu';
+    return h('button', {
+      type: 'button',
+      class: 'small',
+      'aria-pressed': String(sfu),
+      onclick: () => act(`/rooms/${summary.id}/settings`, (reply) => {
+        store.onFrame({ type: 'conversation', conversation: reply.conversation });
+      }, { calls: sfu ? 'auto' : 'sfu' }),
+    }, 'Calls always through the media server');
   }
 
   function update() {
@@ -109,6 +123,7 @@ export function createMemberPanel(app, conversationId) {
           );
         }),
       ),
+      facilitator ? callsToggle(summary) : null,
       facilitator ? tools.element : null,
       isRoom
         ? h('button', {

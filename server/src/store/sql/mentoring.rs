@@ -71,7 +71,7 @@ macro_rules! impl_mentoring_store {
         use $crate::store::{
             EndRelationship, InvitationRecord, JoinRoom, JoinTicket, MemberChange, MemberChanged,
             MemberUpdate, MentorProfileRecord, MentoringStore, NewInvite, NewRoom,
-            RelationshipChanged,
+            RelationshipChanged, RoomCallsChange,
         };
         use $crate::ids::MemberId;
 
@@ -310,8 +310,8 @@ macro_rules! impl_mentoring_store {
                 let mut tx = self.write.begin().await.map_err(db_error)?;
                 sqlx::query(
                     "INSERT INTO conversations (id, kind, state, last_seq, created_at, created_by, \
-                     title, room_kind, agreement, member_limit, history_visible) \
-                     VALUES ($1, 'room', 'active', 0, $2, $3, $4, $5, $6, $7, $8)",
+                     title, room_kind, agreement, member_limit, history_visible, calls) \
+                     VALUES ($1, 'room', 'active', 0, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(room.id.as_str())
                 .bind(room.now)
@@ -321,6 +321,7 @@ macro_rules! impl_mentoring_store {
                 .bind(&room.agreement)
                 .bind(i64::from(room.member_limit))
                 .bind(i64::from(room.history_visible))
+                .bind(room.calls.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -540,6 +541,51 @@ macro_rules! impl_mentoring_store {
                     .ok_or(WriteError::TargetNotFound)?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(MemberChanged { member, event: appended, meta })
+            }
+
+            async fn set_room_calls(
+                &self,
+                change: RoomCallsChange,
+            ) -> Result<Option<(Appended, String)>, WriteError> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                let conversation = change.conversation.as_str();
+                // The facilitator's standing is part of the condition, so a facilitator
+                // demoted or removed meanwhile changes nothing.
+                let changed = sqlx::query(
+                    "UPDATE conversations SET calls = $2 \
+                     WHERE id = $1 AND kind = 'room' AND state = 'active' AND calls <> $2 \
+                     AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 \
+                       AND member_id = $3 AND role = 'facilitator' AND left_at IS NULL \
+                       AND agreed_at IS NOT NULL)",
+                )
+                .bind(conversation)
+                .bind(change.calls.as_str())
+                .bind(change.by.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+                if changed == 0 {
+                    let current: Option<String> =
+                        sqlx::query_scalar("SELECT calls FROM conversations WHERE id = $1")
+                            .bind(conversation)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                    return if current.as_deref() == Some(change.calls.as_str()) {
+                        Ok(None)
+                    } else {
+                        Err(WriteError::Conflict)
+                    };
+                }
+                let meta = crate::protocol::system::SystemKind::RoomCallsChanged {
+                    calls: change.calls,
+                    by: change.by.clone(),
+                }
+                .to_meta();
+                let appended = system_event_in(&mut tx, &change.conversation, &meta, change.now).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(Some((appended, meta)))
             }
         }
     };

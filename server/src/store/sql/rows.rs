@@ -5,7 +5,7 @@ use crate::crypto::Sealed;
 use crate::ids::{AccountId, ConversationId, MemberId, RelationshipId};
 use crate::protocol::server::Settings;
 use crate::protocol::vocabulary::{
-    ConversationKind, ConversationState, MemberRole, PartyRole, Response, RoomKind,
+    CallRouting, ConversationKind, ConversationState, MemberRole, PartyRole, Response, RoomKind,
 };
 use crate::store::{
     AccountRecord, ConversationRecord, EventKind, MemberRecord, Membership, RelationshipParty,
@@ -72,7 +72,7 @@ impl From<AccountRow> for AccountRecord {
 
 pub(crate) const CONVERSATION_COLUMNS: &str = "c.id, c.kind, c.state, c.last_seq, \
     c.created_at, c.created_by, c.title, c.room_kind, c.agreement, c.member_limit, \
-    c.history_visible";
+    c.history_visible, c.calls";
 
 pub(crate) const MEMBER_COLUMNS: &str = "m.conversation_id, m.member_id, m.account_id, \
     m.display_name, m.role, m.pseudonymous, m.agreed_at, m.visible_from, m.joined_at, \
@@ -91,6 +91,7 @@ pub(crate) struct ConversationRow {
     pub agreement: Option<String>,
     pub member_limit: Option<i64>,
     pub history_visible: i64,
+    pub calls: String,
 }
 
 impl TryFrom<ConversationRow> for ConversationRecord {
@@ -111,6 +112,7 @@ impl TryFrom<ConversationRow> for ConversationRecord {
             agreement: row.agreement,
             member_limit: row.member_limit.map(|l| l as u32),
             history_visible: row.history_visible != 0,
+            calls: word(&row.calls, CallRouting::parse, "call routing")?,
         })
     }
 }

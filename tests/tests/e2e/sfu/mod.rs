@@ -10,6 +10,7 @@
 //! | `control` | mute and removal taking effect at the SFU; a subscriber choosing the low layer |
 //! | `growth` | a call growing from a mesh of three to six on the SFU, without redialling |
 //! | `failover` | a Janus instance killed mid-call; the participants rejoin on another |
+//! | `room_setting` | a room set to `sfu`: a call of three on the SFU from the start; ignored without one |
 
 pub(crate) mod agent;
 mod control;
@@ -17,6 +18,7 @@ mod failover;
 mod growth;
 mod media;
 mod privacy;
+mod room_setting;
 
 use mentorhub::config::Secret;
 use mentorhub_tests::janus::{Janus, JanusOptions, random_secret};
