@@ -94,6 +94,7 @@ export async function startServer({ env = {}, dataDir: reuseDir, port: reusePort
     logs,
     dataDir,
     port,
+    pid: child.pid,
     /** Stops gracefully (SIGTERM: the server drains its sockets) and keeps the data. */
     halt,
     async stop() {
