@@ -86,7 +86,11 @@ test('five people in a room call each see four remote videos through the SFU', a
 
   // The fifth made it a group past the mesh: everyone is on the SFU now.
   for (const person of people) {
-    await person.page.waitForFunction(() => window.mentorhub.calls.active?.topology === 'sfu', null, { timeout: 30_000 });
+    await person.page.waitForFunction(() => window.mentorhub.calls.active?.topology === 'sfu', null, { timeout: 30_000 })
+      .catch(async (error) => {
+        const topology = await person.page.evaluate(() => window.mentorhub.calls.active?.topology);
+        assert.fail(`${person.label}: the call is ${topology}, not sfu (${error.message})\n${server.logs.join('').slice(-4000)}`);
+      });
   }
   for (const person of people) {
     const deadline = Date.now() + 90_000;
