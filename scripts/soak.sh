@@ -2,10 +2,11 @@
 # A soak: two Mentorhub nodes on one PostgreSQL database and one Redis, a few hundred
 # clients chatting slowly in pairs and rooms for an hour with churn (clean closes and
 # dropped connections, each followed by a resume) and now and then a call rung and hung
-# up. Every minute: each node's RSS, open files, async tasks and the delivery p99 (one
-# JSON line, with the machine's load average). At the end: every member holds every
-# event of its conversation exactly once, each node's RSS is within 10 % of its 5-minute
-# value, and neither node logged an ERROR. Not part of the test command.
+# up. Every minute: each node's RSS (and its anonymous part), open files, async tasks and
+# the delivery p99 (one JSON line, with the machine's load average). At the end: every
+# member holds every event of its conversation exactly once, each node's anonymous memory
+# (RssAnon) is within 10 % of its 5-minute value, and neither node logged an ERROR. Not
+# part of the test command.
 #
 #   bash scripts/soak.sh                     # 60 minutes
 #   SOAK_MINUTES=10 bash scripts/soak.sh     # shorter

@@ -38,6 +38,10 @@ struct Args {
     /// The sender reconnects every cycle (instead of one connection for the whole run).
     #[arg(long)]
     fresh_sender: bool,
+    /// Scrape `/metrics` before each measurement, as Prometheus would (by default
+    /// nothing scrapes: the node's own upkeep must keep its histograms bounded).
+    #[arg(long)]
+    scrape: bool,
 }
 
 /// glibc's totals over all arenas (`malloc_stats`), in bytes.
@@ -68,14 +72,15 @@ async fn main() {
 
     let start = (rss_kib(pid), heap(node, pid));
     println!(
-        "{:>5} {:>10} {:>10} {:>12} {:>12} {:>6} {:>6}",
-        "cycle", "stalled", "after", "heap system", "heap in use", "conns", "tasks"
+        "{:>5} {:>10} {:>10} {:>10} {:>12} {:>12} {:>6} {:>6}",
+        "cycle", "stalled", "after", "anon", "heap system", "heap in use", "conns", "tasks"
     );
     println!(
-        "{:>5} {:>10} {:>10} {:>12} {:>12}",
+        "{:>5} {:>10} {:>10} {:>10} {:>12} {:>12}",
         "start",
         "",
         start.0,
+        status_kib(pid, "RssAnon:"),
         start.1.system / 1024,
         start.1.in_use / 1024
     );
@@ -108,11 +113,12 @@ async fn main() {
         cursor = head;
         reader.close().await;
         tokio::time::sleep(Duration::from_secs(1)).await;
+        let (connections, tasks) = liveness(node, args.scrape).await;
         let after = heap(node, pid);
-        let (connections, tasks) = liveness(node).await;
         println!(
-            "{cycle:>5} {stalled_rss:>10} {:>10} {:>12} {:>12} {connections:>6} {tasks:>6}",
+            "{cycle:>5} {stalled_rss:>10} {:>10} {:>10} {:>12} {:>12} {connections:>6} {tasks:>6}",
             rss_kib(pid),
+            status_kib(pid, "RssAnon:"),
             after.system / 1024,
             after.in_use / 1024
         );
@@ -121,20 +127,28 @@ async fn main() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let trimmed = heap(node, pid);
     println!(
-        "{:>5} {:>10} {:>10} {:>12} {:>12}",
+        "{:>5} {:>10} {:>10} {:>10} {:>12} {:>12}",
         "trim",
         "",
         rss_kib(pid),
+        status_kib(pid, "RssAnon:"),
         trimmed.system / 1024,
         trimmed.in_use / 1024
     );
-    println!("(KiB; RSS from /proc, heap from glibc's malloc_stats)");
+    println!(
+        "(KiB; RSS and its anonymous part from /proc, heap from glibc's malloc_stats; \
+         file-backed pages were {} KiB)",
+        status_kib(pid, "RssFile:")
+    );
 }
 
-/// Open WebSockets (`/readyz`) and live async tasks (`/metrics`) on the server.
-async fn liveness(node: &ServerProcess) -> (u64, u64) {
+/// Open WebSockets (`/readyz`) and, when scraping, live async tasks (`/metrics`).
+async fn liveness(node: &ServerProcess, scrape: bool) -> (u64, u64) {
     let (_, ready) = node.rest.get_text("/readyz").await;
     let ready: serde_json::Value = serde_json::from_str(&ready).unwrap_or_default();
+    if !scrape {
+        return (ready["connections"].as_u64().unwrap_or(0), 0);
+    }
     let (_, metrics) = node.rest.get_text("/metrics").await;
     let tasks = metrics
         .lines()
@@ -158,10 +172,15 @@ fn welcome_head(client: &WsClient, conversation: &str) -> u64 {
 }
 
 fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// One `kB` line of `/proc/PID/status`.
+fn status_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }

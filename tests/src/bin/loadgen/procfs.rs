@@ -18,6 +18,9 @@ pub struct ProcSample {
     pub user_sec: f64,
     pub sys_sec: f64,
     pub rss_kib: u64,
+    /// The anonymous part of the RSS: the process's own memory, without the pages of its
+    /// binary and libraries that the kernel drops and re-reads under memory pressure.
+    pub anon_kib: u64,
     pub hwm_kib: u64,
 }
 
@@ -55,6 +58,8 @@ pub fn sample(pid: u32) -> ProcSample {
             };
             if line.starts_with("VmRSS:") {
                 out.rss_kib = value();
+            } else if line.starts_with("RssAnon:") {
+                out.anon_kib = value();
             } else if line.starts_with("VmHWM:") {
                 out.hwm_kib = value();
             }
