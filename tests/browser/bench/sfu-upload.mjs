@@ -137,16 +137,18 @@ async function measure(topology) {
       await ring.getByRole('button', { name: 'Accept', exact: true }).click();
       await person.page.locator('.call').waitFor();
     }
+    // Every page should play five remote videos; on a loaded machine some may not within
+    // the time allowed: the run goes on and says how many played.
+    const deadline = Date.now() + 120_000;
     for (const person of people) {
       const seen = await person.page.evaluate(() => window.mentorhub.calls.active?.topology);
       if (seen !== topology) throw new Error(`${person.label}: the call is ${seen}, not ${topology}`);
-      const deadline = Date.now() + 180_000;
-      while ((await playingRemoteVideos(person.page)) < PEOPLE.length - 1) {
-        if (Date.now() > deadline) throw new Error(`${person.label}: not every remote video plays`);
+      while ((await playingRemoteVideos(person.page)) < PEOPLE.length - 1 && Date.now() < deadline) {
         await person.page.waitForTimeout(1000);
       }
     }
     await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
+    const playingBefore = await Promise.all(people.map((p) => playingRemoteVideos(p.page)));
 
     const before = await Promise.all(people.map((p) => rtpBytes(p.page)));
     const cpuBefore = { mentorhub: await cpuSeconds(server.pid), janus: janus ? await cpuSeconds(janus.pid) : 0 };
@@ -155,6 +157,7 @@ async function measure(topology) {
     const after = await Promise.all(people.map((p) => rtpBytes(p.page)));
     const cpuAfter = { mentorhub: await cpuSeconds(server.pid), janus: janus ? await cpuSeconds(janus.pid) : 0 };
     const seconds = (Date.now() - started) / 1000;
+    const playingAfter = await Promise.all(people.map((p) => playingRemoteVideos(p.page)));
 
     const kbps = (bytes) => (bytes * 8) / seconds / 1000;
     const upload = people.map((_, i) => kbps(after[i].sent - before[i].sent));
@@ -164,6 +167,7 @@ async function measure(topology) {
       topology,
       seconds: Math.round(seconds * 10) / 10,
       connections: after.map((a) => a.connections),
+      remote_videos_playing: { before: playingBefore, after: playingAfter },
       upload_kbps: upload.map(Math.round),
       download_kbps: download.map(Math.round),
       upload_mean_kbps: Math.round(upload.reduce((a, b) => a + b, 0) / upload.length),
@@ -182,7 +186,9 @@ async function measure(topology) {
 const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot }).toString().trim();
 const results = [];
 for (const topology of ['mesh', 'sfu']) {
-  results.push(await measure(topology));
+  const result = await measure(topology);
+  console.error(`${topology}: ${JSON.stringify(result)}`); // as it comes, for long runs
+  results.push(result);
 }
 if (asJson) {
   console.log(JSON.stringify({ commit, window_seconds: windowSeconds, warmup_seconds: warmupSeconds, results }, null, 2));
