@@ -55,22 +55,38 @@ async function loadAverage() {
   return (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
 }
 
-/** Bytes this page has sent and received over all its open peer connections. */
+/** Bytes sent and received so far, per open peer connection of the page (by an id the
+ * page gives each connection). */
 function rtpBytes(page) {
   return page.evaluate(async () => {
-    let sent = 0;
-    let received = 0;
-    let connections = 0;
-    for (const pc of window.__benchPeerConnections || []) {
+    const byConnection = {};
+    for (const [i, pc] of (window.__benchPeerConnections || []).entries()) {
       if (pc.connectionState === 'closed') continue;
-      connections += 1;
+      let sent = 0;
+      let received = 0;
       (await pc.getStats()).forEach((s) => {
         if (s.type === 'outbound-rtp') sent += (s.bytesSent || 0) + (s.headerBytesSent || 0);
         if (s.type === 'inbound-rtp') received += (s.bytesReceived || 0) + (s.headerBytesReceived || 0);
       });
+      byConnection[i] = { sent, received };
     }
-    return { sent, received, connections };
+    return byConnection;
   });
+}
+
+/** What a page sent and received between two samples: connections open at the end count
+ * from their value at the start (or from zero if they are new); a connection closed
+ * meanwhile loses its bytes, so churn is reported beside the figure. */
+function delta(before, after) {
+  let sent = 0;
+  let received = 0;
+  for (const [id, now] of Object.entries(after)) {
+    sent += now.sent - (before[id]?.sent || 0);
+    received += now.received - (before[id]?.received || 0);
+  }
+  const closed = Object.keys(before).filter((id) => !(id in after)).length;
+  const opened = Object.keys(after).filter((id) => !(id in before)).length;
+  return { sent, received, closed, opened, open: Object.keys(after).length };
 }
 
 /** Remote videos on the page that play (have a picture and advance). */
@@ -160,13 +176,16 @@ async function measure(topology) {
     const playingAfter = await Promise.all(people.map((p) => playingRemoteVideos(p.page)));
 
     const kbps = (bytes) => (bytes * 8) / seconds / 1000;
-    const upload = people.map((_, i) => kbps(after[i].sent - before[i].sent));
-    const download = people.map((_, i) => kbps(after[i].received - before[i].received));
+    const moved = people.map((_, i) => delta(before[i], after[i]));
+    const upload = moved.map((m) => kbps(m.sent));
+    const download = moved.map((m) => kbps(m.received));
     const perParticipant = (from, to) => ((to - from) / seconds / PEOPLE.length) * 100;
     return {
       topology,
       seconds: Math.round(seconds * 10) / 10,
-      connections: after.map((a) => a.connections),
+      connections: moved.map((m) => m.open),
+      connections_closed_during_window: moved.map((m) => m.closed),
+      connections_opened_during_window: moved.map((m) => m.opened),
       remote_videos_playing: { before: playingBefore, after: playingAfter },
       upload_kbps: upload.map(Math.round),
       download_kbps: download.map(Math.round),
