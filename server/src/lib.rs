@@ -9,6 +9,7 @@
 //! | [`auth`] | JWT verification into a [`auth::Principal`]; token minting for `--dev` and operators |
 //! | [`ids`] | random, unlinkable id newtypes |
 //! | [`crypto`] | encryption of message bodies at rest (XChaCha20-Poly1305, key ids for rotation) |
+//! | [`display_name`] | what may be a display name; look-alike names compared by confusable skeleton |
 //! | [`protocol`] | every wire frame, error codes and close codes |
 //! | [`error`] | [`error::Refusal`]: the one refusal (stable code + message) REST and the socket answer with |
 //! | [`store`] | the [`store::Store`] trait and its SQL implementation (SQLite, PostgreSQL) |
@@ -30,6 +31,7 @@ pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod crypto;
+pub mod display_name;
 pub mod error;
 pub mod http;
 pub mod hub;

@@ -12,6 +12,7 @@
 use serde::Deserialize;
 
 use crate::auth::{Principal, Role};
+use crate::display_name::{NameProblem, comparison_key};
 use crate::error::{DomainResult, Refusal};
 use crate::ids::{AccountId, ConversationId, MemberId, RelationshipId, now_millis};
 use crate::protocol::ErrorCode;
@@ -109,19 +110,29 @@ fn party(
 }
 
 impl Mentoring {
+    /// A name someone chose to be shown under (see [`crate::display_name`]): no
+    /// invisible or text-reordering characters, and none of the placeholders the server
+    /// shows for a mentee who has not chosen yet.
     pub(crate) fn check_display_name(&self, name: &str) -> DomainResult<String> {
-        let name = name.trim();
-        let ok = !name.is_empty()
-            && name.chars().count() <= self.limits.max_display_name_chars
-            && !name.chars().any(char::is_control);
-        if ok {
-            Ok(name.to_owned())
-        } else {
-            Err(Refusal::invalid(format!(
-                "display names are 1–{} printable characters",
-                self.limits.max_display_name_chars
-            )))
+        let max = self.limits.max_display_name_chars;
+        let name = crate::display_name::check(name, max).map_err(|problem| {
+            Refusal::invalid(match problem {
+                NameProblem::Invisible => "display names cannot contain invisible, formatting or \
+                     text-direction characters, or spaces other than the plain space"
+                    .to_owned(),
+                NameProblem::Empty | NameProblem::TooLong => {
+                    format!("display names are 1–{max} characters")
+                }
+            })
+        })?;
+        let key = comparison_key(&name);
+        if [Origin::Assigned, Origin::Offered]
+            .iter()
+            .any(|origin| comparison_key(unnamed_mentee(*origin)) == key)
+        {
+            return Err(Refusal::new(ErrorCode::NameTaken, "this name is reserved"));
         }
+        Ok(name)
     }
 
     /// The name a mentee or room member appears under: the chosen pseudonym, else

@@ -155,7 +155,9 @@ pub struct RelationshipChanged {
 pub trait MentoringStore: Send + Sync + 'static {
     // ---- directory -------------------------------------------------------------
 
-    async fn upsert_mentor_profile(&self, profile: &MentorProfileRecord) -> StoreResult<()>;
+    /// Publishes or replaces a profile; a name that looks like another mentor's is
+    /// `NameTaken`.
+    async fn upsert_mentor_profile(&self, profile: &MentorProfileRecord) -> Result<(), WriteError>;
     async fn mentor_profile(&self, account: &AccountId)
     -> StoreResult<Option<MentorProfileRecord>>;
     async fn mentor_profiles(&self) -> StoreResult<Vec<MentorProfileRecord>>;

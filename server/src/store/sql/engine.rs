@@ -337,8 +337,8 @@ macro_rules! impl_sql_store {
                 for party in &new.parties {
                     sqlx::query(
                         "INSERT INTO members (conversation_id, member_id, account_id, display_name, \
-                         role, pseudonymous, agreed_at, visible_from, joined_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7)",
+                         role, pseudonymous, agreed_at, visible_from, joined_at, name_key) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7, $8)",
                     )
                     .bind(new.conversation.as_str())
                     .bind(party.member.as_str())
@@ -347,6 +347,7 @@ macro_rules! impl_sql_store {
                     .bind(party.role.as_str())
                     .bind(i64::from(party.pseudonymous))
                     .bind(new.now)
+                    .bind($crate::display_name::comparison_key(&party.display_name))
                     .execute(&mut *tx)
                     .await
                     .map_err(unique_as_name_taken)?;
@@ -454,13 +455,14 @@ macro_rules! impl_sql_store {
                 }
                 if let (true, Some((name, pseudonymous))) = (change.accept, &change.display_name) {
                     sqlx::query(
-                        "UPDATE members SET display_name = $3, pseudonymous = $4 \
+                        "UPDATE members SET display_name = $3, pseudonymous = $4, name_key = $5 \
                          WHERE conversation_id = $1 AND account_id = $2",
                     )
                     .bind(current.conversation.as_str())
                     .bind(change.account.as_str())
                     .bind(name)
                     .bind(i64::from(*pseudonymous))
+                    .bind($crate::display_name::comparison_key(name))
                     .execute(&mut *tx)
                     .await
                     .map_err(unique_as_name_taken)?;

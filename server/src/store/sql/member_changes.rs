@@ -43,10 +43,12 @@ pub(crate) fn change_meta(member: &MemberId, change: &MemberChange) -> String {
     }
 }
 
-/// The one value a membership change writes (bound as `$3` after the ids).
+/// The one value a membership change writes (bound as `$3` after the ids; a name also
+/// binds its comparison key as `$4`).
 pub(crate) enum ChangeValue {
     Int(i64),
     Text(String),
+    Name(String),
 }
 
 pub(crate) fn change_statement(change: &MemberChange, now: i64) -> (&'static str, ChangeValue) {
@@ -68,9 +70,9 @@ pub(crate) fn change_statement(change: &MemberChange, now: i64) -> (&'static str
             ChangeValue::Text(role.as_str().to_owned()),
         ),
         MemberChange::Reveal { display_name } => (
-            "UPDATE members SET display_name = $3, pseudonymous = 0 \
+            "UPDATE members SET display_name = $3, name_key = $4, pseudonymous = 0 \
              WHERE conversation_id = $1 AND member_id = $2",
-            ChangeValue::Text(display_name.clone()),
+            ChangeValue::Name(display_name.clone()),
         ),
     }
 }

@@ -148,15 +148,16 @@ macro_rules! impl_mentoring_store {
 
         #[async_trait::async_trait]
         impl MentoringStore for SqlStore<$db> {
-            async fn upsert_mentor_profile(&self, p: &MentorProfileRecord) -> StoreResult<()> {
+            async fn upsert_mentor_profile(&self, p: &MentorProfileRecord) -> Result<(), WriteError> {
                 sqlx::query(
                     "INSERT INTO mentor_profiles (account_id, display_name, specialty, interests, \
-                     languages, bio, accepting, capacity, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account_id) DO UPDATE \
+                     languages, bio, accepting, capacity, updated_at, name_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (account_id) DO UPDATE \
                      SET display_name = excluded.display_name, specialty = excluded.specialty, \
                      interests = excluded.interests, languages = excluded.languages, \
                      bio = excluded.bio, accepting = excluded.accepting, \
-                     capacity = excluded.capacity, updated_at = excluded.updated_at",
+                     capacity = excluded.capacity, updated_at = excluded.updated_at, \
+                     name_key = excluded.name_key",
                 )
                 .bind(p.account.as_str())
                 .bind(&p.display_name)
@@ -167,9 +168,10 @@ macro_rules! impl_mentoring_store {
                 .bind(i64::from(p.accepting))
                 .bind(i64::from(p.capacity))
                 .bind(p.updated_at)
+                .bind($crate::display_name::comparison_key(&p.display_name))
                 .execute(&self.write)
                 .await
-                .map_err(db_error)?;
+                .map_err(unique_as_name_taken)?;
                 Ok(())
             }
 
@@ -327,8 +329,8 @@ macro_rules! impl_mentoring_store {
                 .map_err(db_error)?;
                 sqlx::query(
                     "INSERT INTO members (conversation_id, member_id, account_id, display_name, \
-                     role, pseudonymous, agreed_at, visible_from, joined_at) \
-                     VALUES ($1, $2, $3, $4, 'facilitator', $5, $6, 0, $6)",
+                     role, pseudonymous, agreed_at, visible_from, joined_at, name_key) \
+                     VALUES ($1, $2, $3, $4, 'facilitator', $5, $6, 0, $6, $7)",
                 )
                 .bind(room.id.as_str())
                 .bind(room.creator_member.as_str())
@@ -336,6 +338,7 @@ macro_rules! impl_mentoring_store {
                 .bind(&room.creator_name)
                 .bind(i64::from(room.creator_pseudonymous))
                 .bind(room.now)
+                .bind($crate::display_name::comparison_key(&room.creator_name))
                 .execute(&mut *tx)
                 .await
                 .map_err(unique_as_name_taken)?;
@@ -469,12 +472,12 @@ macro_rules! impl_mentoring_store {
                 let visible_from = if history_visible != 0 { 0 } else { appended.seq as i64 };
                 let sql = if existing.is_some() {
                     "UPDATE members SET display_name = $4, pseudonymous = $5, role = 'member', \
-                     agreed_at = NULL, visible_from = $6, joined_at = $7, left_at = NULL \
-                     WHERE conversation_id = $1 AND member_id = $2 AND account_id = $3"
+                     agreed_at = NULL, visible_from = $6, joined_at = $7, left_at = NULL, \
+                     name_key = $8 WHERE conversation_id = $1 AND member_id = $2 AND account_id = $3"
                 } else {
                     "INSERT INTO members (conversation_id, member_id, account_id, display_name, \
-                     role, pseudonymous, agreed_at, visible_from, joined_at) \
-                     VALUES ($1, $2, $3, $4, 'member', $5, NULL, $6, $7)"
+                     role, pseudonymous, agreed_at, visible_from, joined_at, name_key) \
+                     VALUES ($1, $2, $3, $4, 'member', $5, NULL, $6, $7, $8)"
                 };
                 sqlx::query(sql)
                     .bind(conversation.as_str())
@@ -484,6 +487,7 @@ macro_rules! impl_mentoring_store {
                     .bind(i64::from(join.pseudonymous))
                     .bind(visible_from)
                     .bind(join.now)
+                    .bind($crate::display_name::comparison_key(&join.display_name))
                     .execute(&mut *tx)
                     .await
                     .map_err(unique_as_name_taken)?;
@@ -531,6 +535,10 @@ macro_rules! impl_mentoring_store {
                 let statement = match value {
                     ChangeValue::Int(v) => statement.bind(v),
                     ChangeValue::Text(t) => statement.bind(t),
+                    ChangeValue::Name(name) => {
+                        let key = $crate::display_name::comparison_key(&name);
+                        statement.bind(name).bind(key)
+                    }
                 };
                 statement.execute(&mut *tx).await.map_err(unique_as_name_taken)?;
                 let member = current_member_in(&mut tx, conversation, update.member.as_str())

@@ -454,3 +454,93 @@ async fn unlinkable_block_tells_nothing_to_either_side() {
     assert_eq!(his["threads"], json!([]), "{his}");
     app.shutdown().await;
 }
+
+/// The four ways to look like "Dr Bob Banda": a zero-width space, a Cyrillic "о", a
+/// right-to-left override, a no-break space; and the answer each gets.
+const LOOK_ALIKES: [(&str, u16, &str); 4] = [
+    ("Dr Bob\u{200B} Banda", 400, "invalid_frame"),
+    ("Dr B\u{043E}b Banda", 409, "name_taken"),
+    ("Dr Bob \u{202E}adnaB", 400, "invalid_frame"),
+    ("Dr Bob\u{00A0}Banda", 400, "invalid_frame"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlinkable_look_alike_names_are_refused_in_rooms_and_the_directory() {
+    let app = spawn_app().await;
+    let rest = &app.rest;
+    let bob = rest.login("Robert Banda", "mentor").await;
+    let mimic = rest.login("Mallory Mimic", "mentor").await;
+    let joiner = rest.login("Jo Joiner", "mentee").await;
+
+    // In a room whose facilitator is "Dr Bob Banda".
+    let room = create_room(
+        rest,
+        &bob,
+        json!({"title": "Circle", "display_name": "Dr Bob Banda"}),
+    )
+    .await;
+    let code = invite_code(rest, &bob, &room).await;
+    for (name, status, code_expected) in LOOK_ALIKES {
+        let refused = rest
+            .post(
+                "/api/rooms/join",
+                Some(&joiner.token),
+                &json!({"code": code, "pseudonym": name}),
+            )
+            .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (status, code_expected),
+            "joining as {name:?}: {:?}",
+            refused.body
+        );
+    }
+    // A refused name used nothing up: the same code still lets her in under her own.
+    let joined = join_with_code(rest, &joiner, &code, Some("Wren")).await;
+    assert_eq!(joined["id"], room.as_str(), "{joined}");
+
+    // In the directory.
+    let published = rest
+        .put(
+            "/api/me/mentor-profile",
+            Some(&bob.token),
+            &json!({"display_name": "Dr Bob Banda", "specialty": "Surgery"}),
+        )
+        .await;
+    assert_eq!(published.status, 200, "{:?}", published.body);
+    for (name, status, code_expected) in
+        LOOK_ALIKES
+            .iter()
+            .copied()
+            .chain([("DR BOB BANDA", 409, "name_taken")])
+    {
+        let refused = rest
+            .put(
+                "/api/me/mentor-profile",
+                Some(&mimic.token),
+                &json!({"display_name": name, "specialty": "Surgery"}),
+            )
+            .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (status, code_expected),
+            "publishing {name:?}: {:?}",
+            refused.body
+        );
+    }
+    let listed = rest.get("/api/mentors", Some(&joiner.token)).await.ok();
+    assert_eq!(
+        listed["mentors"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    // Bob can still change his own profile under his name.
+    rest.put(
+        "/api/me/mentor-profile",
+        Some(&bob.token),
+        &json!({"display_name": "Dr Bob Banda", "specialty": "Paediatric surgery"}),
+    )
+    .await
+    .ok();
+    app.shutdown().await;
+}
