@@ -26,6 +26,10 @@ use tracing_subscriber::layer::{Context, Filter};
 /// One line per cause per this interval (plus the count of the rest).
 pub const INTERVAL: Duration = Duration::from_secs(10);
 
+/// The target of the summary lines. They all come from one statement, so they are
+/// never throttled themselves: several causes closing together each get their line.
+const SUMMARY_TARGET: &str = "mentorhub::log";
+
 #[derive(Clone)]
 pub struct Throttle {
     interval: Duration,
@@ -58,7 +62,7 @@ impl Throttle {
 
     /// Whether this event is written: the first of its callsite in a window is.
     fn admit(&self, meta: &'static Metadata<'static>, now: Instant) -> bool {
-        if *meta.level() > Level::WARN {
+        if *meta.level() > Level::WARN || meta.target() == SUMMARY_TARGET {
             return true;
         }
         let Ok(mut windows) = self.windows.lock() else {
@@ -121,18 +125,22 @@ impl Throttle {
                 loop {
                     std::thread::sleep(throttle.interval / 2);
                     for left in throttle.close_expired(Instant::now()) {
-                        tracing::warn!(
-                            target: "mentorhub::log",
-                            suppressed = left.suppressed,
-                            level = %left.level,
-                            of = %left.of,
-                            interval_secs = throttle.interval.as_secs(),
-                            "repeated log lines left out"
-                        );
+                        report(&left, throttle.interval);
                     }
                 }
             });
     }
+}
+
+fn report(left: &LeftOut, interval: Duration) {
+    tracing::warn!(
+        target: SUMMARY_TARGET,
+        suppressed = left.suppressed,
+        level = %left.level,
+        of = %left.of,
+        interval_secs = interval.as_secs(),
+        "repeated log lines left out"
+    );
 }
 
 fn describe(meta: &Metadata<'_>) -> String {
@@ -212,6 +220,32 @@ mod tests {
         assert_eq!(left[0].level, Level::ERROR);
         assert!(left[0].of.contains("log_throttle.rs"), "{}", left[0].of);
         assert!(throttle.close_expired(later).is_empty(), "reported once");
+    }
+
+    #[test]
+    fn every_summary_is_written_even_when_many_causes_close_together() {
+        let throttle = Throttle::new(Duration::from_secs(3600));
+        let written = Written::default();
+        let subscriber =
+            tracing_subscriber::registry().with(written.clone().with_filter(throttle.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            for suppressed in 1..=3 {
+                let left = LeftOut {
+                    suppressed,
+                    level: Level::ERROR,
+                    of: format!("cause {suppressed}"),
+                };
+                report(&left, Duration::from_secs(10));
+            }
+        });
+        let summaries = written
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("WARN"))
+            .count();
+        assert_eq!(summaries, 3, "one line per closed window");
     }
 
     #[test]
