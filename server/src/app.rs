@@ -8,11 +8,10 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -46,36 +45,6 @@ pub struct App {
     signalling: Arc<Signalling>,
     sockets: TaskTracker,
     grace: Duration,
-}
-
-/// How often histogram samples are folded into their summaries.
-const METRICS_UPKEEP: Duration = Duration::from_secs(5);
-
-/// The process-wide Prometheus recorder (a recorder can be installed only once).
-///
-/// A histogram keeps every raw sample until something folds them into its summary: a
-/// scrape does, and so does the recorder's upkeep, which the caller of
-/// `install_recorder` must run. Without it a node nobody scrapes grows by every sample
-/// (≈ 50 bytes per message sent), so a thread of its own runs it.
-fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let handle = PrometheusBuilder::new()
-                .install_recorder()
-                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle());
-            let upkeep = handle.clone();
-            let _ = std::thread::Builder::new()
-                .name("metrics-upkeep".into())
-                .spawn(move || {
-                    loop {
-                        std::thread::sleep(METRICS_UPKEEP);
-                        upkeep.run_upkeep();
-                    }
-                });
-            handle
-        })
-        .clone()
 }
 
 /// Opens the configured store (running migrations).
@@ -302,7 +271,7 @@ impl App {
                 write: config.ws.write_buffer_bytes,
                 max_write: config.ws.max_write_buffer_bytes,
             },
-            metrics: metrics_handle(),
+            metrics: crate::observability::recorder(),
             sockets: sockets.clone(),
         };
         let trusted_proxies: Arc<[ipnet::IpNet]> = Arc::from(config.http.trusted_proxies.clone());

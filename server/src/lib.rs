@@ -18,6 +18,7 @@
 //! | [`mentoring`] | conversations, messages, relationships, rooms, pseudonyms, safety |
 //! | [`signalling`] | calls: life cycle, SDP/ICE relay and sanitising, TURN credentials, embedded TURN |
 //! | [`http`] | REST routes, WebSocket upgrade, static client, health, metrics |
+//! | [`observability`] | the Prometheus series: catalogue, buckets, scrape-time gauges |
 //! | [`log_throttle`] | repeated warnings and errors written once per interval, with a count |
 //! | [`app`] | wiring: build from a [`config::Config`], bind, run until shutdown |
 //!
@@ -38,6 +39,7 @@ pub mod hub;
 pub mod ids;
 pub mod log_throttle;
 pub mod mentoring;
+pub mod observability;
 pub mod protocol;
 pub mod signalling;
 pub mod store;

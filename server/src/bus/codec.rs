@@ -14,10 +14,13 @@
 //!                                3 change · u64 seq · u64 target · blob json
 //!                                  (an event that changes an earlier message)
 //!   kind 1 probe:    u64 nonce
+//! · u64 sent at (Unix ms; optional: a decoder ignores trailing bytes, so nodes
+//!   that predate it and nodes that write it read each other)
 //! ```
 //!
 //! Every message carries its origin node id: a node ignores its own envelopes (it
-//! delivered them locally already) and recognises its own probes.
+//! delivered them locally already) and recognises its own probes. The sending time
+//! gives the receive lag operators watch; it never decides anything.
 
 use std::sync::Arc;
 
@@ -51,7 +54,12 @@ pub enum DecodeError {
     Utf8,
 }
 
+/// Encodes `wire` stamped with the current time.
 pub fn encode(wire: &Wire) -> Bytes {
+    encode_sent_at(wire, crate::ids::now_millis())
+}
+
+fn encode_sent_at(wire: &Wire, sent_at: i64) -> Bytes {
     let mut out = BytesMut::with_capacity(128);
     out.put_u8(VERSION);
     match wire {
@@ -66,6 +74,7 @@ pub fn encode(wire: &Wire) -> Bytes {
             out.put_u64(*nonce);
         }
     }
+    out.put_u64(sent_at.max(0) as u64);
     out.freeze()
 }
 
@@ -151,8 +160,19 @@ fn encode_envelope(out: &mut BytesMut, envelope: &Envelope) {
     }
 }
 
-pub fn decode(mut input: &[u8]) -> Result<Wire, DecodeError> {
+pub fn decode(input: &[u8]) -> Result<Wire, DecodeError> {
+    decode_sent_at(input).map(|(wire, _)| wire)
+}
+
+/// Decodes a message and, when the sender stamped it, when it was sent (Unix ms).
+pub fn decode_sent_at(mut input: &[u8]) -> Result<(Wire, Option<i64>), DecodeError> {
     let buf = &mut input;
+    let wire = decode_wire(buf)?;
+    let sent_at = (buf.len() >= 8).then(|| buf.get_u64() as i64);
+    Ok((wire, sent_at))
+}
+
+fn decode_wire(buf: &mut &[u8]) -> Result<Wire, DecodeError> {
     let version = get_u8(buf)?;
     if version != VERSION {
         return Err(DecodeError::Version(version));
@@ -411,6 +431,22 @@ mod tests {
     }
 
     #[test]
+    fn the_sending_time_travels_and_may_be_absent() {
+        let probe = Wire::Probe {
+            origin: Arc::from("n1"),
+            nonce: 5,
+        };
+        let stamped = encode_sent_at(&probe, 1_700_000_000_123);
+        let (_, sent_at) = decode_sent_at(&stamped).unwrap();
+        assert_eq!(sent_at, Some(1_700_000_000_123));
+        // As a node that predates the stamp writes it.
+        let unstamped = &stamped[..stamped.len() - 8];
+        let (wire, sent_at) = decode_sent_at(unstamped).unwrap();
+        assert!(matches!(wire, Wire::Probe { nonce: 5, .. }));
+        assert_eq!(sent_at, None);
+    }
+
+    #[test]
     fn garbage_is_refused_not_panicked_on() {
         assert_eq!(decode(&[]).unwrap_err(), DecodeError::Truncated);
         assert_eq!(decode(&[9, 0]).unwrap_err(), DecodeError::Version(9));
@@ -418,7 +454,8 @@ mod tests {
             origin: Arc::from("n1"),
             nonce: 1,
         });
-        for cut in 0..good.len() {
+        // Everything before the optional sending time is required.
+        for cut in 0..good.len() - 8 {
             assert!(decode(&good[..cut]).is_err(), "prefix of {cut} bytes");
         }
         assert!(matches!(

@@ -15,6 +15,7 @@ use super::extract::Body;
 use crate::auth::Role;
 use crate::bus::BusHealth;
 use crate::ids::AccountId;
+use crate::observability;
 use crate::protocol::ErrorCode;
 
 /// The process is up (liveness).
@@ -22,20 +23,41 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// The node can serve: its store answers and its bus is connected.
-pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
-    let store =
-        match tokio::time::timeout(Duration::from_secs(2), state.mentoring.store().ping()).await {
+/// Where the node stands: what `/readyz` answers and `/metrics` exports as gauges.
+struct Readiness {
+    store: String,
+    bus: String,
+    draining: bool,
+}
+
+impl Readiness {
+    async fn check(state: &HttpState) -> Readiness {
+        let ping = tokio::time::timeout(Duration::from_secs(2), state.mentoring.store().ping());
+        let store = match ping.await {
             Ok(Ok(())) => "up".to_owned(),
             Ok(Err(error)) => format!("down: {error}"),
             Err(_) => "down: timeout".to_owned(),
         };
-    let bus = match state.bus.health().await {
-        BusHealth::Up => "up".to_owned(),
-        BusHealth::Down(why) => format!("down: {why}"),
-    };
-    let draining = state.hub.draining.is_cancelled();
-    let ready = store == "up" && bus == "up" && !draining;
+        let bus = match state.bus.health().await {
+            BusHealth::Up => "up".to_owned(),
+            BusHealth::Down(why) => format!("down: {why}"),
+        };
+        Readiness {
+            store,
+            bus,
+            draining: state.hub.draining.is_cancelled(),
+        }
+    }
+
+    fn ready(&self) -> bool {
+        self.store == "up" && self.bus == "up" && !self.draining
+    }
+}
+
+/// The node can serve: its store answers and its bus is connected.
+pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
+    let readiness = Readiness::check(&state).await;
+    let ready = readiness.ready();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -43,22 +65,27 @@ pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
     };
     let body = json!({
         "ready": ready,
-        "store": store,
-        "bus": bus,
+        "store": readiness.store,
+        "bus": readiness.bus,
         "bus_kind": state.bus.kind(),
-        "draining": draining,
+        "draining": readiness.draining,
         "connections": state.hub.connections(),
         "node": state.mentoring.node().as_ref(),
     });
     (status, Json(body))
 }
 
+/// Prometheus text format. Gauges that are cheaper to read than to keep current
+/// (readiness, process, store pools) are refreshed first.
 pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    // Read at scrape time: a task count that only grows is a leak (the soak watches it).
-    let tasks = tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks();
-    metrics::gauge!("mentorhub_runtime_tasks").set(tasks as f64);
+    let readiness = Readiness::check(&state).await;
+    observability::record_readiness(
+        readiness.store == "up",
+        readiness.bus == "up",
+        readiness.draining,
+    );
+    observability::record_store_usage(&state.mentoring.store().usage());
+    observability::sample_process();
     (
         [(
             axum::http::header::CONTENT_TYPE,

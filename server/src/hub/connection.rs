@@ -16,6 +16,7 @@ use super::writer::{Cursor, Writer};
 use super::{Hub, reader::Reader};
 use crate::auth::Principal;
 use crate::ids::{ConversationId, Seq};
+use crate::observability;
 use crate::protocol::server::{AccountView, Heartbeat, Limits, PROTOCOL_VERSION};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
 
@@ -197,6 +198,7 @@ async fn open_session<T: Transport>(
 ) -> Option<Open<T>> {
     // Unboxed here, in a future that lives only until `welcome`; `split` moves it on.
     let mut socket = *socket;
+    let hello_verified = std::time::Instant::now();
     let start = match hub.mentoring.start_session(principal).await {
         Ok(start) => start,
         Err(refusal) => {
@@ -302,6 +304,7 @@ async fn open_session<T: Transport>(
         hub.unregister(&conn);
         return None;
     }
+    observability::record_latency(observability::HELLO_TO_WELCOME, hello_verified.elapsed());
     drop(welcome);
     // A device that comes online while a call rings this account rings too.
     let device: Arc<dyn crate::signalling::DeviceLink> = conn.clone();

@@ -18,6 +18,7 @@ use crate::auth::Principal;
 use crate::error::Refusal;
 use crate::ids::now_millis;
 use crate::mentoring::{AckHook, MemberCtx};
+use crate::observability::{SEND_TO_ACK, record_latency};
 use crate::protocol::client::SendFrame;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
 
@@ -216,11 +217,13 @@ impl Reader {
     /// of a fresh send is queued by the store's commit hook, ahead of the message
     /// event; a duplicate is acknowledged, and a refusal answered, on completion.
     async fn queue_send(&self, send: SendFrame) -> Result<SendDone, Refusal> {
+        let received = Instant::now();
         let ctx = self.ctx(&send.conversation).await?;
         let conn = self.conn.clone();
         let reference = send.reference.clone();
         let on_ack: AckHook = Box::new(move |acked| {
             conn.push(Outbound::frame(acked.frame(reference).to_json()));
+            record_latency(SEND_TO_ACK, received.elapsed());
         });
         let pending = self.hub.mentoring.send(&ctx, &send, Some(on_ack)).await?;
         let conn = self.conn.clone();
@@ -231,6 +234,7 @@ impl Reader {
                     metrics::counter!("mentorhub_acks_total").increment(1);
                     if acked.duplicate {
                         conn.push(Outbound::frame(acked.frame(to.reference).to_json()));
+                        record_latency(SEND_TO_ACK, received.elapsed());
                     }
                 }
                 Err(refusal) => {

@@ -73,6 +73,21 @@ pub type CommitHook = Box<dyn FnOnce(&Appended) + Send + 'static>;
 pub type PendingAppend =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Appended, WriteError>> + Send>>;
 
+/// Store saturation: connections per pool and writes queued for the writer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreUsage {
+    pub pools: Vec<PoolUsage>,
+    pub writes_waiting: usize,
+}
+
+/// One connection pool: `read` and `write` on SQLite, `shared` on PostgreSQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub pool: &'static str,
+    pub in_use: u32,
+    pub size: u32,
+}
+
 #[async_trait]
 pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
     /// Cheap round trip for `/readyz`.
@@ -81,6 +96,11 @@ pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
     /// Flushes and releases resources at shutdown (SQLite: checkpoints the WAL).
     async fn close(&self) -> StoreResult<()> {
         Ok(())
+    }
+
+    /// How busy the store's connections are, read at each `/metrics` scrape.
+    fn usage(&self) -> StoreUsage {
+        StoreUsage::default()
     }
 
     // ---- accounts -------------------------------------------------------------

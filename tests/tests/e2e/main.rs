@@ -9,6 +9,7 @@ mod bench_smoke;
 mod calls;
 mod foundation;
 mod mentoring;
+mod observability;
 mod scale_calls;
 mod scale_failures;
 mod scale_nodes;

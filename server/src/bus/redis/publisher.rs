@@ -19,6 +19,7 @@ use tokio::time::{Instant, sleep};
 
 use super::Shared;
 use super::conn::Conn;
+use crate::observability::{BUS_PUBLISH_LAG, record_latency};
 
 /// Envelopes per pipeline.
 const BATCH: usize = 256;
@@ -91,7 +92,9 @@ pub(super) async fn run(shared: Arc<Shared>, mut queue: mpsc::Receiver<Outgoing>
             .collect();
         match link.publish(&batch).await {
             Ok(()) => {
-                backlog.drain(..n);
+                for published in backlog.drain(..n) {
+                    record_latency(BUS_PUBLISH_LAG, published.queued_at.elapsed());
+                }
                 retry = RETRY_MIN;
                 shared.set_publisher_down(None);
                 metrics::counter!("mentorhub_bus_published_total").increment(n as u64);

@@ -20,6 +20,7 @@ use tokio::time::{Instant, interval, sleep};
 use super::Shared;
 use super::conn::Conn;
 use crate::bus::codec::{self, Wire};
+use crate::observability::{BUS_RECEIVE_LAG, record_latency};
 
 /// Channels per `SUBSCRIBE` when resubscribing many at once.
 const SUBSCRIBE_CHUNK: usize = 500;
@@ -157,8 +158,8 @@ fn on_message(shared: &Shared, data: &[Value]) -> bool {
     let Some(Value::BulkString(payload)) = data.get(1) else {
         return false;
     };
-    let wire = match codec::decode(payload) {
-        Ok(wire) => wire,
+    let (wire, sent_at) = match codec::decode_sent_at(payload) {
+        Ok(decoded) => decoded,
         Err(error) => {
             metrics::counter!("mentorhub_bus_undecodable_total").increment(1);
             tracing::warn!(%error, "undecodable bus message ignored");
@@ -184,6 +185,11 @@ fn on_message(shared: &Shared, data: &[Value]) -> bool {
                 sink.deliver(&envelope);
             }
             metrics::counter!("mentorhub_bus_received_total").increment(1);
+            if let Some(sent_at) = sent_at {
+                // Wall clocks of two nodes: skew shows here, so nodes run NTP.
+                let lag = (crate::ids::now_millis() - sent_at).max(0) as u64;
+                record_latency(BUS_RECEIVE_LAG, Duration::from_millis(lag));
+            }
             false
         }
     }

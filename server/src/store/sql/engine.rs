@@ -37,6 +37,10 @@ macro_rules! impl_sql_store {
                 self.on_close().await
             }
 
+            fn usage(&self) -> crate::store::StoreUsage {
+                self.usage_now()
+            }
+
             async fn upsert_account(
                 &self,
                 id: &AccountId,

@@ -37,6 +37,8 @@ use crate::store::{RelationshipRecord, StoreError, WriteError};
 pub struct SqlStore<DB: sqlx::Database> {
     read: Pool<DB>,
     write: Pool<DB>,
+    /// PostgreSQL reads and writes share one pool; SQLite has two.
+    one_pool: bool,
     jobs: mpsc::Sender<writer::WriteJob>,
 }
 
@@ -102,7 +104,7 @@ impl SqlStore<Sqlite> {
             .connect_with(options.read_only(true))
             .await
             .map_err(db_error)?;
-        Ok(Self::start(read, write))
+        Ok(Self::start(read, write, false))
     }
 
     /// Moves everything in the write-ahead log into the database file and truncates the
@@ -149,7 +151,7 @@ impl SqlStore<Postgres> {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Self::start(pool.clone(), pool))
+        Ok(Self::start(pool.clone(), pool, true))
     }
 
     pub(crate) async fn on_close(&self) -> Result<(), StoreError> {
@@ -159,7 +161,7 @@ impl SqlStore<Postgres> {
 }
 
 impl<DB: sqlx::Database> SqlStore<DB> {
-    fn start(read: Pool<DB>, write: Pool<DB>) -> Self
+    fn start(read: Pool<DB>, write: Pool<DB>, one_pool: bool) -> Self
     where
         Committer<DB>: writer::BatchCommit,
     {
@@ -170,7 +172,32 @@ impl<DB: sqlx::Database> SqlStore<DB> {
             },
             queue,
         ));
-        SqlStore { read, write, jobs }
+        SqlStore {
+            read,
+            write,
+            one_pool,
+            jobs,
+        }
+    }
+
+    /// Connections in use per pool, and writes waiting for the group-commit writer
+    /// (sqlx does not count tasks waiting for a pooled connection; hot writes queue
+    /// here instead, and a read pool at its size is saturated).
+    fn usage_now(&self) -> crate::store::StoreUsage {
+        let usage = |pool: &'static str, of: &Pool<DB>| crate::store::PoolUsage {
+            pool,
+            in_use: of.size().saturating_sub(of.num_idle() as u32),
+            size: of.options().get_max_connections(),
+        };
+        let pools = if self.one_pool {
+            vec![usage("shared", &self.read)]
+        } else {
+            vec![usage("read", &self.read), usage("write", &self.write)]
+        };
+        crate::store::StoreUsage {
+            pools,
+            writes_waiting: self.jobs.max_capacity() - self.jobs.capacity(),
+        }
     }
 }
 

@@ -11,8 +11,11 @@
 //! every job is retried in a transaction of its own so one bad job cannot fail others.
 
 use std::future::Future;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
+
+use crate::observability::{COMMIT_TO_FANOUT, STORE_COMMIT, record_latency};
 
 use crate::store::{AppendRequest, Appended, CommitHook, ReadMarker, StoreError, WriteError};
 
@@ -60,11 +63,13 @@ pub(crate) struct WriteJob {
 
 impl WriteJob {
     /// Runs the commit hook (for a fresh append) and answers the caller.
-    fn finish(self, outcome: Outcome) {
+    fn finish(self, outcome: Outcome, committed_at: Instant) {
         if let (Some(hook), Outcome::Appended(Ok(appended))) = (self.on_commit, &outcome)
             && !appended.duplicate
         {
+            // The hook acknowledges, publishes and fans out to local readers.
             hook(appended);
+            record_latency(COMMIT_TO_FANOUT, committed_at.elapsed());
         }
         let _ = self.reply.send(outcome);
     }
@@ -87,11 +92,12 @@ const FINISH_QUEUE: usize = 4;
 pub(crate) async fn run<C: BatchCommit>(committer: C, mut jobs: mpsc::Receiver<WriteJob>) {
     // Answers and commit hooks (acks, event serialisation, fan-out) run on a follower
     // task, strictly in commit order, so the next commit starts while they run.
-    let (finished, mut to_finish) = mpsc::channel::<Vec<(WriteJob, Outcome)>>(FINISH_QUEUE);
+    let (finished, mut to_finish) =
+        mpsc::channel::<(Instant, Vec<(WriteJob, Outcome)>)>(FINISH_QUEUE);
     tokio::spawn(async move {
-        while let Some(done) = to_finish.recv().await {
+        while let Some((committed_at, done)) = to_finish.recv().await {
             for (job, outcome) in done {
-                job.finish(outcome);
+                job.finish(outcome, committed_at);
             }
         }
     });
@@ -107,10 +113,14 @@ pub(crate) async fn run<C: BatchCommit>(committer: C, mut jobs: mpsc::Receiver<W
         batch.sort_by(|a, b| a.op.order_key().cmp(b.op.order_key()));
         metrics::histogram!("mentorhub_store_batch_size").record(batch.len() as f64);
         let ops: Vec<WriteOp> = batch.iter().map(|job| job.op.clone()).collect();
-        match committer.commit(&ops).await {
+        let started = Instant::now();
+        let committed = committer.commit(&ops).await;
+        let committed_at = Instant::now();
+        record_latency(STORE_COMMIT, committed_at - started);
+        match committed {
             Ok(outcomes) => {
                 let done = batch.drain(..).zip(outcomes).collect();
-                if finished.send(done).await.is_err() {
+                if finished.send((committed_at, done)).await.is_err() {
                     return;
                 }
             }
@@ -118,12 +128,19 @@ pub(crate) async fn run<C: BatchCommit>(committer: C, mut jobs: mpsc::Receiver<W
                 tracing::warn!(error = %batch_error, jobs = batch.len(), "batch commit failed; retrying jobs one by one");
                 for job in batch.drain(..) {
                     let single = std::slice::from_ref(&job.op);
-                    let outcome = match committer.commit(single).await {
+                    let started = Instant::now();
+                    let committed = committer.commit(single).await;
+                    let committed_at = Instant::now();
+                    record_latency(STORE_COMMIT, committed_at - started);
+                    let outcome = match committed {
                         Ok(mut outcomes) => outcomes.pop(),
                         Err(error) => Some(failed(&job.op, error)),
                     };
                     if let Some(outcome) = outcome
-                        && finished.send(vec![(job, outcome)]).await.is_err()
+                        && finished
+                            .send((committed_at, vec![(job, outcome)]))
+                            .await
+                            .is_err()
                     {
                         return;
                     }
