@@ -173,6 +173,7 @@ fn hub_settings(config: &Config) -> HubSettings {
         rate_per_sec: ws.rate_per_sec,
         rate_burst: ws.rate_burst,
         max_connections: ws.max_connections,
+        max_devices_per_account: config.mentoring.max_devices_per_account,
         token_leeway: config.auth.leeway,
         drain_jitter: Duration::from_secs(5).min(config.shutdown_grace / 2),
     }
@@ -200,6 +201,19 @@ impl Core {
         let limits = MentoringLimits {
             history_page_max: config.mentoring.history_page_max,
             room_member_limit: config.mentoring.room_member_limit,
+            account_budget: crate::bus::state::Budget {
+                per_sec: config
+                    .mentoring
+                    .account_rate_per_sec
+                    .unwrap_or(config.ws.rate_per_sec),
+                burst: config
+                    .mentoring
+                    .account_rate_burst
+                    .unwrap_or(config.ws.rate_burst),
+            },
+            max_rooms_per_account: config.mentoring.max_rooms_per_account,
+            max_invite_codes_per_room: config.mentoring.max_invite_codes_per_room,
+            max_pending_requests_per_mentor: config.mentoring.max_pending_requests_per_mentor,
             // A page is one frame: it must fit the socket's write buffer with room to spare.
             history_page_bytes: MentoringLimits::default()
                 .history_page_bytes

@@ -18,6 +18,8 @@ use crate::store::{StoreError, WriteError};
 pub struct Refusal {
     pub code: ErrorCode,
     pub message: Cow<'static, str>,
+    /// For `rate_limited`: when to retry.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// What a domain operation answers: its result, or why it was refused.
@@ -28,7 +30,24 @@ impl Refusal {
         Refusal {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The account's action budget is spent: retry after `wait`.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        Refusal {
+            retry_after: Some(wait),
+            ..Refusal::new(
+                ErrorCode::RateLimited,
+                "too many actions by this account; retry later",
+            )
+        }
+    }
+
+    /// A cap on a count is reached.
+    pub fn limit_reached(message: impl Into<Cow<'static, str>>) -> Self {
+        Refusal::new(ErrorCode::LimitReached, message)
     }
 
     /// A conversation that does not exist and one the caller is not in look alike.
@@ -83,6 +102,7 @@ impl From<WriteError> for Refusal {
                 Refusal::new(ErrorCode::CapacityReached, "this mentor has no free place")
             }
             WriteError::RoomFull => Refusal::new(ErrorCode::RoomFull, "this room is full"),
+            WriteError::LimitReached => Refusal::limit_reached("a limit is reached"),
             WriteError::NotMember => Refusal::not_found(),
             WriteError::Muted => Refusal::new(
                 ErrorCode::Muted,

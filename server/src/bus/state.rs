@@ -79,8 +79,40 @@ pub struct Reaped {
     pub departed: Vec<String>,
 }
 
+/// A budget of actions: `per_sec` on average, up to `burst` at once (a token bucket,
+/// kept as a generic cell rate: one "theoretical arrival time" per key).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Budget {
+    pub per_sec: f64,
+    pub burst: u32,
+}
+
+impl Budget {
+    /// Milliseconds one action costs.
+    pub fn interval_ms(self) -> f64 {
+        1000.0 / self.per_sec.max(f64::MIN_POSITIVE)
+    }
+
+    /// Spends one action at `now_ms` against the arrival time `tat_ms` (none: a full
+    /// bucket). `Ok(new_tat)` to store, or `Err(wait_ms)` until one is available.
+    pub fn spend(self, tat_ms: Option<f64>, now_ms: f64) -> Result<f64, u64> {
+        let interval = self.interval_ms();
+        let next = tat_ms.unwrap_or(now_ms).max(now_ms) + interval;
+        let allowed_at = next - interval * f64::from(self.burst.max(1));
+        if allowed_at > now_ms {
+            Err(((allowed_at - now_ms).ceil() as u64).max(1))
+        } else {
+            Ok(next)
+        }
+    }
+}
+
 #[async_trait]
 pub trait SharedState: Send + Sync + 'static {
+    /// Spends one action of `key`'s budget, shared by every node: `None` if it was
+    /// available, else how long until one is.
+    async fn spend(&self, key: &str, budget: Budget) -> Result<Option<Duration>, StateError>;
+
     /// Records this node's status for an account (`Offline`: no connection here).
     async fn set_presence(
         &self,
@@ -112,10 +144,33 @@ pub struct MemoryState {
     /// A `std` mutex: never held across an `.await`.
     presence: Mutex<HashMap<AccountId, PresenceStatus>>,
     legs: Mutex<HashMap<String, Vec<CallLeg>>>,
+    /// Budget arrival times (milliseconds), pruned once they are in the past.
+    budgets: Mutex<HashMap<String, f64>>,
+}
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 #[async_trait]
 impl SharedState for MemoryState {
+    async fn spend(&self, key: &str, budget: Budget) -> Result<Option<Duration>, StateError> {
+        let mut budgets = self
+            .budgets
+            .lock()
+            .map_err(|_| StateError::Unavailable("poisoned".into()))?;
+        let now = now_ms();
+        match budget.spend(budgets.get(key).copied(), now) {
+            Ok(next) => {
+                budgets.insert(key.to_owned(), next);
+                Ok(None)
+            }
+            Err(wait) => Ok(Some(Duration::from_millis(wait))),
+        }
+    }
+
     async fn set_presence(
         &self,
         account: &AccountId,
@@ -176,6 +231,10 @@ impl SharedState for MemoryState {
     }
 
     async fn maintain(&self) -> Result<Reaped, StateError> {
+        let now = now_ms();
+        if let Ok(mut budgets) = self.budgets.lock() {
+            budgets.retain(|_, tat| *tat > now);
+        }
         Ok(Reaped::default())
     }
 
@@ -187,6 +246,30 @@ impl SharedState for MemoryState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_budget_allows_its_burst_then_its_rate() {
+        let budget = Budget {
+            per_sec: 10.0,
+            burst: 3,
+        };
+        let mut tat = None;
+        for _ in 0..3 {
+            tat = Some(budget.spend(tat, 1_000.0).expect("within the burst"));
+        }
+        assert_eq!(
+            budget.spend(tat, 1_000.0),
+            Err(100),
+            "one action per 100 ms"
+        );
+        assert!(budget.spend(tat, 1_100.0).is_ok(), "refilled after 100 ms");
+        // Idle time refills up to the burst, never beyond.
+        let mut later = Some(budget.spend(None, 0.0).unwrap());
+        for _ in 0..3 {
+            later = Some(budget.spend(later, 60_000.0).expect("full again"));
+        }
+        assert!(budget.spend(later, 60_000.0).is_err());
+    }
 
     #[test]
     fn online_beats_away_beats_offline() {

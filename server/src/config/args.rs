@@ -155,6 +155,18 @@ settings! {
     room_member_limit = "MENTORHUB_ROOM_MEMBER_LIMIT";
     /// Largest history page a client may ask for [default: 200]
     history_page_max = "MENTORHUB_HISTORY_PAGE_MAX";
+    /// Actions per second one account may take over all its connections, REST and nodes [default: rate_per_sec]
+    account_rate_per_sec = "MENTORHUB_ACCOUNT_RATE_PER_SEC";
+    /// Burst of actions one account may take at once [default: rate_burst]
+    account_rate_burst = "MENTORHUB_ACCOUNT_RATE_BURST";
+    /// Most WebSockets one account may have open on a node [default: 10]
+    max_devices_per_account = "MENTORHUB_MAX_DEVICES_PER_ACCOUNT";
+    /// Most open rooms one account may have created [default: 50]
+    max_rooms_per_account = "MENTORHUB_MAX_ROOMS_PER_ACCOUNT";
+    /// Most unused, unexpired invite codes per room [default: 50]
+    max_invite_codes_per_room = "MENTORHUB_MAX_INVITE_CODES_PER_ROOM";
+    /// Most requests waiting for one mentor's answer [default: 20]
+    max_pending_requests_per_mentor = "MENTORHUB_MAX_PENDING_REQUESTS_PER_MENTOR";
 
     /// Run the embedded TURN server [default: true]
     #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]

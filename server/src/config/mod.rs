@@ -224,6 +224,15 @@ pub struct HttpConfig {
 pub struct MentoringConfig {
     pub room_member_limit: u32,
     pub history_page_max: u32,
+    /// The account budget; `None`: the same as one connection's (`rate_per_sec`).
+    pub account_rate_per_sec: Option<f64>,
+    /// `None`: the same as one connection's (`rate_burst`).
+    pub account_rate_burst: Option<u32>,
+    /// Most WebSockets one account may have open on a node.
+    pub max_devices_per_account: usize,
+    pub max_rooms_per_account: u32,
+    pub max_invite_codes_per_room: u32,
+    pub max_pending_requests_per_mentor: u32,
 }
 
 #[derive(Clone, Debug)]

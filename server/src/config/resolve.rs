@@ -55,6 +55,16 @@ pub(super) fn resolve(l: &Layers<'_>) -> Result<Config, ConfigError> {
         mentoring: MentoringConfig {
             room_member_limit: l.or("room_member_limit", 16, int(2, 1000))?,
             history_page_max: l.or("history_page_max", 200, int(1, 10_000))?,
+            account_rate_per_sec: l.one("account_rate_per_sec", rate)?,
+            account_rate_burst: l.one("account_rate_burst", int(1, 1_000_000))?,
+            max_devices_per_account: l.or("max_devices_per_account", 10, int(1, 10_000))?,
+            max_rooms_per_account: l.or("max_rooms_per_account", 50, int(1, 1_000_000))?,
+            max_invite_codes_per_room: l.or("max_invite_codes_per_room", 50, int(1, 100_000))?,
+            max_pending_requests_per_mentor: l.or(
+                "max_pending_requests_per_mentor",
+                20,
+                int(1, 100_000),
+            )?,
         },
         calls: resolve_calls(l)?,
         scale: ScaleConfig {

@@ -1,6 +1,7 @@
 //! The `Authorization: Bearer <JWT>` extractor for REST routes.
 
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -9,7 +10,8 @@ use super::error::ApiError;
 use crate::auth::Principal;
 use crate::protocol::ErrorCode;
 
-/// The verified caller of a REST route.
+/// The verified caller of a REST route. A request that changes something (any method
+/// but `GET`/`HEAD`) spends one action of the caller's account budget first.
 pub struct Authed(pub Principal);
 
 impl FromRequestParts<HttpState> for Authed {
@@ -27,15 +29,15 @@ impl FromRequestParts<HttpState> for Authed {
                     "missing `Authorization: Bearer` token",
                 )
             })?;
-        state
-            .verifier
-            .verify(header.trim())
-            .map(Authed)
-            .map_err(|error| {
-                ApiError::new(
-                    ErrorCode::Unauthorized,
-                    format!("token refused: {}", error.code()),
-                )
-            })
+        let principal = state.verifier.verify(header.trim()).map_err(|error| {
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                format!("token refused: {}", error.code()),
+            )
+        })?;
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            state.mentoring.spend(&principal.account).await?;
+        }
+        Ok(Authed(principal))
     }
 }

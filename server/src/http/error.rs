@@ -29,8 +29,23 @@ impl IntoResponse for ApiError {
         metrics::counter!("mentorhub_errors_total", "code" => code.as_str()).increment(1);
         let status =
             StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::json!({ "error": { "code": code, "message": self.0.message } });
-        (status, Json(body)).into_response()
+        let mut error = serde_json::json!({ "code": code, "message": self.0.message });
+        let retry_ms = self
+            .0
+            .retry_after
+            .map(|wait| wait.as_millis().max(1) as u64);
+        if let Some(ms) = retry_ms {
+            error["retry_after_ms"] = ms.into();
+        }
+        let mut response = (status, Json(serde_json::json!({ "error": error }))).into_response();
+        if let Some(ms) = retry_ms
+            && let Ok(value) = axum::http::HeaderValue::from_str(&ms.div_ceil(1000).to_string())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 

@@ -222,7 +222,20 @@ async fn open_session<T: Transport>(
     ));
     // Register and subscribe *before* reading where each conversation stands, so
     // nothing committed after that read can slip between it and live delivery.
-    hub.register(&conn);
+    if !hub.register(&conn) {
+        refuse(
+            &mut socket,
+            ErrorCode::LimitReached,
+            format!(
+                "this account already has {} connections open; close one first",
+                hub.settings.max_devices_per_account
+            ),
+            close::TOO_MANY_DEVICES,
+            "too many devices",
+        )
+        .await;
+        return None;
+    }
     let contexts = start.contexts();
     for ctx in &contexts {
         conn.set_context(ctx.clone());

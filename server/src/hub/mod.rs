@@ -46,6 +46,8 @@ pub struct HubSettings {
     pub rate_per_sec: f64,
     pub rate_burst: u32,
     pub max_connections: usize,
+    /// Most sockets one account may have open on this node.
+    pub max_devices_per_account: usize,
     /// Leeway granted past a token's `exp` before the session is closed.
     pub token_leeway: Duration,
     /// Upper bound of the random delay told to clients when the node drains.
@@ -63,6 +65,7 @@ impl Default for HubSettings {
             rate_per_sec: 20.0,
             rate_burst: 60,
             max_connections: 200_000,
+            max_devices_per_account: 10,
             token_leeway: Duration::from_secs(60),
             drain_jitter: Duration::from_secs(5),
         }
@@ -151,14 +154,21 @@ impl Hub {
         metrics::gauge!("mentorhub_connections").set(previous.saturating_sub(1) as f64);
     }
 
-    fn register(&self, conn: &Arc<ConnHandle>) {
+    /// Adds the connection to its account's, unless the account already has its most
+    /// devices here (counted under the entry's lock, so simultaneous sign-ins cannot
+    /// pass together).
+    fn register(&self, conn: &Arc<ConnHandle>) -> bool {
         let mut entry = self.accounts.entry(conn.account.clone()).or_default();
+        if entry.len() >= self.settings.max_devices_per_account {
+            return false;
+        }
         if entry.is_empty() {
             self.bus.subscribe(&Topic::Account(conn.account.clone()));
         }
         entry.push(conn.clone());
         drop(entry);
         self.presence_changed(&conn.account);
+        true
     }
 
     /// Adds a connection to a conversation's readers (idempotent).

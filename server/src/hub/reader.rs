@@ -208,7 +208,8 @@ impl Reader {
             }
         };
         outcome.unwrap_or_else(|refusal| {
-            self.reply_error(to, refusal.code, refusal.message.into_owned());
+            let retry = refusal.retry_after.map(|w| w.as_millis().max(1) as u64);
+            self.reply_error_with_retry(to, refusal.code, refusal.message.into_owned(), retry);
             None
         })
     }

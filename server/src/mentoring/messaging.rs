@@ -137,6 +137,7 @@ impl Mentoring {
         if frame.thread.is_some_and(|root| root < ctx.visible_from) {
             return Err(crate::store::WriteError::TargetNotFound.into());
         }
+        self.spend(&ctx.account).await?;
         let sealed = self.seal_body(&ctx.conversation, &frame.body);
         let publisher = self.publisher();
         let (conversation, sender, except) = (
@@ -198,6 +199,7 @@ impl Mentoring {
     pub async fn edit(&self, ctx: &MemberCtx, target: Seq, body: &str) -> DomainResult<Acked> {
         ctx.check_post()?;
         self.check_body(body)?;
+        self.spend(&ctx.account).await?;
         let sealed = self.seal_body(&ctx.conversation, body);
         let publisher = self.publisher();
         let (conversation, sender, except) = (
@@ -241,6 +243,7 @@ impl Mentoring {
     /// tombstone (seq, sender, time) stays so the timeline keeps its shape.
     pub async fn delete(&self, ctx: &MemberCtx, target: Seq) -> DomainResult<Acked> {
         ctx.check_post()?;
+        self.spend(&ctx.account).await?;
         let publisher = self.publisher();
         let (conversation, sender, except) = (
             ctx.conversation.clone(),

@@ -7,6 +7,7 @@
 //! anyone sees live is always already durable.
 
 mod access;
+mod budget;
 mod contact;
 pub mod directory;
 mod lifecycle;
@@ -57,6 +58,14 @@ pub struct MentoringLimits {
     pub max_display_name_chars: usize,
     /// A room's member limit when its creator sets none (`room_member_limit`).
     pub room_member_limit: u32,
+    /// Actions one account may take, over all its connections, REST and nodes.
+    pub account_budget: crate::bus::state::Budget,
+    /// Group and peer rooms one account may have open (created and not closed).
+    pub max_rooms_per_account: u32,
+    /// Unused, unexpired invite codes one room may have.
+    pub max_invite_codes_per_room: u32,
+    /// Requests one mentor may have waiting for an answer.
+    pub max_pending_requests_per_mentor: u32,
 }
 
 impl Default for MentoringLimits {
@@ -69,6 +78,13 @@ impl Default for MentoringLimits {
             max_intro_chars: 4_000,
             max_display_name_chars: 64,
             room_member_limit: 16,
+            account_budget: crate::bus::state::Budget {
+                per_sec: 10.0,
+                burst: 60,
+            },
+            max_rooms_per_account: 50,
+            max_invite_codes_per_room: 50,
+            max_pending_requests_per_mentor: 20,
         }
     }
 }

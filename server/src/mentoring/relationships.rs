@@ -396,6 +396,8 @@ impl Mentoring {
                 introduction,
                 parties,
                 first_conversation: start.first_conversation,
+                max_pending_requests: (start.origin == Origin::Requested)
+                    .then_some(self.limits.max_pending_requests_per_mentor),
                 now: now_millis(),
             })
             .await
@@ -403,6 +405,10 @@ impl Mentoring {
             // keeps one open request per mentee and mentor).
             .map_err(|e| match e {
                 WriteError::Conflict => already_exists(),
+                WriteError::LimitReached => Refusal::limit_reached(format!(
+                    "this mentor already has {} requests waiting for an answer; try again later",
+                    self.limits.max_pending_requests_per_mentor
+                )),
                 other => other.into(),
             })?;
         let record = self

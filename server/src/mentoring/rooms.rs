@@ -175,9 +175,17 @@ impl Mentoring {
                 creator_member: MemberId::random(),
                 creator_name: name,
                 creator_pseudonymous: pseudonymous,
+                max_open_rooms: self.limits.max_rooms_per_account,
                 now: now_millis(),
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                WriteError::LimitReached => Refusal::limit_reached(format!(
+                    "you already have {} open rooms; close one first",
+                    self.limits.max_rooms_per_account
+                )),
+                other => other.into(),
+            })?;
         self.refresh_member(&principal.account, &id).await
     }
 
@@ -319,6 +327,7 @@ impl Mentoring {
                 code_hash: None,
                 created_by: principal.account.clone(),
                 expires_at: None,
+                max_live_codes: self.limits.max_invite_codes_per_room,
                 now: now_millis(),
             })
             .await?;
@@ -352,9 +361,17 @@ impl Mentoring {
                 code_hash: Some(code_hash(&code)),
                 created_by: principal.account.clone(),
                 expires_at: Some(expires_at),
+                max_live_codes: self.limits.max_invite_codes_per_room,
                 now,
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                WriteError::LimitReached => Refusal::limit_reached(format!(
+                    "this room already has {} unused invite codes; wait for some to be used or expire",
+                    self.limits.max_invite_codes_per_room
+                )),
+                other => other.into(),
+            })?;
         Ok(InviteCodeView {
             room: ctx.conversation,
             code,

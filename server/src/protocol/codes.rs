@@ -26,7 +26,8 @@ pub enum ErrorCode {
     /// The target does not exist **or** the caller may not see it: both get this
     /// same answer, so existence never leaks.
     NotFound,
-    /// Too many frames: wait `retry_after_ms` and retry.
+    /// Too many frames on the connection, or too many actions by the account: wait
+    /// `retry_after_ms` and retry.
     RateLimited,
     /// The message body is empty or longer than the limit.
     BodyInvalid,
@@ -44,6 +45,9 @@ pub enum ErrorCode {
     CapacityReached,
     /// A room is full.
     RoomFull,
+    /// A per-account or per-room cap is reached (devices, rooms, live invite codes,
+    /// pending requests); it lifts when the count drops, not by waiting.
+    LimitReached,
     /// The member has not accepted the room's confidentiality agreement.
     AgreementRequired,
     /// The member has been muted by the facilitator.
@@ -85,6 +89,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::CapacityReached => "capacity_reached",
             ErrorCode::RoomFull => "room_full",
+            ErrorCode::LimitReached => "limit_reached",
             ErrorCode::AgreementRequired => "agreement_required",
             ErrorCode::Muted => "muted",
             ErrorCode::NameTaken => "name_taken",
@@ -114,6 +119,7 @@ impl ErrorCode {
             | ErrorCode::ConversationClosed
             | ErrorCode::CapacityReached
             | ErrorCode::RoomFull
+            | ErrorCode::LimitReached
             | ErrorCode::NameTaken
             | ErrorCode::AlreadyReported
             | ErrorCode::CallState
@@ -153,6 +159,8 @@ pub mod close {
     pub const IDLE_TIMEOUT: u16 = 4010;
     /// The server's connection limit is reached: retry later.
     pub const SERVER_FULL: u16 = 4013;
+    /// The account has its most connections open (`max_devices_per_account`).
+    pub const TOO_MANY_DEVICES: u16 = 4014;
 }
 
 #[cfg(test)]

@@ -43,6 +43,8 @@ pub struct NewRoom {
     pub creator_member: MemberId,
     pub creator_name: String,
     pub creator_pseudonymous: bool,
+    /// Refused (`LimitReached`) if the creator already has this many open rooms.
+    pub max_open_rooms: u32,
     pub now: Millis,
 }
 
@@ -56,6 +58,8 @@ pub struct NewInvite {
     pub code_hash: Option<String>,
     pub created_by: AccountId,
     pub expires_at: Option<Millis>,
+    /// For a code: refused (`LimitReached`) if the room has this many live codes.
+    pub max_live_codes: u32,
     pub now: Millis,
 }
 

@@ -51,6 +51,8 @@ pub enum WriteError {
     CapacityReached,
     #[error("the room is full")]
     RoomFull,
+    #[error("a cap on a count is reached")]
+    LimitReached,
     #[error("the sender is not a current member")]
     NotMember,
     #[error("the sender is muted")]

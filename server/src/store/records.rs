@@ -225,6 +225,9 @@ pub struct NewRelationship {
     /// Parties with their initial response (the initiator's is `accepted`).
     pub parties: Vec<RelationshipParty>,
     pub first_conversation: bool,
+    /// For a request: refused (`LimitReached`) if a requested mentor already has this
+    /// many requests waiting.
+    pub max_pending_requests: Option<u32>,
     pub now: Millis,
 }
 

@@ -96,6 +96,7 @@ async fn pair(store: &dyn Store, accept: bool) -> Pair {
         introduction: Some(sealed("hello")),
         parties: vec![mentee.clone(), mentor.clone()],
         first_conversation: false,
+        max_pending_requests: None,
         now,
     };
     let (relationship, conversation) = (new.id.clone(), new.conversation.clone());

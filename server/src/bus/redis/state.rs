@@ -11,6 +11,7 @@
 //! | `{p}:call:{call}` | hash leg → `node` NUL `data` | live call legs |
 //! | `{p}:node:{node}:legs` | set of `call` NUL `leg` | legs held by the node |
 //! | `{p}:reap:{node}` | string, TTL | lock: one survivor cleans a dead node |
+//! | `{p}:budget:{key}` | string, TTL | a budget's arrival time in ms (see [`Budget`]), by Redis's clock |
 //!
 //! The node keeps a mirror of what it owns. Its heartbeat is `SET … GET`: when the
 //! previous value is gone (first start, a Redis restart without persistence, or we were
@@ -35,7 +36,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use super::RedisSettings;
 use super::conn::Conn;
-use crate::bus::state::{CallLeg, PresenceStatus, Reaped, SharedState, StateError};
+use crate::bus::state::{Budget, CallLeg, PresenceStatus, Reaped, SharedState, StateError};
 use crate::ids::AccountId;
 
 pub struct RedisState {
@@ -60,6 +61,24 @@ fn unavailable(error: redis::RedisError) -> StateError {
 }
 
 const SEP: char = '\u{0}';
+
+/// [`Budget::spend`] in one atomic step on Redis's clock (nodes' clocks may differ):
+/// returns 0 when spent, else the milliseconds to wait.
+const SPEND_SCRIPT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local next = tat + interval
+local allowed_at = next - interval * burst
+if allowed_at > now then
+  return math.max(1, math.ceil(allowed_at - now))
+end
+redis.call('SET', KEYS[1], tostring(next), 'PX', math.ceil(next - now) + 1)
+return 0
+";
 
 impl RedisState {
     pub fn new(settings: RedisSettings) -> Self {
@@ -375,6 +394,21 @@ fn split_owner(value: &[u8]) -> (&[u8], &[u8]) {
 
 #[async_trait]
 impl SharedState for RedisState {
+    async fn spend(&self, key: &str, budget: Budget) -> Result<Option<Duration>, StateError> {
+        let wait: u64 = self
+            .run(
+                redis::cmd("EVAL")
+                    .arg(SPEND_SCRIPT)
+                    .arg(1)
+                    .arg(self.key(&format!("budget:{key}")))
+                    .arg(budget.interval_ms())
+                    .arg(budget.burst.max(1))
+                    .to_owned(),
+            )
+            .await?;
+        Ok((wait > 0).then(|| Duration::from_millis(wait)))
+    }
+
     async fn set_presence(
         &self,
         account: &AccountId,

@@ -328,6 +328,23 @@ macro_rules! impl_sql_store {
 
             async fn create_relationship(&self, new: NewRelationship) -> Result<(), WriteError> {
                 let mut tx = self.write.begin().await.map_err(db_error)?;
+                if let Some(max) = new.max_pending_requests {
+                    for mentor in new.parties.iter().filter(|p| p.role == PartyRole::Mentor) {
+                        lock_account_in(&mut tx, mentor.account.as_str()).await?;
+                        let waiting: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM relationship_parties p JOIN relationships r \
+                             ON r.id = p.relationship_id WHERE p.account_id = $1 \
+                             AND p.role = 'mentor' AND r.state = 'pending' AND r.origin = 'requested'",
+                        )
+                        .bind(mentor.account.as_str())
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                        if waiting >= i64::from(max) {
+                            return Err(WriteError::LimitReached);
+                        }
+                    }
+                }
                 sqlx::query(
                     "INSERT INTO conversations (id, kind, state, last_seq, created_at, created_by) \
                      VALUES ($1, 'relationship', 'pending', 0, $2, $3)",

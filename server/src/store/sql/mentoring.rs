@@ -108,6 +108,34 @@ macro_rules! impl_mentoring_store {
             append_in_tx(tx, &request, true).await
         }
 
+        /// Takes the account's row lock until the transaction ends, so counts of what
+        /// the account owns are read one transaction after another (PostgreSQL; SQLite
+        /// has one writer anyway).
+        async fn lock_account_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            account: &str,
+        ) -> Result<(), WriteError> {
+            sqlx::query("UPDATE accounts SET name = name WHERE id = $1")
+                .bind(account)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        }
+
+        /// The same for a conversation's row.
+        async fn lock_conversation_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            conversation: &str,
+        ) -> Result<(), WriteError> {
+            sqlx::query("UPDATE conversations SET last_seq = last_seq WHERE id = $1")
+                .bind(conversation)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        }
+
         /// Consumes an unused, unexpired ticket and returns its room. The conditional
         /// update is the single-use rule: of any number of joins with one code, the
         /// first to update the row wins and the others find it used (PostgreSQL
@@ -310,6 +338,18 @@ macro_rules! impl_mentoring_store {
 
             async fn create_room(&self, room: NewRoom) -> Result<Appended, WriteError> {
                 let mut tx = self.write.begin().await.map_err(db_error)?;
+                lock_account_in(&mut tx, room.creator.as_str()).await?;
+                let open: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM conversations WHERE kind = 'room' \
+                     AND created_by = $1 AND state = 'active'",
+                )
+                .bind(room.creator.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if open >= i64::from(room.max_open_rooms) {
+                    return Err(WriteError::LimitReached);
+                }
                 sqlx::query(
                     "INSERT INTO conversations (id, kind, state, last_seq, created_at, created_by, \
                      title, room_kind, agreement, member_limit, history_visible, calls) \
@@ -362,6 +402,21 @@ macro_rules! impl_mentoring_store {
                     .map_err(db_error)?;
                     if pending.is_some() {
                         return Ok(());
+                    }
+                } else {
+                    lock_conversation_in(&mut tx, invite.conversation.as_str()).await?;
+                    let live: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM room_invites WHERE conversation_id = $1 \
+                         AND code_hash IS NOT NULL AND used_at IS NULL \
+                         AND (expires_at IS NULL OR expires_at > $2)",
+                    )
+                    .bind(invite.conversation.as_str())
+                    .bind(invite.now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if live >= i64::from(invite.max_live_codes) {
+                        return Err(WriteError::LimitReached);
                     }
                 }
                 sqlx::query(

@@ -8,9 +8,11 @@
 //! | `descriptors` | a process with a 1,024 open-file limit under 1,100 idle connections: `/healthz` answers throughout, the rest gets 503 |
 //! | `browser` | hardening headers on `/`, HSTS behind TLS, DNS rebinding refused by `Host` and by `Origin` |
 //! | `tokens` | `iat` in the future, lifetimes beyond the maximum, expiry to the millisecond |
+//! | `accounts` | one action budget per account over its connections, REST and two nodes; caps on devices, open rooms, live invite codes, requests waiting for a mentor |
 //! | `races` | one invite code tried by many at once admits one; simultaneous requests to one mentor leave one open request (SQLite and PostgreSQL) |
 //! | `frames` | 1007 for invalid UTF-8, a largest body fully escaped is `body_invalid` not 1009, history pages bounded in bytes |
 
+mod accounts;
 mod browser;
 mod connections;
 mod descriptors;

@@ -199,6 +199,8 @@ async fn foundation_bad_input_rate_limited_frames_are_not_processed() {
     let app = spawn_app_with(|c| {
         c.ws.rate_burst = 5;
         c.ws.rate_per_sec = 0.5;
+        // The connection's limit is under test, not the account's (abuse tests).
+        c.mentoring.account_rate_burst = Some(100);
     })
     .await;
     let pair = Pair::create(&app.rest, "Ines Mora", "Dr Karl Vik").await;
