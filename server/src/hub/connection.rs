@@ -9,6 +9,7 @@ use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
+use tracing::Instrument;
 
 use super::handle::ConnHandle;
 use super::transport::{Gone, Incoming, Outgoing, Transport};
@@ -21,7 +22,15 @@ use crate::protocol::server::{AccountView, Heartbeat, Limits, PROTOCOL_VERSION};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
 
 /// Serves one upgraded socket until it closes.
-pub async fn serve_socket<T: Transport>(hub: Arc<Hub>, mut socket: Box<T>) {
+pub async fn serve_socket<T: Transport>(hub: Arc<Hub>, socket: Box<T>) {
+    // What a log line may say about a connection: which one on which node, never whose
+    // (no account, name, token or address).
+    let id = hub.next_id();
+    let span = tracing::info_span!("connection", conn = id, node = %hub.mentoring.node());
+    serve(hub, socket, id).instrument(span).await
+}
+
+async fn serve<T: Transport>(hub: Arc<Hub>, mut socket: Box<T>, id: u64) {
     if !hub.admit() {
         let _ = send_close(&mut socket, close::SERVER_FULL, "server full, retry later").await;
         return;
@@ -30,7 +39,7 @@ pub async fn serve_socket<T: Transport>(hub: Arc<Hub>, mut socket: Box<T>) {
     // Boxed, as every step that runs once: a task is as large as its largest state,
     // and idle connections should pay only for the reader's.
     if let Some((principal, cursors)) = Box::pin(await_hello(&hub, &mut socket)).await {
-        run_session(hub.clone(), socket, principal, cursors).await;
+        run_session(hub.clone(), socket, id, principal, cursors).await;
     }
     hub.release();
 }
@@ -156,10 +165,11 @@ struct Open<T> {
 async fn run_session<T: Transport>(
     hub: Arc<Hub>,
     socket: Box<T>,
+    id: u64,
     principal: Principal,
     cursors: HashMap<String, Seq>,
 ) {
-    let Some(open) = Box::pin(open_session(&hub, socket, &principal, cursors)).await else {
+    let Some(open) = Box::pin(open_session(&hub, socket, id, &principal, cursors)).await else {
         return;
     };
     let Open {
@@ -193,6 +203,7 @@ async fn close_session<T: Transport>(
 async fn open_session<T: Transport>(
     hub: &Arc<Hub>,
     socket: Box<T>,
+    id: u64,
     principal: &Principal,
     cursors: HashMap<String, Seq>,
 ) -> Option<Open<T>> {
@@ -215,7 +226,7 @@ async fn open_session<T: Transport>(
     };
     let (queue, outbound) = mpsc::channel(hub.settings.outbound_queue);
     let conn = Arc::new(ConnHandle::new(
-        hub.next_id(),
+        id,
         principal.account.clone(),
         queue,
         start.account.settings.read_receipts,
@@ -324,7 +335,7 @@ async fn open_session<T: Transport>(
     hub.signalling.session_started(&device, &contexts).await;
     let (sink, stream) = socket.split();
     let writer = Writer::new(hub.clone(), conn.clone(), sink, start_cursors, behind);
-    let writer_task = tokio::spawn(writer.run(outbound));
+    let writer_task = tokio::spawn(writer.run(outbound).in_current_span());
     Some(Open {
         conn,
         stream,

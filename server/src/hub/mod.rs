@@ -35,7 +35,7 @@ use crate::ids::{AccountId, ConversationId, MemberId};
 use crate::mentoring::Mentoring;
 use crate::signalling::Signalling;
 
-/// WebSocket behaviour, from configuration.
+/// WebSocket behaviour, from configuration (its defaults are the configuration's).
 #[derive(Clone, Debug)]
 pub struct HubSettings {
     pub max_frame_bytes: usize,
@@ -54,24 +54,6 @@ pub struct HubSettings {
     pub drain_jitter: Duration,
 }
 
-impl Default for HubSettings {
-    fn default() -> Self {
-        HubSettings {
-            max_frame_bytes: 128 * 1024,
-            ping_interval: Duration::from_secs(20),
-            idle_timeout: Duration::from_secs(60),
-            hello_timeout: Duration::from_secs(10),
-            outbound_queue: 256,
-            rate_per_sec: 20.0,
-            rate_burst: 60,
-            max_connections: 200_000,
-            max_devices_per_account: 10,
-            token_leeway: Duration::from_secs(60),
-            drain_jitter: Duration::from_secs(5),
-        }
-    }
-}
-
 struct Subscriber {
     member: MemberId,
     conn: Arc<ConnHandle>,
@@ -82,7 +64,7 @@ pub struct Hub {
     pub(crate) signalling: Arc<Signalling>,
     pub(crate) verifier: Verifier,
     pub(crate) settings: HubSettings,
-    bus: Arc<dyn Bus>,
+    pub(crate) bus: Arc<dyn Bus>,
     /// Cancelled when the node drains: every connection is told to reconnect.
     pub(crate) draining: CancellationToken,
     next_id: AtomicU64,

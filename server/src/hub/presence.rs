@@ -100,7 +100,7 @@ async fn worker(hub: Weak<Hub>) {
 
 async fn update(hub: &Arc<Hub>, account: &AccountId) {
     let local = hub.local_status(account);
-    let state = hub.mentoring.bus().state();
+    let state = hub.bus.state();
     if let Err(error) = state.set_presence(account, local).await {
         tracing::warn!(%error, "presence not written");
         return;
@@ -125,7 +125,7 @@ async fn update(hub: &Arc<Hub>, account: &AccountId) {
 
 async fn maintenance(hub: Weak<Hub>) {
     let interval = match hub.upgrade() {
-        Some(hub) => hub.mentoring.bus().state().maintain_interval(),
+        Some(hub) => hub.bus.state().maintain_interval(),
         None => return,
     };
     // The first pass runs at once: the heartbeat should exist before members connect.
@@ -135,7 +135,7 @@ async fn maintenance(hub: Weak<Hub>) {
             tokio::time::sleep(interval).await;
         }
         let Some(hub) = hub.upgrade() else { return };
-        match hub.mentoring.bus().state().maintain().await {
+        match hub.bus.state().maintain().await {
             Ok(reaped) => {
                 for account in &reaped.accounts {
                     hub.presence_changed(account);

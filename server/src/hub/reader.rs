@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{Stream, StreamExt};
 use tokio::time::{Instant, sleep_until};
+use tracing::Instrument;
 
 use super::Hub;
 use super::handle::{ConnHandle, Outbound};
@@ -113,7 +114,10 @@ impl Reader {
                             }
                             return Some(stream);
                         };
-                        if let Some(done) = Box::pin(self.on_text(text, &mut sends)).await {
+                        // The frame's type, once decoded, and nothing it says.
+                        let span = tracing::info_span!("frame", kind = tracing::field::Empty);
+                        let handled = self.on_text(text, &mut sends).instrument(span);
+                        if let Some(done) = Box::pin(handled).await {
                             sends.get_or_insert_with(FuturesUnordered::new).push(done);
                         }
                     }
@@ -191,6 +195,7 @@ impl Reader {
                 return None;
             }
         };
+        tracing::Span::current().record("kind", frame.kind());
         metrics::counter!("mentorhub_frames_in_total", "type" => frame.kind()).increment(1);
         if let Some(wait) = limited {
             self.refuse_rate(reply_to(&frame), wait);
@@ -229,7 +234,7 @@ impl Reader {
         let pending = self.hub.mentoring.send(&ctx, &send, Some(on_ack)).await?;
         let conn = self.conn.clone();
         let to = reply_to_send(&send);
-        Ok(Box::pin(async move {
+        let done = async move {
             match pending.await {
                 Ok(acked) => {
                     metrics::counter!("mentorhub_acks_total").increment(1);
@@ -242,7 +247,9 @@ impl Reader {
                     push_error(&conn, to, refusal.code, refusal.message.into_owned(), None)
                 }
             }
-        }))
+        };
+        // The completion is polled by the read loop, outside the frame's span.
+        Ok(Box::pin(done.in_current_span()))
     }
 
     fn refuse_rate(&self, to: ReplyTo, wait: Duration) {

@@ -324,14 +324,13 @@ where
     /// messages travel on the bus): re-read the account's memberships and refresh every
     /// conversation this connection does not follow yet.
     async fn reconcile_memberships(&mut self) -> Result<(), Stop> {
-        let memberships = match self
+        let conversations = match self
             .hub
             .mentoring
-            .store()
-            .memberships(&self.conn.account)
+            .member_conversations(&self.conn.account)
             .await
         {
-            Ok(memberships) => memberships,
+            Ok(conversations) => conversations,
             Err(_) => {
                 self.conn.close(
                     close::GOING_AWAY,
@@ -340,8 +339,7 @@ where
                 return Err(Stop);
             }
         };
-        for membership in memberships {
-            let conversation = membership.conversation.id;
+        for conversation in conversations {
             if !self.cursors.contains_key(&conversation) {
                 self.refresh(conversation, 0).await?;
             }

@@ -155,10 +155,6 @@ impl Mentoring {
         &self.store
     }
 
-    pub fn bus(&self) -> &Arc<dyn Bus> {
-        &self.bus
-    }
-
     pub fn limits(&self) -> &MentoringLimits {
         &self.limits
     }

@@ -2,6 +2,7 @@
 
 use crate::auth::Principal;
 use crate::error::{DomainResult, Refusal};
+use crate::ids::{AccountId, ConversationId};
 use crate::protocol::server::{ConversationSummary, MemberView};
 use crate::protocol::vocabulary::{ConversationKind, ConversationState};
 use crate::store::{AccountRecord, BlockEdge, MemberRecord, Membership};
@@ -56,6 +57,19 @@ impl Mentoring {
             memberships,
             blocks,
         })
+    }
+
+    /// Every conversation the account is a member of, whatever its state: what a
+    /// connection that may have missed membership changes re-reads.
+    pub async fn member_conversations(
+        &self,
+        account: &AccountId,
+    ) -> DomainResult<Vec<ConversationId>> {
+        let memberships = self.store.memberships(account).await?;
+        Ok(memberships
+            .into_iter()
+            .map(|membership| membership.conversation.id)
+            .collect())
     }
 
     /// Summaries of the given memberships, read now (so `last_seq` is current).
