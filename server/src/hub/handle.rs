@@ -1,7 +1,7 @@
 //! One live connection as the rest of the hub sees it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use bytes::Bytes;
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -115,7 +115,7 @@ impl ConnHandle {
     }
 
     pub fn context(&self, conversation: &str) -> Option<MemberCtx> {
-        let contexts = self.contexts.lock().ok()?;
+        let contexts = self.contexts.lock().unwrap_or_else(PoisonError::into_inner);
         contexts
             .iter()
             .find(|ctx| ctx.conversation.as_str() == conversation)
@@ -123,21 +123,19 @@ impl ConnHandle {
     }
 
     pub fn set_context(&self, ctx: MemberCtx) {
-        if let Ok(mut contexts) = self.contexts.lock() {
-            match contexts
-                .iter_mut()
-                .find(|known| known.conversation == ctx.conversation)
-            {
-                Some(known) => *known = ctx,
-                None => contexts.push(ctx),
-            }
+        let mut contexts = self.contexts.lock().unwrap_or_else(PoisonError::into_inner);
+        match contexts
+            .iter_mut()
+            .find(|known| known.conversation == ctx.conversation)
+        {
+            Some(known) => *known = ctx,
+            None => contexts.push(ctx),
         }
     }
 
     pub fn remove_context(&self, conversation: &ConversationId) {
-        if let Ok(mut contexts) = self.contexts.lock() {
-            contexts.retain(|ctx| &ctx.conversation != conversation);
-        }
+        let mut contexts = self.contexts.lock().unwrap_or_else(PoisonError::into_inner);
+        contexts.retain(|ctx| &ctx.conversation != conversation);
     }
 
     pub fn set_away(&self, away: bool) {

@@ -19,8 +19,8 @@ mod tests;
 pub mod transport;
 mod writer;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -155,9 +155,10 @@ impl Hub {
 
     /// Adds a connection to a conversation's readers (idempotent).
     fn subscribe(&self, conn: &Arc<ConnHandle>, conversation: &ConversationId, member: &MemberId) {
-        let Ok(mut subscribed) = conn.subscribed.lock() else {
-            return;
-        };
+        let mut subscribed = conn
+            .subscribed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if subscribed.contains(conversation) {
             return;
         }
@@ -174,9 +175,10 @@ impl Hub {
     }
 
     fn unsubscribe(&self, conn: &ConnHandle, conversation: &ConversationId) {
-        if let Ok(mut subscribed) = conn.subscribed.lock() {
-            subscribed.retain(|c| c != conversation);
-        }
+        conn.subscribed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|c| c != conversation);
         self.remove_reader(conn.id, conversation);
     }
 
@@ -200,11 +202,12 @@ impl Hub {
     }
 
     fn unregister(&self, conn: &ConnHandle) {
-        let conversations = conn
-            .subscribed
-            .lock()
-            .map(|mut s| std::mem::take(&mut *s))
-            .unwrap_or_default();
+        let conversations = std::mem::take(
+            &mut *conn
+                .subscribed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         for conversation in &conversations {
             self.remove_reader(conn.id, conversation);
         }

@@ -9,7 +9,7 @@
 //! announcement is checked again a moment later and repeated if the status moved.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast};
@@ -31,17 +31,16 @@ pub(super) struct PresenceQueue {
 
 impl PresenceQueue {
     fn push(&self, account: &AccountId) {
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.insert(account.clone());
-        }
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(account.clone());
         self.wake.notify_one();
     }
 
     fn take(&self) -> Vec<AccountId> {
-        self.pending
-            .lock()
-            .map(|mut p| p.drain().collect())
-            .unwrap_or_default()
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.drain().collect()
     }
 }
 

@@ -62,7 +62,12 @@ async fn postgres_refusing_connections_logs_one_line_per_cause_with_a_count() {
     let target = logs
         .lines()
         .find(|l| l.contains("store error"))
-        .and_then(|l| l.split_whitespace().nth(2))
+        // After the level and any span context (`connection{conn=3 node=n_x}:`).
+        .and_then(|l| {
+            l.split_whitespace()
+                .skip(2)
+                .find(|t| t.ends_with(':') && !t.contains(['{', '}']))
+        })
         .map(|t| t.trim_end_matches(':').to_owned())
         .expect("the first store error is written");
     let summary = eventually(Duration::from_secs(20), "the summary line", || {
