@@ -62,7 +62,14 @@ async fn tail_cycles(cycles: usize, restart: Restart) {
     let redis = RedisServer::start().await;
     // The default node TTL (30 s): a dead node's heartbeat cannot expire within the bound,
     // so only the delivery check (and a restart's new incarnation) can deliver in time.
-    let mut cluster = Cluster::start(2, RedisLink::Single(redis.url())).await;
+    // Retries after a failover are part of the scenario: the per-account budget is
+    // raised so that it is delivery, not a rate limit, that this test measures.
+    let mut cluster = Cluster::start_with(2, RedisLink::Single(redis.url()), |options| {
+        options
+            .set("account_rate_per_sec", "10000")
+            .set("account_rate_burst", "100000")
+    })
+    .await;
     cluster.wait_ready().await;
     let pairs = super::pairs(&cluster.node(0).rest, PAIRS, "t").await;
     let mut db = sqlx::PgConnection::connect(&cluster.db.url)
