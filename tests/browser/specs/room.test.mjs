@@ -94,5 +94,24 @@ test('group room: nothing is shown before the agreement is accepted', async () =
   await panel.locator('.members li', { hasText: 'Amina Diallo' }).waitFor();
   await lookAt(facilitator.page, 'room');
 
+  // How the room's calls carry media is the facilitator's toggle; its state shows in its
+  // face (a ticked box), everyone sees the change in the timeline, and nobody else has it.
+  const toggle = panel.getByRole('button', { name: 'Calls always through the media server' });
+  const mark = () => toggle.evaluate((el) => getComputedStyle(el, '::before').content);
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'false');
+  assert.match(await mark(), /\u2610/, 'an empty box while off');
+  await toggle.click();
+  await panel.locator('button[aria-pressed="true"]', { hasText: 'Calls always through the media server' }).waitFor();
+  assert.match(await mark(), /\u2611/, 'a ticked box while on');
+  await amina.page.locator('.messages .system', { hasText: 'Calls in this room now always go through the media server.' }).waitFor();
+  await lookAt(facilitator.page, 'room-calls-toggle');
+  await toggle.click();
+  await panel.locator('button[aria-pressed="false"]', { hasText: 'Calls always through the media server' }).waitFor();
+  await bongani.page.locator('.messages .system', { hasText: 'Calls in this room go through the media server only when they grow large.' }).waitFor();
+  const aminaPanel = amina.page.locator('.members-panel');
+  if (!(await aminaPanel.evaluate((el) => el.open))) await aminaPanel.locator('summary').click();
+  await aminaPanel.locator('.members li', { hasText: 'Bongani Dube' }).waitFor();
+  assert.equal(await aminaPanel.getByRole('button', { name: 'Calls always through the media server' }).count(), 0, 'only a facilitator has the toggle');
+
   assertNoConsoleErrors(chromium.consoleErrors);
 });

@@ -324,6 +324,8 @@ export class Calls extends Emitter {
       peers: new Map(),
       ringing: new Set(),
       reconnecting: new Set(),
+      /** A network change came while the socket was down: restart ICE once it is back. */
+      iceRestartPending: false,
       /** What each other participant's client says of itself: `{muted, camera}`. */
       remote: new Map(),
       local: null,
@@ -369,6 +371,8 @@ export class Calls extends Emitter {
       if (existing) this.#dropPeer(member);
       this.#peerFor(member, { polite: false });
     }
+    // Taken back after a reconnect: a peer that stayed connected says no "connected" again.
+    if ([...call.peers.values()].some((peer) => peer.state === 'connected')) call.status = 'connected';
     this.emit('changed');
   }
 
@@ -506,6 +510,11 @@ export class Calls extends Emitter {
     try {
       const view = await this.#send('join', { call: call.id });
       this.#adopt(view);
+      // An offer made while the socket was down (an ICE restart on a network change) was
+      // lost with it, or its answer was: make a fresh one now that signals travel again.
+      const restart = call.iceRestartPending;
+      call.iceRestartPending = false;
+      for (const peer of this.#meshPeers(call)) peer.renegotiate({ restartIce: restart });
     } catch (error) {
       this.#teardown({ reason: error.code === 'call_state' ? 'connection_lost' : 'unknown_error' });
     }
@@ -522,6 +531,10 @@ export class Calls extends Emitter {
       return;
     }
     if (!call?.peers.size) return;
+    if (!this.connection.ready) {
+      // The offer would be lost with the socket: restart once it is back (`#rejoin`).
+      call.iceRestartPending = true;
+    }
     try {
       const ice = await this.api.get(`/ice-servers?conversation=${encodeURIComponent(call.conversation)}`);
       call.ice = { ...call.ice, ...ice };
@@ -534,6 +547,7 @@ export class Calls extends Emitter {
     } catch {
       // Keep the old credentials: they are valid for minutes.
     }
+    if (call.iceRestartPending) return;
     for (const peer of call.peers.values()) peer.restartIce();
   }
 }

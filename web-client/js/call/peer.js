@@ -214,6 +214,24 @@ export class Peer extends Emitter {
     this.pc.restartIce();
   }
 
+  /** After the signalling socket came back: an offer still waiting for its answer was
+   * lost on the way (ours or the answer), so it is withdrawn and made again; with
+   * `restartIce` a restart is made even when nothing was waiting. */
+  async renegotiate({ restartIce = false } = {}) {
+    if (this.pc.connectionState === 'closed') return;
+    if (this.pc.signalingState === 'have-local-offer') {
+      try {
+        await this.pc.setLocalDescription({ type: 'rollback' });
+      } catch (error) {
+        this.emit('error', error);
+        return;
+      }
+      this.restartIce();
+    } else if (restartIce) {
+      this.restartIce();
+    }
+  }
+
   #watchIce() {
     const state = this.pc.iceConnectionState;
     clearTimeout(this.disconnectedTimer);
