@@ -236,6 +236,14 @@ test('directory, rooms and invite links, pairing and the overview', async () => 
   await mentor.page.getByRole('button', { name: 'New invite code' }).click();
   const link = await mentor.page.getByLabel('Invite link').inputValue();
   assert.match(link, /#\/join\/\S{40}$/);
+  await expectCopyLinkInSight(mentor.page);
+  // On a phone too (a second code: each link works once).
+  const laptopSize = mentor.page.viewportSize();
+  await mentor.page.setViewportSize({ width: 360, height: 740 });
+  await mentor.page.getByRole('button', { name: 'New invite code' }).click();
+  await mentor.page.waitForFunction((old) => document.querySelector('#invite-link-field')?.value !== old, link);
+  await expectCopyLinkInSight(mentor.page);
+  await mentor.page.setViewportSize(laptopSize);
   await lookAt(mentor.page, 'room-facilitator');
 
   // The link opened before signing in: sign in, then it is there, code filled in.
@@ -291,3 +299,15 @@ test('directory, rooms and invite links, pairing and the overview', async () => 
   await mentor.page.locator('button[aria-pressed="true"]', { hasText: 'Mute Bo Mensah' }).waitFor();
   assertNoConsoleErrors(chromium.consoleErrors);
 });
+
+/** After "New invite code": the link's Copy button is focused and in sight, inside the
+ * members panel's visible area (the panel scrolls) and inside the viewport. */
+async function expectCopyLinkInSight(page) {
+  const copyLink = page.getByRole('button', { name: 'Copy link' });
+  await copyLink.waitFor();
+  assert.ok(await copyLink.evaluate((el) => el === document.activeElement), 'Copy link has the focus');
+  const [button, panel] = [await copyLink.boundingBox(), await page.locator('.members-panel').boundingBox()];
+  const inPanel = button.y >= panel.y && button.y + button.height <= panel.y + panel.height + 1;
+  assert.ok(inPanel, `Copy link inside the panel's visible area: ${JSON.stringify({ button, panel })}`);
+  assert.ok(button.y + button.height <= page.viewportSize().height, 'Copy link inside the viewport');
+}

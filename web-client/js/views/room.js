@@ -188,6 +188,9 @@ function inviteTools(app, conversationId) {
         : null;
       render(linkBox, field, h('div', { class: 'actions' }, copy, share));
       linkBox.hidden = false;
+      // The members panel scrolls: bring the link and its button into sight, ready to copy.
+      copy.focus();
+      linkBox.scrollIntoView({ block: 'nearest' });
     } catch (problem) {
       status.textContent = errorText(problem.code, problem.message);
     }
