@@ -226,7 +226,9 @@ fn describe(error: &serde_json::Error) -> String {
     {
         return format!("missing field `{field}`");
     }
-    if let Some(pos) = text.find(", expected ") {
+    // The offending value comes first (`invalid type: string "…", expected u64`) and may
+    // itself contain ", expected ": the expectation is after the last one.
+    if let Some(pos) = text.rfind(", expected ") {
         let expected = &text[pos + 2..];
         let expected = expected.split(" at line").next().unwrap_or(expected);
         return format!("a field has the wrong type ({expected})");
@@ -286,5 +288,17 @@ mod tests {
         .unwrap_err();
         assert_eq!(bad.code, ErrorCode::InvalidFrame);
         assert!(!bad.detail.contains(secret), "{}", bad.detail);
+    }
+
+    #[test]
+    fn error_detail_never_echoes_a_value_that_looks_like_serdes_words() {
+        let secret = "canary-value-123";
+        let bad = ClientFrame::decode(&format!(
+            r#"{{"type":"read","conversation":"c_a","seq":"x, expected {secret}"}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(bad.code, ErrorCode::InvalidFrame);
+        assert!(!bad.detail.contains(secret), "{}", bad.detail);
+        assert!(bad.detail.ends_with("(expected u64)"), "{}", bad.detail);
     }
 }

@@ -29,8 +29,14 @@ pub fn parse(raw: &str) -> Result<Candidate<'_>, SignalError> {
     if raw.chars().any(char::is_control) {
         return Err(SignalError::Candidate("contains control characters"));
     }
+    // Fields are separated by spaces (RFC 8839). Any other whitespace would be read as a
+    // separator by one parser and as part of a field by another, and the rewrite below
+    // must see the same fields as every parser downstream.
+    if raw.chars().any(|c| c.is_whitespace() && c != ' ') {
+        return Err(SignalError::Candidate("fields must be separated by spaces"));
+    }
     let body = raw.strip_prefix("candidate:").unwrap_or(raw);
-    let tokens: Vec<&str> = body.split_ascii_whitespace().collect();
+    let tokens: Vec<&str> = body.split_whitespace().collect();
     // The parser below trusts position 6 to be `typ`; check it ourselves.
     if tokens.len() < 8 || tokens[6] != "typ" {
         return Err(SignalError::Candidate("not a candidate line"));
@@ -57,7 +63,7 @@ impl Candidate<'_> {
     /// thing relay-only must not reveal. Returned without the `candidate:` prefix.
     pub fn without_related_address(&self) -> String {
         let mut out: Vec<&str> = Vec::new();
-        let mut tokens = self.body.split_ascii_whitespace();
+        let mut tokens = self.body.split_whitespace();
         while let Some(token) = tokens.next() {
             out.push(token);
             match token {
@@ -107,6 +113,9 @@ mod tests {
             "1 1 udp 2130706431 192.0.2.2 51234 typ teleport",
             "1 1 sctp 2130706431 192.0.2.2 51234 typ host",
             "1 1 udp 2130706431 192.0.2.2 51234 typ host\r\na=inject",
+            // A separator the candidate parser splits on but a space-only reader does not.
+            "3 1 udp 16777215 203.0.113.9 40001 typ relay\u{a0}raddr 192.0.2.2 rport 5",
+            "3 1 udp 16777215 203.0.113.9 40001 typ relay raddr\u{2003}192.0.2.2 rport 5",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

@@ -23,12 +23,22 @@ pub fn validate(sdp: &str, max_bytes: usize) -> Result<(), SignalError> {
     {
         return Err(SignalError::Sdp("contains control characters"));
     }
+    // A carriage return ends a line only before a line feed: a lone one would be a line
+    // break to some parsers and part of a line to others (and to the sanitiser).
+    if sdp
+        .split('\n')
+        .any(|line| line.trim_end_matches('\r').contains('\r'))
+    {
+        return Err(SignalError::Sdp(
+            "contains a carriage return outside a line ending",
+        ));
+    }
     let parsed = SessionDescription::unmarshal(&mut Cursor::new(sdp.as_bytes()))
         .map_err(|_| SignalError::Sdp("does not parse"))?;
     let session = parsed.attributes.iter();
     let media = parsed.media_descriptions.iter().flat_map(|m| &m.attributes);
     for attribute in session.chain(media) {
-        if attribute.key == "candidate" {
+        if attribute.key.eq_ignore_ascii_case("candidate") {
             let value = attribute.value.as_deref().unwrap_or_default();
             candidate::parse(value)?;
         }
@@ -106,7 +116,8 @@ fn split_ending(line: &str) -> (&str, &str) {
 
 /// `None` drops the line.
 fn sanitise_line(line: &str) -> Option<String> {
-    if let Some(value) = line.strip_prefix("a=candidate:") {
+    // Attribute names in any case: whatever a peer might read as a candidate is one.
+    if let Some(value) = strip_prefix_ignore_case(line, "a=candidate:") {
         // Validated before: a line that no longer parses is dropped, never passed on.
         let parsed = candidate::parse(value).ok()?;
         return parsed
@@ -119,17 +130,25 @@ fn sanitise_line(line: &str) -> Option<String> {
     if let Some(value) = line.strip_prefix("o=") {
         return Some(format!("o={}", replace_last_address(value, 5)));
     }
-    if let Some(value) = line.strip_prefix("a=rtcp:") {
+    if let Some(value) = strip_prefix_ignore_case(line, "a=rtcp:") {
         return Some(format!("a=rtcp:{}", replace_last_address(value, 3)));
     }
     Some(line.to_owned())
 }
 
+fn strip_prefix_ignore_case<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = line.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &line[prefix.len()..])
+}
+
 /// Replaces the address in `<… nettype addrtype address>` fields, where the address is
 /// the field at `position` (0-based) and the address type the one before it. Fields
-/// that do not have that shape are left alone (the parser accepted them).
+/// are split on any whitespace, as the parser that validated the line splits them
+/// (a tab or a double space must not hide the address), and joined by single spaces.
+/// Fields that do not have that shape are left alone (the parser accepted them).
 fn replace_last_address(value: &str, position: usize) -> String {
-    let mut fields: Vec<&str> = value.split(' ').collect();
+    let mut fields: Vec<&str> = value.split_whitespace().collect();
     if fields.len() <= position || position == 0 {
         return value.to_owned();
     }
@@ -222,6 +241,53 @@ a=end-of-candidates\r\n";
         let clean = relay_only(&offer);
         assert!(clean.contains("c=IN IP6 ::\r\n"));
         assert!(!clean.contains("fd00::2"));
+    }
+
+    #[test]
+    fn relay_only_finds_addresses_behind_any_whitespace() {
+        for (from, to) in [
+            ("c=IN IP4 192.0.2.2", "c=IN IP4\t192.0.2.2"),
+            ("c=IN IP4 192.0.2.2", "c=IN  IP4  192.0.2.2"),
+            (
+                "o=- 5523523523523 2 IN IP4 192.0.2.2",
+                "o=-\t5523523523523 2 IN IP4\t192.0.2.2",
+            ),
+            (
+                "a=rtcp:51234 IN IP4 192.0.2.2",
+                "a=rtcp:51234 IN IP4\t192.0.2.2",
+            ),
+            (
+                "a=rtcp:51234 IN IP4 192.0.2.2",
+                "a=RTCP:51234 IN IP4 192.0.2.2",
+            ),
+        ] {
+            let offer = OFFER.replace(from, to);
+            validate(&offer, 16 * 1024).unwrap();
+            let clean = relay_only(&offer);
+            assert!(!clean.contains("192.0.2.2"), "{to:?} leaked:\n{clean}");
+        }
+    }
+
+    #[test]
+    fn relay_only_drops_candidates_named_in_any_case() {
+        let offer = OFFER.replace(
+            "a=candidate:1966762133 1 udp 2130706431 192.0.2.2 51234 typ host",
+            "a=CANDIDATE:1966762133 1 udp 2130706431 192.0.2.2 51234 typ host",
+        );
+        validate(&offer, 16 * 1024).unwrap();
+        let clean = relay_only(&offer);
+        assert!(!clean.to_ascii_lowercase().contains("typ host"), "{clean}");
+        let bad = OFFER.replace("a=sendrecv", "a=CANDIDATE:not a candidate");
+        assert!(validate(&bad, 16 * 1024).is_err());
+    }
+
+    #[test]
+    fn refuses_a_lone_carriage_return() {
+        let offer = OFFER.replace("a=sendrecv\r\n", "a=sendrecv\rc=IN IP4 192.0.2.2\r\n");
+        assert!(matches!(
+            validate(&offer, 16 * 1024),
+            Err(SignalError::Sdp(_))
+        ));
     }
 
     #[test]
