@@ -184,7 +184,12 @@ pub(super) fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+    parse_config_text(path, &text)
+}
+
+/// The file's text as flat settings; `path` only names the file in errors.
+pub(super) fn parse_config_text(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
         let mut offset = e.span().map_or(0, |span| span.start).min(text.len());
         while !text.is_char_boundary(offset) {
             offset -= 1;

@@ -39,7 +39,7 @@ use crate::crypto::MessageKey;
 
 pub use args::{SETTINGS, ServeArgs};
 pub use errors::{ConfigError, Origin, env_name, mask_url_password};
-use layers::{Layers, read_config_file};
+use layers::{Layers, parse_config_text, read_config_file};
 
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
 pub const DEFAULT_TURN_LISTEN: SocketAddr =
@@ -346,6 +346,20 @@ impl Config {
         // Tests run many servers at once: each embedded TURN server on its own port.
         config.calls.turn_listen = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
         config
+    }
+
+    /// Resolves the text of a config file alone (no CLI, no environment), as `load` would
+    /// with `--config`. An entry for the fuzz targets; `path` only names the file in errors.
+    /// Settings that name files (`*_file`) are read as usual.
+    #[doc(hidden)]
+    pub fn from_toml_text(path: &std::path::Path, text: &str) -> Result<Config, ConfigError> {
+        let no_args = ServeArgs::default();
+        let layers = Layers {
+            args: no_args.values(),
+            env: &|_| None,
+            file: Some(parse_config_text(path, text)?),
+        };
+        resolve::resolve(&layers)
     }
 
     fn load_with_env(
