@@ -71,6 +71,19 @@ macro_rules! random_id {
             }
         }
 
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "pattern": concat!("^", $prefix, "[a-z0-9]{1,40}$"),
+                })
+            }
+        }
+
         impl std::borrow::Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0
@@ -141,6 +154,21 @@ impl AccountId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl schemars::JsonSchema for AccountId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AccountId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": AccountId::MAX_LEN,
+            "description": "An account as the identity provider names it (the token's `sub`).",
+        })
     }
 }
 

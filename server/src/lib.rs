@@ -11,6 +11,7 @@
 //! | [`crypto`] | encryption of message bodies at rest (XChaCha20-Poly1305, key ids for rotation) |
 //! | [`display_name`] | what may be a display name; look-alike names compared by confusable skeleton |
 //! | [`protocol`] | every wire frame, error codes and close codes |
+//! | [`contract`] | the OpenAPI and AsyncAPI documents' schemas, derived from the types above |
 //! | [`error`] | [`error::Refusal`]: the one refusal (stable code + message) REST and the socket answer with |
 //! | [`store`] | the [`store::Store`] trait and its SQL implementation (SQLite, PostgreSQL) |
 //! | [`bus`] | the [`bus::Bus`] trait: in-process, Redis pub/sub |
@@ -31,6 +32,7 @@ pub mod app;
 pub mod auth;
 pub mod bus;
 pub mod config;
+pub mod contract;
 pub mod crypto;
 pub mod display_name;
 pub mod error;

@@ -36,7 +36,7 @@ pub use mint::{DEV_ISSUER, Minter};
 pub use verify::{DEFAULT_MAX_LIFETIME, Verifier};
 
 /// What an account may do. Granted only by the identity provider's token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Mentee,

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::bodies::{ErrorBody, ErrorDetail};
 use crate::error::Refusal;
 use crate::protocol::ErrorCode;
 
@@ -29,15 +30,18 @@ impl IntoResponse for ApiError {
         metrics::counter!("mentorhub_errors_total", "code" => code.as_str()).increment(1);
         let status =
             StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut error = serde_json::json!({ "code": code, "message": self.0.message });
         let retry_ms = self
             .0
             .retry_after
             .map(|wait| wait.as_millis().max(1) as u64);
-        if let Some(ms) = retry_ms {
-            error["retry_after_ms"] = ms.into();
-        }
-        let mut response = (status, Json(serde_json::json!({ "error": error }))).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.0.message.into_owned(),
+                retry_after_ms: retry_ms,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
         if let Some(ms) = retry_ms
             && let Ok(value) = axum::http::HeaderValue::from_str(&ms.div_ceil(1000).to_string())
         {

@@ -5,6 +5,7 @@
 mod api;
 mod assets;
 mod auth;
+mod bodies;
 mod client_addr;
 mod error;
 mod extract;
@@ -12,6 +13,7 @@ mod hardening;
 pub mod limits;
 pub mod listener;
 mod mentoring;
+pub mod openapi;
 mod ops;
 mod origin;
 mod safety;
@@ -83,10 +85,12 @@ pub struct RouterSettings {
 pub fn router(state: HttpState, settings: RouterSettings) -> Router {
     let web_client = Arc::new(assets::WebClient::load(
         &settings.web_client_dir,
-        &ops::server_info(state.dev_minter.is_some()),
+        &serde_json::to_value(ops::server_info(state.dev_minter.is_some())).unwrap_or_default(),
     ));
     let mut api = Router::new()
         .route("/info", get(ops::info))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/asyncapi.json", get(openapi::asyncapi_json))
         .route("/me", get(api::me))
         .route("/me/settings", put(api::put_settings))
         .route("/conversations", get(api::conversations))

@@ -7,9 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::HttpState;
+use super::bodies::{DevLoginBody, InfoBody, ReadyBody};
 use super::error::{ApiError, ApiResult, parse_body};
 use super::extract::Body;
 use crate::auth::Role;
@@ -19,6 +19,8 @@ use crate::observability;
 use crate::protocol::ErrorCode;
 
 /// The process is up (liveness).
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -55,6 +57,9 @@ impl Readiness {
 }
 
 /// The node can serve: its store answers and its bus is connected.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Ready", body = ReadyBody),
+    (status = 503, description = "Not ready (store or bus down, or draining)", body = ReadyBody)))]
 pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
     let readiness = Readiness::check(&state).await;
     let ready = readiness.ready();
@@ -63,20 +68,22 @@ pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
-        "ready": ready,
-        "store": readiness.store,
-        "bus": readiness.bus,
-        "bus_kind": state.bus.kind(),
-        "draining": readiness.draining,
-        "connections": state.hub.connections(),
-        "node": state.mentoring.node().as_ref(),
-    });
+    let body = ReadyBody {
+        ready,
+        store: readiness.store,
+        bus: readiness.bus,
+        bus_kind: state.bus.kind().to_owned(),
+        draining: readiness.draining,
+        connections: state.hub.connections(),
+        node: state.mentoring.node().to_string(),
+    };
     (status, Json(body))
 }
 
 /// Prometheus text format. Gauges that are cheaper to read than to keep current
 /// (readiness, process, store pools) are refreshed first.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     let readiness = Readiness::check(&state).await;
     observability::record_readiness(
@@ -97,22 +104,25 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
 
 /// What a client needs to know before signing in: the protocol version and whether
 /// `--dev` sign-in is offered (the web client shows demo accounts only then).
-pub async fn info(State(state): State<HttpState>) -> Json<serde_json::Value> {
+#[utoipa::path(get, path = "/api/info", tag = "operations", responses((status = 200, body = InfoBody)))]
+pub async fn info(State(state): State<HttpState>) -> Json<InfoBody> {
     Json(server_info(state.dev_minter.is_some()))
 }
 
 /// What any visitor may know about this server (`GET /api/info`, and inlined in the
 /// web client's page to save a round trip).
-pub fn server_info(dev: bool) -> serde_json::Value {
-    json!({
-        "protocol": crate::protocol::server::PROTOCOL_VERSION,
-        "dev": dev,
-    })
+pub fn server_info(dev: bool) -> InfoBody {
+    InfoBody {
+        protocol: crate::protocol::server::PROTOCOL_VERSION,
+        dev,
+    }
 }
 
-#[derive(Deserialize)]
+/// Whom to sign in as.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DevLogin {
+pub(super) struct DevLogin {
+    /// 1–64 printable characters; the same name signs in as the same account.
     name: String,
     #[serde(default)]
     role: Option<Role>,
@@ -122,10 +132,12 @@ struct DevLogin {
 
 /// `--dev` only: a token for any name and role, signed with a per-start secret. The
 /// account id is derived from the name so the same name signs in as the same person.
+#[utoipa::path(post, path = "/api/dev/login", tag = "operations", request_body = DevLogin,
+    responses((status = 200, body = DevLoginBody)))]
 pub async fn dev_login(
     State(state): State<HttpState>,
     Body(body): Body,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<DevLoginBody>> {
     let Some(minter) = &state.dev_minter else {
         return Err(ApiError::new(ErrorCode::NotFound, "not found"));
     };
@@ -157,5 +169,5 @@ pub async fn dev_login(
         .verify(&token)
         .map_err(|_| ApiError::new(ErrorCode::Internal, "a freshly minted token did not verify"))?;
     state.mentoring.remember(&principal).await?;
-    Ok(Json(json!({ "token": token, "account": account })))
+    Ok(Json(DevLoginBody { token, account }))
 }

@@ -13,7 +13,8 @@ use super::error::{ApiError, ApiResult};
 use crate::protocol::ErrorCode;
 use crate::signalling::sfu::SfuTurn;
 
-#[derive(Deserialize)]
+/// Janus's TURN REST request.
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct TurnRequest {
     #[serde(default)]
     service: Option<String>,
@@ -25,6 +26,11 @@ pub struct TurnRequest {
     api: Option<String>,
 }
 
+/// TURN credentials for the SFU (Janus's `turn_rest_api`); authenticated by the Janus
+/// secret in the form, not by a bearer token.
+#[utoipa::path(post, path = "/api/sfu/turn-credentials", tag = "calls",
+    request_body(content = TurnRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = SfuTurn)))]
 pub async fn turn_credentials(
     State(state): State<HttpState>,
     form: Result<Form<TurnRequest>, axum::extract::rejection::FormRejection>,

@@ -28,7 +28,7 @@ const MAX_BIO: usize = 2_000;
 const MAX_LIST: usize = 20;
 const MAX_ITEM: usize = 50;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
     /// Defaults to the account's name.

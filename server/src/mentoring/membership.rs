@@ -21,7 +21,7 @@ use crate::store::{MemberChange, MemberChanged, MemberUpdate, WriteError};
 use super::session::member_view;
 use super::{MemberCtx, Mentoring};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleRequest {
     /// `facilitator` or `member`.

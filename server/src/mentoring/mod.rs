@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 pub use access::MemberCtx;
 pub use messaging::{AckHook, Acked, HistoryPage, PendingAck};
+pub use oversight::Oversight;
 pub use presence::client_status;
 pub use session::SessionStart;
 

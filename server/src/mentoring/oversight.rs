@@ -26,7 +26,7 @@ use super::Mentoring;
 /// Weeks of per-week message counts.
 pub const WEEKS: u32 = 8;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Oversight {
     pub generated_at: i64,
     pub relationships: Vec<RelationshipOverview>,

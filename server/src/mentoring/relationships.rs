@@ -24,7 +24,7 @@ use crate::store::{
 
 use super::Mentoring;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MentorRequest {
     /// The mentor's account id, as listed in the directory.
@@ -43,7 +43,7 @@ pub struct MentorRequest {
     pub first_conversation: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MentorOffer {
     /// The mentee's account id …
@@ -59,7 +59,7 @@ pub struct MentorOffer {
     pub introduction: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Assignment {
     pub mentee: String,

@@ -31,7 +31,7 @@ const CONTEXT_EACH_SIDE: usize = 5;
 const SCAN_EACH_SIDE: u32 = 50;
 const MAX_REASON: usize = 2_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
     pub conversation: String,

@@ -35,7 +35,7 @@ const MAX_TITLE: usize = 100;
 const MAX_AGREEMENT: usize = 4_000;
 const MAX_MEMBER_LIMIT: u32 = 1_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomRequest {
     pub title: String,
@@ -59,7 +59,7 @@ pub struct RoomRequest {
 }
 
 /// What a facilitator may change about a room after creating it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomSettingsRequest {
     /// `auto` (a mesh until the call outgrows it) or `sfu` (through the SFU from the
@@ -71,7 +71,7 @@ pub struct RoomSettingsRequest {
 /// another conversation they read (`conversation` + `member`: their mentee, a member of
 /// another room), so a pseudonymous person can be invited without anyone learning who
 /// they are.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     #[serde(default)]
@@ -82,7 +82,7 @@ pub struct InviteRequest {
     pub member: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     /// A single-use invite code …

@@ -22,7 +22,7 @@ use crate::store::{BlockRecord, NewBlock};
 
 use super::Mentoring;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockRequest {
     pub conversation: String,

@@ -15,7 +15,7 @@ use super::sfu::{Quality, SfuLeg, SfuStream, Topology, TopologyReason};
 use crate::ids::{CallId, ConversationId, MemberId};
 
 /// A call frame from a client. Every action may carry a `ref`, echoed in the reply.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum CallRequest {
     /// Start a call in a conversation: rings every other member's devices.
@@ -116,7 +116,7 @@ impl CallRequest {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Media {
     Audio,
@@ -137,7 +137,7 @@ impl Media {
 }
 
 /// `RTCSessionDescriptionInit`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SessionDescription {
     #[serde(rename = "type")]
     pub kind: SdpKind,
@@ -145,7 +145,7 @@ pub struct SessionDescription {
 }
 
 /// `rollback` is local to a peer connection and never signalled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SdpKind {
     Offer,
@@ -154,7 +154,7 @@ pub enum SdpKind {
 }
 
 /// `RTCIceCandidateInit`. An empty `candidate` marks the end of candidates.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IceCandidate {
     pub candidate: String,
     #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
@@ -174,7 +174,7 @@ pub struct IceCandidate {
 }
 
 /// Why a member declined (sent by the client).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeclineReason {
     UserDeclined,
@@ -183,7 +183,7 @@ pub enum DeclineReason {
 }
 
 /// Why a participant hangs up (sent by the client).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaveReason {
     UserHangup,
@@ -194,7 +194,7 @@ pub enum LeaveReason {
 }
 
 /// Why a participant left or a call ended. Modelled on Matrix's hangup reasons.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Nobody answered within the ring timeout.
@@ -266,7 +266,7 @@ impl From<LeaveReason> for Reason {
 }
 
 /// Why a device stopped ringing without the call ending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RingStop {
     /// The member answered (on this or another device).
@@ -278,7 +278,7 @@ pub enum RingStop {
 }
 
 /// `RTCConfiguration`'s ICE part, plus when the TURN credentials expire.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct IceConfig {
     #[serde(rename = "iceServers")]
     pub ice_servers: Vec<IceServer>,
@@ -289,7 +289,7 @@ pub struct IceConfig {
     pub expires_at: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct IceServer {
     pub urls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -298,7 +298,7 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IcePolicy {
     All,
@@ -307,7 +307,7 @@ pub enum IcePolicy {
 }
 
 /// A participant's own view of the call, sent when it starts, joins or rejoins.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct CallView {
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -333,7 +333,7 @@ pub struct CallView {
 }
 
 /// Every call event the server sends, tagged by `event`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum CallEvent {
     /// Reply to `start`: the caller is the first participant.

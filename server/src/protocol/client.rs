@@ -13,7 +13,7 @@ use crate::ids::Seq;
 
 /// Every frame a client may send. `ref` is an optional client-chosen correlation string
 /// echoed in the reply (`ack`, `ok`, `history`, `threads`, `pong`, `error`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     Hello(Hello),
@@ -79,7 +79,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Hello {
     /// Echoed only in the `protocol_violation` refusal of a second `hello`.
     #[serde(rename = "ref", default)]
@@ -91,7 +91,7 @@ pub struct Hello {
     pub cursors: HashMap<String, Seq>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct SendFrame {
     #[serde(rename = "ref", default)]
     pub reference: Option<String>,
@@ -104,7 +104,7 @@ pub struct SendFrame {
     pub thread: Option<Seq>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct HistoryQuery {
     #[serde(rename = "ref", default)]
     pub reference: Option<String>,

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 /// Why a request or frame was refused. Every refusal changes nothing on the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The frame is not valid JSON (or not a JSON object).

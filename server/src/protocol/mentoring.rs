@@ -17,7 +17,7 @@ use super::vocabulary::{
 use crate::ids::{AccountId, ConversationId, MemberId, Millis, RelationshipId, ReportId, Seq};
 
 /// One mentor in the directory.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct MentorProfileView {
     /// The mentor's account id: what a mentee names in a request.
     pub mentor: AccountId,
@@ -36,7 +36,7 @@ pub struct MentorProfileView {
 
 /// An invitation to a room, as the invited account sees it before joining: the name
 /// and the agreement, nothing said inside.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct InvitationView {
     pub room: ConversationId,
     pub title: Option<String>,
@@ -47,7 +47,7 @@ pub struct InvitationView {
 }
 
 /// A single-use invite code, shown once to the facilitator who made it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct InviteCodeView {
     pub room: ConversationId,
     pub code: String,
@@ -55,7 +55,7 @@ pub struct InviteCodeView {
 }
 
 /// A block as the blocker sees it: who (as they saw them) and where.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct BlockView {
     pub conversation: ConversationId,
     pub member: MemberId,
@@ -64,7 +64,7 @@ pub struct BlockView {
 }
 
 /// What a reporter is told, and what safeguarding is pushed live: no content.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ReportReceipt {
     pub id: ReportId,
     pub state: ReportState,
@@ -72,7 +72,7 @@ pub struct ReportReceipt {
 }
 
 /// A report as its reporter sees it: which message, and whether it was handled.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct FiledReportView {
     pub id: ReportId,
     pub conversation: ConversationId,
@@ -85,7 +85,7 @@ pub struct FiledReportView {
 }
 
 /// One message copied into a report.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ReportedMessage {
     pub seq: Seq,
     pub sender: MemberId,
@@ -102,7 +102,7 @@ pub struct ReportedMessage {
 }
 
 /// A person in a report (safeguarding only).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ReportPerson {
     pub account: AccountId,
     pub name: String,
@@ -110,7 +110,7 @@ pub struct ReportPerson {
     pub display_name: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ReportAccessView {
     pub account: AccountId,
     pub action: ReportAction,
@@ -118,7 +118,7 @@ pub struct ReportAccessView {
 }
 
 /// A report as the safeguarding role reads it. Every read is recorded.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ReportView {
     pub id: ReportId,
     pub state: ReportState,
@@ -139,7 +139,7 @@ pub struct ReportView {
 }
 
 /// Message activity, counts only.
-#[derive(Clone, Debug, Serialize, Default)]
+#[derive(Clone, Debug, Serialize, Default, schemars::JsonSchema)]
 pub struct ActivityView {
     pub messages: u64,
     /// Messages in each of the last weeks, the most recent 7 days first.
@@ -149,7 +149,7 @@ pub struct ActivityView {
 }
 
 /// A party of an assigned relationship, for the coordinator who assigned it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct AssignedParty {
     pub account: AccountId,
     pub name: String,
@@ -157,14 +157,14 @@ pub struct AssignedParty {
 }
 
 /// A mentee or mentor as a coordinator picks them for an assignment.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ProgrammePerson {
     pub account: AccountId,
     pub name: String,
 }
 
 /// A relationship in the coordinator's content-blind overview.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct RelationshipOverview {
     pub id: RelationshipId,
     pub origin: Origin,
@@ -183,7 +183,7 @@ pub struct RelationshipOverview {
 }
 
 /// A room in the coordinator's content-blind overview.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct RoomOverviewView {
     pub id: ConversationId,
     pub room_kind: Option<RoomKind>,

@@ -19,7 +19,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// A conversation's timeline entry, as sent live and in `history` pages. Every variant
 /// carries the conversation's gap-free `seq`; clients resume from the highest seen.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventFrame {
     Message(MessageEvent),
@@ -48,7 +48,7 @@ impl EventFrame {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct MessageEvent {
     pub conversation: ConversationId,
     pub seq: Seq,
@@ -65,7 +65,7 @@ pub struct MessageEvent {
     pub deleted: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct EditEvent {
     pub conversation: ConversationId,
     pub seq: Seq,
@@ -78,7 +78,7 @@ pub struct EditEvent {
     pub ts: Millis,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct DeleteEvent {
     pub conversation: ConversationId,
     pub seq: Seq,
@@ -88,7 +88,7 @@ pub struct DeleteEvent {
 }
 
 /// Membership and life-cycle changes recorded in the timeline (see [`SystemKind`]).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct SystemEvent {
     pub conversation: ConversationId,
     pub seq: Seq,
@@ -97,7 +97,7 @@ pub struct SystemEvent {
 }
 
 /// One member as every other member sees them.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct MemberView {
     pub member: MemberId,
     pub display_name: String,
@@ -116,7 +116,7 @@ pub struct MemberView {
     pub presence: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ConversationSummary {
     pub id: ConversationId,
     pub kind: ConversationKind,
@@ -152,14 +152,16 @@ pub struct ConversationSummary {
     pub members: Vec<MemberView>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct AccountView {
     pub id: String,
     pub name: String,
     pub roles: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq, Default)]
+#[derive(
+    Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq, Default, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Others see when this account has read (off by default).
@@ -168,7 +170,7 @@ pub struct Settings {
     pub default_pseudonym: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ThreadSummary {
     pub root: Seq,
     pub replies: u64,
@@ -176,7 +178,7 @@ pub struct ThreadSummary {
     pub last_ts: Millis,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct PartyView {
     /// The party's member id in the relationship's conversation (absent in the view
     /// of the assigning coordinator, who is not a member).
@@ -197,7 +199,7 @@ pub struct PartyView {
 }
 
 /// A relationship as one of its parties sees it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct RelationshipView {
     pub id: RelationshipId,
     pub conversation: ConversationId,
@@ -225,13 +227,13 @@ pub struct RelationshipView {
     pub ended_at: Option<Millis>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Heartbeat {
     pub ping_interval_ms: u64,
     pub idle_timeout_ms: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Limits {
     pub max_frame_bytes: usize,
     /// The same number as `max_body_bytes`: a body of at most that many bytes has at
@@ -244,7 +246,7 @@ pub struct Limits {
 }
 
 /// Every frame the server sends.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     Welcome {

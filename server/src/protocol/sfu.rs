@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::ids::MemberId;
 
 /// How a call's media flows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Topology {
     /// Every participant connected to every other (peer to peer or through TURN).
@@ -19,7 +21,7 @@ pub enum Topology {
 }
 
 /// One of a client's two peer connections with the SFU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SfuLeg {
     /// What the client sends: the client offers, the SFU answers.
@@ -29,7 +31,9 @@ pub enum SfuLeg {
 }
 
 /// What a subscriber wants of the others' video.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Quality {
     /// The best layer the publisher sends.
@@ -52,7 +56,7 @@ impl Quality {
 }
 
 /// The kind of one media section.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamKind {
     Audio,
@@ -60,7 +64,7 @@ pub enum StreamKind {
 }
 
 /// One media section of the subscribe leg: whose audio or video it carries.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SfuStream {
     pub mid: String,
     pub kind: StreamKind,
@@ -68,7 +72,7 @@ pub struct SfuStream {
 }
 
 /// Why a call's media path changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TopologyReason {
     /// The call grew past the largest mesh.

@@ -13,7 +13,7 @@ use super::vocabulary::{CallRouting, MemberRole};
 use crate::ids::{MemberId, RelationshipId};
 
 /// One membership or life-cycle change recorded in a conversation's timeline.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SystemKind {
     /// Every party accepted: the relationship's conversation opened.

@@ -6,7 +6,7 @@
 //! (de)serialised. Clients match these strings: they never change meaning.
 
 /// Declares an enum of words, each with its one string, and derives from that table
-/// `as_str`, `parse`, `Display`, `Serialize` and `Deserialize`.
+/// `as_str`, `parse`, `Display`, `Serialize`, `Deserialize` and the JSON Schema.
 macro_rules! words {
     ($(
         $(#[$meta:meta])*
@@ -38,6 +38,16 @@ macro_rules! words {
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string", "enum": [$($text),+] })
             }
         }
 

@@ -130,7 +130,7 @@ pub enum SfuError {
 }
 
 /// TURN REST credentials as Janus's `turn_rest_api` expects them.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct SfuTurn {
     pub username: String,
     pub password: String,
