@@ -29,6 +29,11 @@ else
   log "cargo test"
   cargo test --workspace --locked --no-fail-fast -- "${filter[@]}"
 fi
+# --- the REST API against its OpenAPI document (schemathesis, a real --dev server) ------
+if [ "${#filter[@]}" -eq 0 ]; then
+  log "schemathesis against /api/openapi.json"
+  bash scripts/schemathesis.sh "$CARGO_TARGET_DIR/debug/mentorhub"
+fi
 # --- the web client in headless Chromium (after the Rust tests: it uses their build) ----
 if [ "${#filter[@]}" -eq 0 ]; then
   log "browser tests (tests/browser)"
