@@ -47,7 +47,12 @@ status=0
   --max-time "${SCHEMATHESIS_MAX_TIME:-150}" \
   --seed "${SCHEMATHESIS_SEED:-1}" \
   --workers 2 --no-color --suppress-health-check all --generation-database none \
-  --report-dir "$data/report") || status=$?
+  --report-dir "$data/report") 2>&1 | tee "$data/run.txt" || status=$?
+# A run that tested nothing (a time budget spent before any case) also exits 0.
+if [ "$status" -eq 0 ] && ! grep -Eq '^ *[1-9][0-9]* generated, ' "$data/run.txt"; then
+  echo "schemathesis tested nothing"
+  status=1
+fi
 if [ "$status" -ne 0 ]; then
   echo "---- server log (last 50 lines) ----"
   tail -n 50 "$log"
