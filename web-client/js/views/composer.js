@@ -2,6 +2,7 @@
 // the others while keys are pressed, and everything goes through the outbox so a
 // message written offline is sent when the connection is back.
 
+import { bodyBudget, bodyToSend, budgetText, maxBodyBytes } from '../body-limit.js';
 import { h } from '../dom.js';
 import { frames } from '../protocol.js';
 
@@ -13,10 +14,25 @@ export function createComposer(app, conversation, { thread = null } = {}) {
   const id = `composer-${thread ?? 'main'}`;
   const input = h('textarea', { id, class: 'composer-input', rows: 2, autocomplete: 'off', placeholder: thread ? 'Reply in thread' : 'Write a message' });
   const hint = h('p', { class: 'muted composer-hint', id: `${id}-hint` });
+  // Polite: read out when it appears or changes, not on every key.
+  const budget = h('p', { class: 'composer-budget', id: `${id}-budget`, 'aria-live': 'polite' });
   const send = h('button', { type: 'submit', class: 'primary' }, 'Send');
-  input.setAttribute('aria-describedby', hint.id);
+  input.setAttribute('aria-describedby', `${hint.id} ${budget.id}`);
   let typingSentAt = 0;
   let idleTimer = null;
+  let writable = true;
+
+  /** Shows the byte budget near the limit; over it, sending is off. */
+  function checkBudget() {
+    const state = bodyBudget(input.value, maxBodyBytes(store));
+    const text = budgetText(state);
+    if (budget.textContent !== text) budget.textContent = text;
+    budget.classList.toggle('over', state.over);
+    if (state.over) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+    send.disabled = !writable || state.over;
+    return state;
+  }
 
   function setTyping(active) {
     if (!connection.ready) return;
@@ -24,6 +40,7 @@ export function createComposer(app, conversation, { thread = null } = {}) {
   }
 
   input.addEventListener('input', () => {
+    checkBudget();
     const now = Date.now();
     if (input.value.trim() && now - typingSentAt > TYPING_REPEAT_MS) {
       typingSentAt = now;
@@ -54,16 +71,12 @@ export function createComposer(app, conversation, { thread = null } = {}) {
       class: 'composer',
       onsubmit: (event) => {
         event.preventDefault();
-        const body = input.value.trim();
-        if (!body) return;
-        const max = store.limits?.max_body_chars || 4000;
-        if ([...body].length > max) {
-          hint.textContent = `Messages are limited to ${max} characters.`;
-          return;
-        }
-        outbox.add(conversation, body, thread);
+        const state = checkBudget();
+        if (state.blank || state.over || !writable) return;
+        outbox.add(conversation, bodyToSend(input.value), thread);
         input.value = '';
         hint.textContent = '';
+        checkBudget();
         stopTyping();
         input.focus();
       },
@@ -71,14 +84,16 @@ export function createComposer(app, conversation, { thread = null } = {}) {
     h('label', { for: id, class: 'visually-hidden' }, thread ? 'Reply' : 'Message'),
     input,
     send,
+    budget,
     hint,
   );
 
   /** Enables or disables writing, with the reason shown under the box. */
-  function setWritable(writable, reason = '') {
-    input.disabled = !writable;
-    send.disabled = !writable;
-    hint.textContent = writable ? '' : reason;
+  function setWritable(can, reason = '') {
+    writable = can;
+    input.disabled = !can;
+    hint.textContent = can ? '' : reason;
+    checkBudget();
   }
 
   return { element: form, setWritable, focus: () => input.focus(), destroy: stopTyping };

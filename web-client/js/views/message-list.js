@@ -7,6 +7,7 @@
 // a "new messages ↓" pill. A message's actions appear when it is tapped or
 // long-pressed (hovered or focused with a mouse or keyboard), not on every message.
 
+import { bodyBudget, bodyToSend, budgetText, maxBodyBytes } from '../body-limit.js';
 import { h, formatTime } from '../dom.js';
 import { errorText, frames } from '../protocol.js';
 import { ask, tell } from './dialog.js';
@@ -168,14 +169,25 @@ export function createMessageList(app, conversation, { thread = null, extraActio
 
   function editForm(message) {
     const input = h('textarea', { class: 'edit-input', rows: 2, 'aria-label': 'Edit message', value: message.body || '' });
+    const budget = h('p', { class: 'composer-budget', 'aria-live': 'polite' });
+    const save = h('button', { type: 'submit', class: 'small primary' }, 'Save');
+    const checkBudget = () => {
+      const state = bodyBudget(input.value, maxBodyBytes(store));
+      budget.textContent = budgetText(state);
+      budget.classList.toggle('over', state.over);
+      save.disabled = state.over;
+      return state;
+    };
+    input.addEventListener('input', checkBudget);
     const form = h(
       'form',
       {
         class: 'edit-form',
         onsubmit: async (event) => {
           event.preventDefault();
-          const body = input.value.trim();
-          if (!body) return;
+          const state = checkBudget();
+          if (state.blank || state.over) return;
+          const body = bodyToSend(input.value);
           try {
             await connection.request(frames.edit(conversation, message.seq, body));
             editing = null;
@@ -192,10 +204,12 @@ export function createMessageList(app, conversation, { thread = null, extraActio
         },
       },
       input,
+      budget,
       h('div', { class: 'actions' },
-        h('button', { type: 'submit', class: 'small primary' }, 'Save'),
+        save,
         h('button', { type: 'button', class: 'small', onclick: () => { editing = null; update(); } }, 'Cancel')),
     );
+    checkBudget();
     setTimeout(() => input.focus(), 0);
     return form;
   }
