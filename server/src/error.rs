@@ -112,6 +112,7 @@ impl From<WriteError> for Refusal {
                 ErrorCode::AgreementRequired,
                 "accept the room's confidentiality agreement first",
             ),
+            WriteError::Refused(refusal) => refusal,
             WriteError::Store(e) => e.into(),
         }
     }

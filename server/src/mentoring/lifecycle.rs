@@ -17,10 +17,11 @@ use crate::protocol::server::{PartyView, RelationshipView, SystemEvent};
 use crate::protocol::system::SystemKind;
 use crate::protocol::vocabulary::{PartyRole, RelationshipState, Response, ViewerRole};
 use crate::protocol::{ErrorCode, EventFrame, ServerFrame};
-use crate::store::{EndRelationship, RelationshipRecord, RelationshipResponse};
+use crate::store::{RelationshipChanged, RelationshipRecord, WriteError};
 
 use super::Mentoring;
 use super::relationships::{intro_aad, is_unnamed_mentee};
+use super::rules::relationship::{self as rules, Command, Request, no_relationship};
 
 fn note_aad(id: &RelationshipId, account: &AccountId) -> Vec<u8> {
     let mut aad = b"mentorhub/end-note/v1/".to_vec();
@@ -28,10 +29,6 @@ fn note_aad(id: &RelationshipId, account: &AccountId) -> Vec<u8> {
     aad.push(b'/');
     aad.extend_from_slice(account.as_str().as_bytes());
     aad
-}
-
-fn no_relationship() -> Refusal {
-    Refusal::new(ErrorCode::NotFound, "no such relationship")
 }
 
 impl Mentoring {
@@ -50,54 +47,58 @@ impl Mentoring {
             .relationship(&id)
             .await?
             .ok_or_else(no_relationship)?;
+        if !self.sees_relationship(&record, &principal.account).await? {
+            return Err(no_relationship());
+        }
+        let pseudonym = pseudonym.filter(|p| !p.trim().is_empty());
+        let command = Command::Respond {
+            account: principal.account.clone(),
+            accept,
+            pseudonym: pseudonym.is_some(),
+        };
+        // Refused early on what was read, before a name is checked; applied again
+        // where it commits.
+        rules::apply(&record, &command, &[])?;
         let party = record
             .parties
             .iter()
             .find(|p| p.account == principal.account)
             .ok_or_else(no_relationship)?;
-        if !self.sees_relationship(&record, &principal.account).await? {
-            return Err(no_relationship());
-        }
-        if record.state != RelationshipState::Pending || party.response != Response::Pending {
-            return Err(Refusal::new(
-                ErrorCode::Conflict,
-                "this relationship is not awaiting your answer",
-            ));
-        }
-        let display_name = match pseudonym.filter(|p| !p.trim().is_empty()) {
-            Some(_) if party.role != PartyRole::Mentee => {
-                return Err(Refusal::invalid("only the mentee chooses a pseudonym"));
-            }
+        let rename = match pseudonym {
             Some(p) => Some((self.check_display_name(p)?, true)),
             // Unnamed until now: her default pseudonym, else her name.
-            None if is_unnamed_mentee(&party.display_name) => {
+            None if accept && is_unnamed_mentee(&party.display_name) => {
                 let account = self.remember(principal).await?;
                 Some(self.chosen_name(&account, None)?)
             }
             None => None,
         };
         let mut capacities = Vec::new();
-        for mentor in record
-            .parties
-            .iter()
-            .filter(|p| p.role == PartyRole::Mentor)
-        {
-            capacities.push((
-                mentor.account.clone(),
-                self.capacity_of(&mentor.account).await?,
-            ));
+        if accept {
+            for mentor in record
+                .parties
+                .iter()
+                .filter(|p| p.role == PartyRole::Mentor)
+            {
+                capacities.push((
+                    mentor.account.clone(),
+                    self.capacity_of(&mentor.account).await?,
+                ));
+            }
         }
-        let updated = self
-            .store
-            .respond_to_relationship(RelationshipResponse {
-                id: id.clone(),
-                account: principal.account.clone(),
-                accept,
-                display_name: if accept { display_name } else { None },
-                capacities,
-                now: now_millis(),
-            })
+        let changed = self
+            .commit_change(
+                &id,
+                Request {
+                    command,
+                    capacities,
+                    rename,
+                    note: None,
+                    now: now_millis(),
+                },
+            )
             .await?;
+        let updated = changed.record;
         self.announce_relationship(&updated).await;
         match updated.state {
             RelationshipState::Active => self.open_conversation_for_parties(&updated).await,
@@ -115,14 +116,10 @@ impl Mentoring {
         raw_id: &str,
     ) -> DomainResult<RelationshipView> {
         let id = RelationshipId::parse(raw_id).ok_or_else(no_relationship)?;
-        let updated = self
-            .store
-            .withdraw_relationship(&id, &principal.account, now_millis())
-            .await
-            .map_err(|e| match e {
-                crate::store::WriteError::TargetNotFound => no_relationship(),
-                other => other.into(),
-            })?;
+        let command = Command::Withdraw {
+            account: principal.account.clone(),
+        };
+        let updated = self.commit_change(&id, Request::new(command, now_millis())).await?.record;
         self.announce_relationship(&updated).await;
         self.close_conversation_for_parties(&updated).await;
         self.view_for(&updated, &principal.account)
@@ -153,25 +150,20 @@ impl Mentoring {
             self.cipher
                 .seal(&note_aad(&id, &principal.account), n.as_bytes())
         });
+        let command = Command::End {
+            account: principal.account.clone(),
+        };
         let changed = self
-            .store
-            .end_relationship(EndRelationship {
-                id: id.clone(),
-                account: principal.account.clone(),
-                note: sealed,
-                now: now_millis(),
-            })
-            .await
-            .map_err(|e| match e {
-                crate::store::WriteError::TargetNotFound => no_relationship(),
-                crate::store::WriteError::Conflict => Refusal::new(
-                    ErrorCode::Conflict,
-                    "only an active relationship can be ended",
-                ),
-                other => other.into(),
-            })?;
+            .commit_change(
+                &id,
+                Request {
+                    note: sealed,
+                    ..Request::new(command, now_millis())
+                },
+            )
+            .await?;
         let record = changed.record;
-        if let Some((appended, meta)) = changed.event {
+        for (appended, meta) in changed.events {
             let event = EventFrame::System(SystemEvent {
                 conversation: record.conversation.clone(),
                 seq: appended.seq,
@@ -185,6 +177,22 @@ impl Mentoring {
         self.open_conversation_for_parties(&record).await;
         self.view_for(&record, &principal.account)
             .ok_or_else(no_relationship)
+    }
+
+    /// Commits one change: the store reads the relationship in its transaction and
+    /// writes what the rules decide about it.
+    async fn commit_change(
+        &self,
+        id: &RelationshipId,
+        request: Request,
+    ) -> DomainResult<RelationshipChanged> {
+        self.store
+            .change_relationship(id, &|current, active| request.decide(current, active))
+            .await
+            .map_err(|e| match e {
+                WriteError::TargetNotFound => no_relationship(),
+                other => other.into(),
+            })
     }
 
     pub async fn relationships(

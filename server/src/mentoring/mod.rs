@@ -20,6 +20,7 @@ pub mod relationships;
 mod render;
 pub mod reports;
 pub mod rooms;
+pub mod rules;
 pub mod safety;
 mod search_terms;
 mod session;

@@ -23,6 +23,7 @@ use crate::store::{
 };
 
 use super::Mentoring;
+use super::rules::relationship::capacity_reached;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -487,8 +488,4 @@ pub(crate) fn is_unnamed_mentee(name: &str) -> bool {
     [Origin::Assigned, Origin::Offered]
         .iter()
         .any(|origin| unnamed_mentee(*origin) == name)
-}
-
-pub(super) fn capacity_reached() -> Refusal {
-    Refusal::new(ErrorCode::CapacityReached, "this mentor has no free place")
 }

@@ -14,7 +14,9 @@ use super::{
 };
 use crate::crypto::Sealed;
 use crate::ids::{AccountId, ConversationId, MemberId, Millis, RelationshipId};
-use crate::protocol::vocabulary::{CallRouting, MemberRole, RoomKind};
+use crate::protocol::vocabulary::{
+    CallRouting, ConversationState, MemberRole, RelationshipState, Response, RoomKind,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MentorProfileRecord {
@@ -139,20 +141,41 @@ pub struct RoomCallsChange {
     pub now: Millis,
 }
 
-#[derive(Clone, Debug)]
-pub struct EndRelationship {
-    pub id: RelationshipId,
-    pub account: AccountId,
-    /// The ender's private note, sealed; stored on their own party row only.
-    pub note: Option<Sealed>,
+/// What one relationship change writes, decided by the domain from the relationship
+/// as read inside the committing transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelationshipWrite {
+    /// The version read: the write applies only if nothing changed it since.
+    pub version: u64,
+    pub state: RelationshipState,
+    pub updated_at: Millis,
+    pub ended_at: Option<Millis>,
+    /// The conversation's new state, when it changes.
+    pub conversation: Option<ConversationState>,
+    /// A party's new answer.
+    pub answer: Option<(AccountId, Response)>,
+    /// A party's new display name and whether it is a pseudonym.
+    pub rename: Option<(AccountId, String, bool)>,
+    /// A party's private note, sealed; stored on their own party row only.
+    pub note: Option<(AccountId, Sealed)>,
+    /// System events to append, as stored (`SystemKind::to_meta`).
+    pub events: Vec<String>,
     pub now: Millis,
 }
 
-/// A relationship's new state and, when its timeline changed, the system event.
+/// Decides a relationship change from the relationship read inside the transaction
+/// and each of its mentors' active relationships, counted there under the mentor's
+/// lock.
+pub type DecideRelationship<'a> = dyn Fn(&RelationshipRecord, &[(AccountId, u64)]) -> Result<RelationshipWrite, WriteError>
+    + Send
+    + Sync
+    + 'a;
+
+/// A relationship's new state and the system events its timeline got.
 #[derive(Clone, Debug)]
 pub struct RelationshipChanged {
     pub record: RelationshipRecord,
-    pub event: Option<(Appended, String)>,
+    pub events: Vec<(Appended, String)>,
 }
 
 #[async_trait]
@@ -170,21 +193,16 @@ pub trait MentoringStore: Send + Sync + 'static {
 
     // ---- relationship life cycle ------------------------------------------------
 
-    /// Ends an active relationship (the caller must be a party): relationship `ended`,
-    /// conversation `read_only`, the ender's sealed note on their own party row, and a
-    /// `relationship_ended` system event.
-    async fn end_relationship(
-        &self,
-        end: EndRelationship,
-    ) -> Result<RelationshipChanged, WriteError>;
-    /// Withdraws a pending relationship (the caller must have created it): relationship
-    /// `withdrawn`, conversation `closed`.
-    async fn withdraw_relationship(
+    /// Changes a relationship: reads it (and its mentors' active relationships) inside
+    /// a transaction, asks `decide` what to write, and writes that with a
+    /// compare-and-set on the version read, with its system events; a concurrent change
+    /// in between makes it read and decide again. No such relationship:
+    /// `TargetNotFound`; what `decide` refuses is returned as it is.
+    async fn change_relationship(
         &self,
         id: &RelationshipId,
-        account: &AccountId,
-        now: Millis,
-    ) -> Result<RelationshipRecord, WriteError>;
+        decide: &DecideRelationship<'_>,
+    ) -> Result<RelationshipChanged, WriteError>;
     /// Every relationship of the programme, newest first (oversight).
     async fn all_relationships(&self) -> StoreResult<Vec<RelationshipRecord>>;
 

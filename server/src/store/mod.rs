@@ -59,6 +59,9 @@ pub enum WriteError {
     Muted,
     #[error("the sender has not accepted the agreement")]
     AgreementRequired,
+    /// The domain's rule, applied to what the transaction read, refused the change.
+    #[error("{0}")]
+    Refused(crate::error::Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -188,13 +191,6 @@ pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
     async fn relationship(&self, id: &RelationshipId) -> StoreResult<Option<RelationshipRecord>>;
     /// Relationships the account is a party to (or coordinates), newest first.
     async fn relationships_of(&self, account: &AccountId) -> StoreResult<Vec<RelationshipRecord>>;
-    /// Records a party's answer; when every party has accepted the relationship becomes
-    /// active and so does its conversation (with a system event). Checked against the
-    /// state the caller read (`expect_state`) so concurrent answers cannot both win.
-    async fn respond_to_relationship(
-        &self,
-        change: RelationshipResponse,
-    ) -> Result<RelationshipRecord, WriteError>;
     /// The relationship that owns a conversation, if any.
     async fn relationship_of_conversation(
         &self,

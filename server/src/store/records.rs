@@ -203,6 +203,8 @@ pub struct RelationshipRecord {
     pub conversation: ConversationId,
     pub origin: Origin,
     pub state: RelationshipState,
+    /// Bumped by every change (compare-and-set in the store).
+    pub version: u64,
     pub created_by: AccountId,
     pub coordinator: Option<AccountId>,
     pub introduction: Option<Sealed>,
@@ -228,20 +230,6 @@ pub struct NewRelationship {
     /// For a request: refused (`LimitReached`) if a requested mentor already has this
     /// many requests waiting.
     pub max_pending_requests: Option<u32>,
-    pub now: Millis,
-}
-
-#[derive(Clone, Debug)]
-pub struct RelationshipResponse {
-    pub id: RelationshipId,
-    pub account: AccountId,
-    pub accept: bool,
-    /// A new display name (and whether it is a pseudonym) chosen when accepting.
-    pub display_name: Option<(String, bool)>,
-    /// Each mentor's capacity: when this answer would make the relationship active,
-    /// a mentor already at capacity refuses it (`CapacityReached`), checked inside the
-    /// committing transaction.
-    pub capacities: Vec<(AccountId, u64)>,
     pub now: Millis,
 }
 

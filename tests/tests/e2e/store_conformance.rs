@@ -15,9 +15,11 @@ use mentorhub::protocol::server::Settings;
 use mentorhub::protocol::vocabulary::{
     ConversationState, Origin, PartyRole, RelationshipState, Response,
 };
+use mentorhub::mentoring::rules::relationship::{Command, Request};
+use mentorhub::protocol::ErrorCode;
 use mentorhub::store::{
     AppendKind, AppendRequest, EventKind, EventQuery, NewRelationship, ReadMarker,
-    RelationshipParty, RelationshipResponse, Store, WriteError,
+    RelationshipParty, RelationshipRecord, Store, WriteError,
 };
 use mentorhub_tests::cluster::{PgDatabase, open_postgres_store, open_sqlite_store};
 
@@ -105,15 +107,7 @@ async fn pair(store: &dyn Store, accept: bool) -> Pair {
         .await
         .expect("create relationship");
     if accept {
-        let record = store
-            .respond_to_relationship(RelationshipResponse {
-                id: relationship.clone(),
-                account: mentor_account.clone(),
-                accept: true,
-                display_name: None,
-                capacities: Vec::new(),
-                now: now + 1,
-            })
+        let record = respond(store, &relationship, &mentor_account, true, now + 1)
             .await
             .expect("accept");
         assert_eq!(record.state, RelationshipState::Active);
@@ -126,6 +120,31 @@ async fn pair(store: &dyn Store, accept: bool) -> Pair {
         mentee_account,
         mentor_account,
     }
+}
+
+/// A party's answer, decided by the domain's rules inside the store's transaction.
+async fn respond(
+    store: &dyn Store,
+    id: &RelationshipId,
+    account: &AccountId,
+    accept: bool,
+    now: i64,
+) -> Result<RelationshipRecord, WriteError> {
+    let command = Command::Respond {
+        account: account.clone(),
+        accept,
+        pseudonym: false,
+    };
+    let request = Request::new(command, now);
+    store
+        .change_relationship(id, &|current, active| request.decide(current, active))
+        .await
+        .map(|changed| changed.record)
+}
+
+/// Whether a write was refused by the domain's rule with this code.
+fn refused_with(result: &Result<RelationshipRecord, WriteError>, code: ErrorCode) -> bool {
+    matches!(result, Err(WriteError::Refused(refusal)) if refusal.code == code)
 }
 
 fn message(pair: &Pair, sender: &MemberId, client_id: &str, body: &str) -> AppendRequest {
@@ -184,6 +203,7 @@ conformance!(
     accounts_and_settings,
     relationship_life_cycle,
     declined_requests_close,
+    relationship_changes_compare_and_set,
     timeline_and_idempotency,
     read_markers_and_unread,
     concurrent_appends_are_gap_free,

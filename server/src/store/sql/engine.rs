@@ -450,77 +450,6 @@ macro_rules! impl_sql_store {
                     .collect()
             }
 
-            async fn respond_to_relationship(
-                &self,
-                change: RelationshipResponse,
-            ) -> Result<RelationshipRecord, WriteError> {
-                let mut tx = self.write.begin().await.map_err(db_error)?;
-                let current = relationship_in(&mut *tx, change.id.as_str())
-                    .await?
-                    .ok_or(WriteError::TargetNotFound)?;
-                if current.state != RelationshipState::Pending {
-                    return Err(WriteError::Conflict);
-                }
-                let answered = sqlx::query(
-                    "UPDATE relationship_parties SET response = $3 WHERE relationship_id = $1 \
-                     AND account_id = $2 AND response = 'pending'",
-                )
-                .bind(change.id.as_str())
-                .bind(change.account.as_str())
-                .bind(if change.accept { "accepted" } else { "declined" })
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                if answered.rows_affected() == 0 {
-                    return Err(WriteError::Conflict);
-                }
-                if let (true, Some((name, pseudonymous))) = (change.accept, &change.display_name) {
-                    sqlx::query(
-                        "UPDATE members SET display_name = $3, pseudonymous = $4, name_key = $5 \
-                         WHERE conversation_id = $1 AND account_id = $2",
-                    )
-                    .bind(current.conversation.as_str())
-                    .bind(change.account.as_str())
-                    .bind(name)
-                    .bind(i64::from(*pseudonymous))
-                    .bind($crate::display_name::comparison_key(name))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unique_as_name_taken)?;
-                }
-                let conversation = current.conversation.as_str();
-                if !change.accept {
-                    set_relationship_state(&mut tx, &change.id, conversation, "declined", "closed", change.now).await?;
-                } else {
-                    let waiting: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM relationship_parties WHERE relationship_id = $1 \
-                         AND response <> 'accepted'",
-                    )
-                    .bind(change.id.as_str())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                    if waiting == 0 {
-                        check_capacity(&mut tx, &current, &change.capacities).await?;
-                        set_relationship_state(&mut tx, &change.id, conversation, "active", "active", change.now).await?;
-                        let meta = serde_json::json!({ "kind": "relationship_active", "relationship": change.id }).to_string();
-                        let request = AppendRequest {
-                            conversation: current.conversation.clone(),
-                            sender: None,
-                            client_id: None,
-                            kind: AppendKind::System { meta },
-                            now: change.now,
-                        };
-                        append_in_tx(&mut tx, &request, true).await?;
-                    }
-                }
-                let updated = relationship_in(&mut *tx, change.id.as_str())
-                    .await?
-                    .ok_or(WriteError::TargetNotFound)?;
-                tx.commit().await.map_err(db_error)?;
-                Ok(updated)
-            }
-
             async fn relationship_of_conversation(
                 &self,
                 conversation: &ConversationId,
@@ -535,15 +464,11 @@ macro_rules! impl_sql_store {
             }
 
             async fn active_mentee_count(&self, mentor: &AccountId) -> StoreResult<u64> {
-                let count: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM relationship_parties p JOIN relationships r \
-                     ON r.id = p.relationship_id WHERE p.account_id = $1 AND p.role = 'mentor' \
-                     AND r.state = 'active'",
-                )
-                .bind(mentor.as_str())
-                .fetch_one(&self.read)
-                .await
-                .map_err(db_error)?;
+                let count: i64 = sqlx::query_scalar(ACTIVE_MENTEES)
+                    .bind(mentor.as_str())
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(db_error)?;
                 Ok(count as u64)
             }
 
@@ -558,39 +483,6 @@ macro_rules! impl_sql_store {
             async fn call_record(&self, id: &CallId) -> StoreResult<Option<CallRecord>> {
                 select_call(&self.read, id).await
             }
-        }
-
-        /// Refuses to activate a relationship when one of its mentors already has as
-        /// many active mentees as their capacity. The mentor's profile row is touched
-        /// first so concurrent activations for one mentor (PostgreSQL) queue up.
-        async fn check_capacity(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            relationship: &RelationshipRecord,
-            capacities: &[(AccountId, u64)],
-        ) -> Result<(), WriteError> {
-            for party in relationship.parties.iter().filter(|p| p.role == PartyRole::Mentor) {
-                let Some((_, capacity)) = capacities.iter().find(|(a, _)| a == &party.account) else {
-                    continue;
-                };
-                sqlx::query("UPDATE mentor_profiles SET updated_at = updated_at WHERE account_id = $1")
-                    .bind(party.account.as_str())
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(db_error)?;
-                let active: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM relationship_parties p JOIN relationships r \
-                     ON r.id = p.relationship_id WHERE p.account_id = $1 AND p.role = 'mentor' \
-                     AND r.state = 'active'",
-                )
-                .bind(party.account.as_str())
-                .fetch_one(&mut **tx)
-                .await
-                .map_err(db_error)?;
-                if active as u64 >= *capacity {
-                    return Err(WriteError::CapacityReached);
-                }
-            }
-            Ok(())
         }
 
         /// Holds the mentee's place with each requested mentor while the request is
@@ -615,30 +507,6 @@ macro_rules! impl_sql_store {
                     .map_err(unique_as_conflict)?;
                 }
             }
-            Ok(())
-        }
-
-        async fn set_relationship_state(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            id: &RelationshipId,
-            conversation: &str,
-            relationship_state: &str,
-            conversation_state: &str,
-            now: Millis,
-        ) -> Result<(), WriteError> {
-            sqlx::query("UPDATE relationships SET state = $2, updated_at = $3 WHERE id = $1")
-                .bind(id.as_str())
-                .bind(relationship_state)
-                .bind(now)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            sqlx::query("UPDATE conversations SET state = $2 WHERE id = $1")
-                .bind(conversation)
-                .bind(conversation_state)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
             Ok(())
         }
     };

@@ -7,6 +7,15 @@ use crate::store::{InvitationRecord, MentorProfileRecord, StoreError};
 
 use super::rows::ConversationRow;
 
+/// A mentor's active relationships (the mentor's account is `$1`).
+pub(crate) const ACTIVE_MENTEES: &str = "SELECT COUNT(*) FROM relationship_parties p \
+    JOIN relationships r ON r.id = p.relationship_id WHERE p.account_id = $1 \
+    AND p.role = 'mentor' AND r.state = 'active'";
+
+/// How many times a relationship change is read and decided again after another change
+/// got there first, before it is refused as a conflict.
+pub(crate) const CHANGE_ATTEMPTS: usize = 8;
+
 fn json_list(raw: &str) -> Vec<String> {
     serde_json::from_str(raw).unwrap_or_default()
 }
@@ -69,9 +78,9 @@ macro_rules! impl_mentoring_store {
         use $crate::store::sql::member_changes::*;
         use $crate::store::sql::mentoring::*;
         use $crate::store::{
-            EndRelationship, InvitationRecord, JoinRoom, JoinTicket, MemberChange, MemberChanged,
+            DecideRelationship, InvitationRecord, JoinRoom, JoinTicket, MemberChange, MemberChanged,
             MemberUpdate, MentorProfileRecord, MentoringStore, NewInvite, NewRoom,
-            RelationshipChanged, RoomCallsChange,
+            RelationshipChanged, RelationshipWrite, RoomCallsChange,
         };
         use $crate::ids::MemberId;
 
@@ -174,6 +183,111 @@ macro_rules! impl_mentoring_store {
             consumed.ok_or(WriteError::TargetNotFound)
         }
 
+        /// Each mentor party's active relationships, counted after taking the mentor's
+        /// profile row lock (in account order), so activations for one mentor are
+        /// decided one transaction after another (PostgreSQL; SQLite has one writer).
+        async fn active_mentees_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            relationship: &RelationshipRecord,
+        ) -> Result<Vec<(AccountId, u64)>, WriteError> {
+            let mut mentors: Vec<&AccountId> = relationship
+                .parties
+                .iter()
+                .filter(|p| p.role == PartyRole::Mentor)
+                .map(|p| &p.account)
+                .collect();
+            mentors.sort();
+            let mut active = Vec::with_capacity(mentors.len());
+            for mentor in mentors {
+                sqlx::query("UPDATE mentor_profiles SET updated_at = updated_at WHERE account_id = $1")
+                    .bind(mentor.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
+                let count: i64 = sqlx::query_scalar(ACTIVE_MENTEES)
+                    .bind(mentor.as_str())
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
+                active.push((mentor.clone(), count.max(0) as u64));
+            }
+            Ok(active)
+        }
+
+        /// Writes a decided change if the relationship still has the version it was
+        /// decided on; `false` if another change got there first.
+        async fn write_relationship_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            current: &RelationshipRecord,
+            write: &RelationshipWrite,
+        ) -> Result<bool, WriteError> {
+            let id = current.id.as_str();
+            let written = sqlx::query(
+                "UPDATE relationships SET state = $2, updated_at = $3, ended_at = $4, \
+                 version = version + 1 WHERE id = $1 AND version = $5",
+            )
+            .bind(id)
+            .bind(write.state.as_str())
+            .bind(write.updated_at)
+            .bind(write.ended_at)
+            .bind(write.version as i64)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+            if written.rows_affected() == 0 {
+                return Ok(false);
+            }
+            if let Some((account, response)) = &write.answer {
+                sqlx::query(
+                    "UPDATE relationship_parties SET response = $3 \
+                     WHERE relationship_id = $1 AND account_id = $2",
+                )
+                .bind(id)
+                .bind(account.as_str())
+                .bind(response.as_str())
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            }
+            if let Some((account, name, pseudonymous)) = &write.rename {
+                sqlx::query(
+                    "UPDATE members SET display_name = $3, pseudonymous = $4, name_key = $5 \
+                     WHERE conversation_id = $1 AND account_id = $2",
+                )
+                .bind(current.conversation.as_str())
+                .bind(account.as_str())
+                .bind(name)
+                .bind(i64::from(*pseudonymous))
+                .bind($crate::display_name::comparison_key(name))
+                .execute(&mut **tx)
+                .await
+                .map_err(unique_as_name_taken)?;
+            }
+            if let Some((account, note)) = &write.note {
+                sqlx::query(
+                    "UPDATE relationship_parties SET note_key_id = $3, note_nonce = $4, note = $5 \
+                     WHERE relationship_id = $1 AND account_id = $2",
+                )
+                .bind(id)
+                .bind(account.as_str())
+                .bind(i64::from(note.key_id))
+                .bind(&note.nonce)
+                .bind(&note.ciphertext)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            }
+            if let Some(state) = write.conversation {
+                sqlx::query("UPDATE conversations SET state = $2 WHERE id = $1")
+                    .bind(current.conversation.as_str())
+                    .bind(state.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
+            }
+            Ok(true)
+        }
+
         #[async_trait::async_trait]
         impl MentoringStore for SqlStore<$db> {
             async fn upsert_mentor_profile(&self, p: &MentorProfileRecord) -> Result<(), WriteError> {
@@ -242,73 +356,35 @@ macro_rules! impl_mentoring_store {
                     .collect())
             }
 
-            async fn end_relationship(
-                &self,
-                end: EndRelationship,
-            ) -> Result<RelationshipChanged, WriteError> {
-                let mut tx = self.write.begin().await.map_err(db_error)?;
-                let current = relationship_in(&mut *tx, end.id.as_str())
-                    .await?
-                    .ok_or(WriteError::TargetNotFound)?;
-                if !current.parties.iter().any(|p| p.account == end.account) {
-                    return Err(WriteError::TargetNotFound);
-                }
-                if current.state != RelationshipState::Active {
-                    return Err(WriteError::Conflict);
-                }
-                let conversation = current.conversation.clone();
-                set_relationship_state(&mut tx, &end.id, conversation.as_str(), "ended", "read_only", end.now).await?;
-                sqlx::query("UPDATE relationships SET ended_at = $2 WHERE id = $1")
-                    .bind(end.id.as_str())
-                    .bind(end.now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                if let Some(note) = &end.note {
-                    sqlx::query(
-                        "UPDATE relationship_parties SET note_key_id = $3, note_nonce = $4, note = $5 \
-                         WHERE relationship_id = $1 AND account_id = $2",
-                    )
-                    .bind(end.id.as_str())
-                    .bind(end.account.as_str())
-                    .bind(i64::from(note.key_id))
-                    .bind(&note.nonce)
-                    .bind(&note.ciphertext)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                }
-                let meta = serde_json::json!({ "kind": "relationship_ended", "relationship": end.id }).to_string();
-                let appended = system_event_in(&mut tx, &conversation, &meta, end.now).await?;
-                let record = relationship_in(&mut *tx, end.id.as_str())
-                    .await?
-                    .ok_or(WriteError::TargetNotFound)?;
-                tx.commit().await.map_err(db_error)?;
-                Ok(RelationshipChanged { record, event: Some((appended, meta)) })
-            }
-
-            async fn withdraw_relationship(
+            async fn change_relationship(
                 &self,
                 id: &RelationshipId,
-                account: &AccountId,
-                now: Millis,
-            ) -> Result<RelationshipRecord, WriteError> {
-                let mut tx = self.write.begin().await.map_err(db_error)?;
-                let current = relationship_in(&mut *tx, id.as_str())
-                    .await?
-                    .ok_or(WriteError::TargetNotFound)?;
-                if &current.created_by != account {
-                    return Err(WriteError::TargetNotFound);
+                decide: &DecideRelationship<'_>,
+            ) -> Result<RelationshipChanged, WriteError> {
+                for _ in 0..CHANGE_ATTEMPTS {
+                    let mut tx = self.write.begin().await.map_err(db_error)?;
+                    let current = relationship_in(&mut *tx, id.as_str())
+                        .await?
+                        .ok_or(WriteError::TargetNotFound)?;
+                    let active = active_mentees_in(&mut tx, &current).await?;
+                    let write = decide(&current, &active)?;
+                    if !write_relationship_in(&mut tx, &current, &write).await? {
+                        tx.rollback().await.map_err(db_error)?;
+                        continue;
+                    }
+                    let mut events = Vec::new();
+                    for meta in &write.events {
+                        let appended =
+                            system_event_in(&mut tx, &current.conversation, meta, write.now).await?;
+                        events.push((appended, meta.clone()));
+                    }
+                    let record = relationship_in(&mut *tx, id.as_str())
+                        .await?
+                        .ok_or(WriteError::TargetNotFound)?;
+                    tx.commit().await.map_err(db_error)?;
+                    return Ok(RelationshipChanged { record, events });
                 }
-                if current.state != RelationshipState::Pending {
-                    return Err(WriteError::Conflict);
-                }
-                set_relationship_state(&mut tx, id, current.conversation.as_str(), "withdrawn", "closed", now).await?;
-                let record = relationship_in(&mut *tx, id.as_str())
-                    .await?
-                    .ok_or(WriteError::TargetNotFound)?;
-                tx.commit().await.map_err(db_error)?;
-                Ok(record)
+                Err(WriteError::Conflict)
             }
 
             async fn all_relationships(&self) -> StoreResult<Vec<RelationshipRecord>> {

@@ -259,6 +259,7 @@ fn assemble_relationship(
         conversation: crate::ids::ConversationId::from_stored(row.conversation_id),
         origin: word(&row.origin, Origin::parse, "relationship origin")?,
         state: word(&row.state, RelationshipState::parse, "relationship state")?,
+        version: row.version.max(0) as u64,
         created_by: crate::ids::AccountId::from_stored(row.created_by),
         coordinator: row.coordinator.map(crate::ids::AccountId::from_stored),
         introduction: sealed(row.intro_key_id, row.intro_nonce, row.intro),
@@ -290,7 +291,7 @@ mod prelude {
     pub(super) use crate::store::{
         AccountRecord, AppendKind, AppendRequest, Appended, CallRecord, CommitHook, EventKind,
         EventQuery, HiddenSender, MemberRecord, Membership, NewRelationship, PendingAppend,
-        ReadMarker, RelationshipRecord, RelationshipResponse, Store, StoreError, StoreResult,
+        ReadMarker, RelationshipRecord, Store, StoreError, StoreResult,
         StoredEvent, ThreadRecord, UnreadCounts, WriteError,
     };
 }

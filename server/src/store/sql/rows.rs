@@ -244,6 +244,7 @@ pub(crate) struct RelationshipRow {
     pub conversation_id: String,
     pub origin: String,
     pub state: String,
+    pub version: i64,
     pub created_by: String,
     pub coordinator: Option<String>,
     pub intro_key_id: Option<i64>,
@@ -256,7 +257,7 @@ pub(crate) struct RelationshipRow {
 }
 
 pub(crate) const RELATIONSHIP_COLUMNS: &str = "r.id, r.conversation_id, r.origin, r.state, \
-    r.created_by, r.coordinator, r.intro_key_id, r.intro_nonce, r.intro, r.created_at, \
+    r.version, r.created_by, r.coordinator, r.intro_key_id, r.intro_nonce, r.intro, r.created_at, \
     r.updated_at, r.ended_at, r.first_conversation";
 
 #[derive(sqlx::FromRow)]

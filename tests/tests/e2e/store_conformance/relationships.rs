@@ -42,26 +42,10 @@ pub(super) async fn relationship_life_cycle(store: Arc<dyn Store>) {
         .append(message(&p, &p.mentee, "early", "too early"), None)
         .await;
     assert!(matches!(refused, Err(WriteError::ConversationClosed)));
-    let stranger = store
-        .respond_to_relationship(RelationshipResponse {
-            id: p.relationship.clone(),
-            account: account("stranger"),
-            accept: true,
-            display_name: None,
-            capacities: Vec::new(),
-            now: 3,
-        })
-        .await;
-    assert!(matches!(stranger, Err(WriteError::Conflict)));
-    let active = store
-        .respond_to_relationship(RelationshipResponse {
-            id: p.relationship.clone(),
-            account: p.mentor_account.clone(),
-            accept: true,
-            display_name: None,
-            capacities: Vec::new(),
-            now: 4,
-        })
+    // The rules are the domain's, applied to what the store's transaction read.
+    let stranger = respond(&*store, &p.relationship, &account("stranger"), true, 3).await;
+    assert!(refused_with(&stranger, ErrorCode::NotFound), "{stranger:?}");
+    let active = respond(&*store, &p.relationship, &p.mentor_account, true, 4)
         .await
         .unwrap();
     assert_eq!(active.state, RelationshipState::Active);
@@ -71,18 +55,9 @@ pub(super) async fn relationship_life_cycle(store: Arc<dyn Store>) {
             .iter()
             .all(|party| party.response == Response::Accepted)
     );
-    let again = store
-        .respond_to_relationship(RelationshipResponse {
-            id: p.relationship.clone(),
-            account: p.mentor_account.clone(),
-            accept: false,
-            display_name: None,
-            capacities: Vec::new(),
-            now: 5,
-        })
-        .await;
+    let again = respond(&*store, &p.relationship, &p.mentor_account, false, 5).await;
     assert!(
-        matches!(again, Err(WriteError::Conflict)),
+        refused_with(&again, ErrorCode::Conflict),
         "no second answer"
     );
     let events = store.events(&all_events(&p.conversation)).await.unwrap();
@@ -113,15 +88,7 @@ pub(super) async fn relationship_life_cycle(store: Arc<dyn Store>) {
 
 pub(super) async fn declined_requests_close(store: Arc<dyn Store>) {
     let p = pair(&*store, false).await;
-    let declined = store
-        .respond_to_relationship(RelationshipResponse {
-            id: p.relationship.clone(),
-            account: p.mentor_account.clone(),
-            accept: false,
-            display_name: None,
-            capacities: Vec::new(),
-            now: 9,
-        })
+    let declined = respond(&*store, &p.relationship, &p.mentor_account, false, 9)
         .await
         .unwrap();
     assert_eq!(declined.state, RelationshipState::Declined);
@@ -137,4 +104,45 @@ pub(super) async fn declined_requests_close(store: Arc<dyn Store>) {
         store.active_mentee_count(&p.mentor_account).await.unwrap(),
         0
     );
+}
+
+pub(super) async fn relationship_changes_compare_and_set(store: Arc<dyn Store>) {
+    let p = pair(&*store, false).await;
+    let before = store.relationship(&p.relationship).await.unwrap().unwrap();
+    // A write decided on another version than the one the transaction read never lands.
+    let command = Command::Respond {
+        account: p.mentor_account.clone(),
+        accept: true,
+        pseudonym: false,
+    };
+    let request = Request::new(command, 3);
+    let stale = store
+        .change_relationship(&p.relationship, &|current, active| {
+            let mut write = request.decide(current, active)?;
+            write.version += 1;
+            Ok(write)
+        })
+        .await;
+    assert!(matches!(stale, Err(WriteError::Conflict)), "{stale:?}");
+    let after = store.relationship(&p.relationship).await.unwrap().unwrap();
+    assert_eq!(after.state, RelationshipState::Pending);
+    assert_eq!(after.version, before.version);
+    let events = store.events(&all_events(&p.conversation)).await.unwrap();
+    assert!(events.is_empty(), "nothing appended");
+    // Two answers at once: one is decided on the other's result and refused.
+    let (accepted, declined) = tokio::join!(
+        respond(&*store, &p.relationship, &p.mentor_account, true, 4),
+        respond(&*store, &p.relationship, &p.mentor_account, false, 4),
+    );
+    let won: Vec<_> = [&accepted, &declined]
+        .into_iter()
+        .filter_map(|r| r.as_ref().ok())
+        .collect();
+    assert_eq!(won.len(), 1, "{accepted:?} / {declined:?}");
+    assert!(
+        refused_with(&accepted, ErrorCode::Conflict)
+            || refused_with(&declined, ErrorCode::Conflict),
+        "{accepted:?} / {declined:?}"
+    );
+    assert_eq!(won[0].version, before.version + 1);
 }
