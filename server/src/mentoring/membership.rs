@@ -19,6 +19,7 @@ use crate::protocol::{ErrorCode, ServerFrame};
 use crate::store::{MemberChange, MemberChanged, MemberUpdate, WriteError};
 
 use super::session::member_view;
+use super::rules::membership::change_event;
 use super::{MemberCtx, Mentoring};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -43,6 +44,7 @@ impl Mentoring {
             .store
             .update_member(MemberUpdate {
                 conversation: ctx.conversation.clone(),
+                event: change_event(&member, &change).to_meta(),
                 member,
                 change,
                 now: now_millis(),

@@ -24,6 +24,7 @@ use crate::store::{
 };
 
 use super::contact::Contact;
+use super::rules::membership::joined_event;
 use super::{MemberCtx, Mentoring};
 
 /// The agreement a room gets when its creator writes none.
@@ -162,6 +163,7 @@ impl Mentoring {
             None => (account.name.clone(), false),
         };
         let id = ConversationId::random();
+        let creator_member = MemberId::random();
         self.store
             .create_room(NewRoom {
                 id: id.clone(),
@@ -172,7 +174,11 @@ impl Mentoring {
                 history_visible: request.history_visible,
                 calls: request.calls.unwrap_or(CallRouting::Auto),
                 creator: principal.account.clone(),
-                creator_member: MemberId::random(),
+                event: SystemKind::RoomCreated {
+                    member: creator_member.clone(),
+                }
+                .to_meta(),
+                creator_member,
                 creator_name: name,
                 creator_pseudonymous: pseudonymous,
                 max_open_rooms: self.limits.max_rooms_per_account,
@@ -225,6 +231,11 @@ impl Mentoring {
                 conversation: ctx.conversation.clone(),
                 calls: request.calls,
                 by: ctx.member.clone(),
+                event: SystemKind::RoomCallsChanged {
+                    calls: request.calls,
+                    by: ctx.member.clone(),
+                }
+                .to_meta(),
                 now: now_millis(),
             })
             .await?;
@@ -429,6 +440,7 @@ impl Mentoring {
                 member: MemberId::random(),
                 display_name,
                 pseudonymous,
+                event: joined_event,
                 now: now_millis(),
             })
             .await

@@ -47,6 +47,8 @@ pub struct NewRoom {
     pub creator_pseudonymous: bool,
     /// Refused (`LimitReached`) if the creator already has this many open rooms.
     pub max_open_rooms: u32,
+    /// The `room_created` system event, as stored.
+    pub event: String,
     pub now: Millis,
 }
 
@@ -89,6 +91,9 @@ pub struct JoinRoom {
     pub member: MemberId,
     pub display_name: String,
     pub pseudonymous: bool,
+    /// The system event recording the join, as stored, for the member id the join ends
+    /// up with and the display name.
+    pub event: fn(&MemberId, &str) -> String,
     pub now: Millis,
 }
 
@@ -120,6 +125,8 @@ pub struct MemberUpdate {
     pub conversation: ConversationId,
     pub member: MemberId,
     pub change: MemberChange,
+    /// The system event recording the change, as stored.
+    pub event: String,
     pub now: Millis,
 }
 
@@ -138,6 +145,8 @@ pub struct RoomCallsChange {
     pub conversation: ConversationId,
     pub calls: CallRouting,
     pub by: MemberId,
+    /// The `room_calls_changed` system event, as stored.
+    pub event: String,
     pub now: Millis,
 }
 

@@ -4,4 +4,5 @@
 //! transaction, applies the transition and writes the result with a compare-and-set,
 //! so a rule holds under concurrency and is unit-tested without a database.
 
+pub mod membership;
 pub mod relationship;

@@ -458,8 +458,7 @@ macro_rules! impl_mentoring_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(unique_as_name_taken)?;
-                let meta = member_meta("room_created", &room.creator_member, &[]);
-                let appended = system_event_in(&mut tx, &room.id, &meta, room.now).await?;
+                let appended = system_event_in(&mut tx, &room.id, &room.event, room.now).await?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(appended)
             }
@@ -586,7 +585,7 @@ macro_rules! impl_mentoring_store {
                     .as_ref()
                     .map(|(id, _)| MemberId::from_stored(id.clone()))
                     .unwrap_or_else(|| join.member.clone());
-                let meta = member_meta("member_joined", &member, &[("display_name", &join.display_name)]);
+                let meta = (join.event)(&member, &join.display_name);
                 // Appending first takes the conversation's row lock, so concurrent joins
                 // count members one after another.
                 let appended = system_event_in(&mut tx, &conversation, &meta, join.now).await?;
@@ -656,7 +655,7 @@ macro_rules! impl_mentoring_store {
                 let Some(before) = current_member_in(&mut tx, conversation, update.member.as_str()).await? else {
                     return Err(WriteError::TargetNotFound);
                 };
-                let meta = change_meta(&update.member, &update.change);
+                let meta = update.event;
                 let appended = system_event_in(&mut tx, &update.conversation, &meta, update.now).await?;
                 if update.change == MemberChange::Agree && before.agreed_at.is_some() {
                     return Err(WriteError::Conflict);
@@ -717,14 +716,10 @@ macro_rules! impl_mentoring_store {
                         Err(WriteError::Conflict)
                     };
                 }
-                let meta = crate::protocol::system::SystemKind::RoomCallsChanged {
-                    calls: change.calls,
-                    by: change.by.clone(),
-                }
-                .to_meta();
-                let appended = system_event_in(&mut tx, &change.conversation, &meta, change.now).await?;
+                let appended =
+                    system_event_in(&mut tx, &change.conversation, &change.event, change.now).await?;
                 tx.commit().await.map_err(db_error)?;
-                Ok(Some((appended, meta)))
+                Ok(Some((appended, change.event)))
             }
         }
     };
