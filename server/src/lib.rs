@@ -15,6 +15,7 @@
 //! | [`error`] | [`error::Refusal`]: the one refusal (stable code + message) REST and the socket answer with |
 //! | [`store`] | the [`store::Store`] trait and its SQL implementation (SQLite, PostgreSQL) |
 //! | [`bus`] | the [`bus::Bus`] trait: in-process, Redis pub/sub |
+//! | [`adapters`] | Redis implementations of the signalling ports (live calls, SFU board) |
 //! | [`hub`] | live connections over any frame stream/sink: reader/writer tasks, bounded queues, fan-out, resume |
 //! | [`mentoring`] | conversations, messages, relationships, rooms, pseudonyms, safety |
 //! | [`signalling`] | calls: life cycle, SDP/ICE relay and sanitising, TURN credentials, embedded TURN |
@@ -25,9 +26,12 @@
 //!
 //! `protocol`, the hub and the domain modules never import `axum`, `redis` or `sqlx`:
 //! only `http` touches the web framework (the hub sees a WebSocket through an adapter
-//! to its own frame types, [`hub::transport`]), only `bus::redis` Redis, only `store`
-//! SQL; `app` names the router it serves.
+//! to its own frame types, [`hub::transport`]), only `bus::redis` and [`adapters`]
+//! Redis, only `store` SQL; `app` names the router it serves. `store` and `bus` import
+//! neither the domain (`mentoring`, `signalling`) nor the transport (`hub`, `http`);
+//! `tests/layering.rs` reads the `use` lines and holds all of this.
 
+pub mod adapters;
 pub mod app;
 pub mod auth;
 pub mod bus;

@@ -10,7 +10,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `call.rs` | one call's state and its transitions (pure) |
-//! | `registry.rs` | where live calls are kept (in-process; Redis: `bus::redis::calls`) |
+//! | `registry.rs` | where live calls are kept (in-process; Redis: `adapters::redis_calls`) |
 //! | `lifecycle.rs` | start, accept/join, decline, leave, dropped connections, timers |
 //! | `signals.rs` | relaying descriptions and candidates |
 //! | `topology.rs` | mesh or SFU: moving a growing call to the SFU, rooms, instance loss |

@@ -25,11 +25,9 @@
 //! Channel names: `{prefix}:c:{conversation}`, `{prefix}:a:{account}`,
 //! `{prefix}:n:{node}` (probes). Keys of the shared state: see [`state`].
 
-mod calls;
-mod conn;
+pub(crate) mod conn;
 mod heads;
 mod publisher;
-mod sfu;
 mod state;
 mod subscriber;
 
@@ -42,9 +40,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use calls::RedisCallRegistry;
 pub use conn::{Target, Timeouts};
-pub use sfu::RedisSfuBoard;
 pub use state::RedisState;
 
 use super::codec::{self, Wire};

@@ -1,6 +1,6 @@
 //! What every node must agree on about the SFU instances: how loaded each one is
 //! (participants per instance, summed over nodes) and which ones stopped answering.
-//! In-process here; across nodes in Redis (`bus::redis::RedisSfuBoard`).
+//! In-process here; across nodes in Redis (`adapters::RedisSfuBoard`).
 //!
 //! Each node reports only its own participants per instance, with the time of the
 //! report; readers ignore reports older than [`STALE_AFTER`], so a node that dies

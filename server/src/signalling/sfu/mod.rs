@@ -16,7 +16,7 @@
 //! | `session.rs` | a kept-alive Janus session and its VideoRoom handles |
 //! | `videoroom.rs` | VideoRoom requests and events, typed |
 //! | `pool.rs` | the configured instances, their health, the choice by load |
-//! | `board.rs` | load and health shared by nodes (in-process; Redis: `bus::redis::sfu`) |
+//! | `board.rs` | load and health shared by nodes (in-process; Redis: `adapters::redis_sfu`) |
 //! | `leg.rs` | one device's publisher and subscriber, as a task |
 
 pub mod board;

@@ -15,8 +15,8 @@
 use async_trait::async_trait;
 use tokio::sync::Mutex as AsyncMutex;
 
-use super::RedisSettings;
-use super::conn::Conn;
+use crate::bus::redis::RedisSettings;
+use crate::bus::redis::conn::Conn;
 use crate::ids::{AccountId, CallId, ConversationId};
 use crate::signalling::call::CallState;
 use crate::signalling::registry::{CallRegistry, RegistryError};

@@ -14,8 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::Mutex as AsyncMutex;
 
-use super::RedisSettings;
-use super::conn::Conn;
+use crate::bus::redis::RedisSettings;
+use crate::bus::redis::conn::Conn;
 use crate::ids::now_millis;
 use crate::signalling::sfu::board::{BoardError, SfuBoard, encode_report, fresh_count};
 
