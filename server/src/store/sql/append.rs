@@ -213,14 +213,20 @@ macro_rules! impl_append_sql {
             conversation: &str,
             any_state: bool,
         ) -> Result<Option<i64>, WriteError> {
-            let sql = if any_state {
-                "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq"
-            } else {
-                "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 \
-                 AND state = 'active' RETURNING last_seq"
-            };
-            sqlx::query_scalar(sql)
+            let query = if any_state {
+                sqlx::query_scalar(
+                    "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
+                )
                 .bind(conversation)
+            } else {
+                sqlx::query_scalar(
+                    "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 \
+                     AND state = $2 RETURNING last_seq",
+                )
+                .bind(conversation)
+                .bind(ConversationState::Active.as_str())
+            };
+            query
                 .fetch_optional(&mut **tx)
                 .await
                 .map_err(|e| WriteError::Store(db_error(e)))

@@ -16,6 +16,7 @@
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::bulk_plan::message_body;
+use crate::protocol::vocabulary::ConversationState;
 use crate::store::AppendRequest;
 
 /// Runs up to this long keep their (size-specific) statements in sqlx's cache; longer
@@ -68,8 +69,9 @@ pub(crate) fn push_take_seqs<'a, DB>(
     });
     q.push(
         ") UPDATE conversations SET last_seq = last_seq + v.n FROM v \
-         WHERE conversations.id = v.cid AND conversations.state = 'active'",
+         WHERE conversations.id = v.cid AND conversations.state = ",
     );
+    q.push_bind(ConversationState::Active.as_str());
 }
 
 /// Pushes one multi-row `INSERT` of `rows` (`(run index, seq)`). Every request of the

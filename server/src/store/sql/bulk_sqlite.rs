@@ -27,6 +27,7 @@ use super::bulk::{
 use super::bulk_plan::{AppendOutcome, Lookup, Plan, bulk_eligible};
 use super::db_error;
 use super::writer::{Outcome, WriteOp};
+use crate::protocol::vocabulary::ConversationState;
 use crate::store::{AppendRequest, StoreError};
 
 /// What the first hop reads for append `i` of the run: the shared lookup, and its
@@ -74,7 +75,9 @@ async fn in_transaction(
 ) -> Result<Vec<AppendOutcome>, StoreError> {
     let cached = run.len() <= CACHED_RUN;
     let mut q = lookup_query::<Sqlite>("BEGIN IMMEDIATE; ", run);
-    q.push(", c.last_seq, c.state = 'active' AS active FROM v");
+    q.push(", c.last_seq, c.state = ");
+    q.push_bind(ConversationState::Active.as_str());
+    q.push(" AS active FROM v");
     q.push(LOOKUP_JOINS);
     q.push(" LEFT JOIN conversations c ON c.id = v.c");
     let rows: Vec<LookupRow> = q

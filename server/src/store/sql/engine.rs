@@ -334,9 +334,12 @@ macro_rules! impl_sql_store {
                         let waiting: i64 = sqlx::query_scalar(
                             "SELECT COUNT(*) FROM relationship_parties p JOIN relationships r \
                              ON r.id = p.relationship_id WHERE p.account_id = $1 \
-                             AND p.role = 'mentor' AND r.state = 'pending' AND r.origin = 'requested'",
+                             AND p.role = $2 AND r.state = $3 AND r.origin = $4",
                         )
                         .bind(mentor.account.as_str())
+                        .bind(PartyRole::Mentor.as_str())
+                        .bind(RelationshipState::Pending.as_str())
+                        .bind(Origin::Requested.as_str())
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db_error)?;
@@ -466,6 +469,8 @@ macro_rules! impl_sql_store {
             async fn active_mentee_count(&self, mentor: &AccountId) -> StoreResult<u64> {
                 let count: i64 = sqlx::query_scalar(ACTIVE_MENTEES)
                     .bind(mentor.as_str())
+                    .bind(PartyRole::Mentor.as_str())
+                    .bind(RelationshipState::Active.as_str())
                     .fetch_one(&self.read)
                     .await
                     .map_err(db_error)?;

@@ -7,10 +7,11 @@ use crate::store::{InvitationRecord, MentorProfileRecord, StoreError};
 
 use super::rows::ConversationRow;
 
-/// A mentor's active relationships (the mentor's account is `$1`).
+/// A mentor's active relationships: the mentor's account is `$1`, `$2` the mentor role
+/// and `$3` the active state.
 pub(crate) const ACTIVE_MENTEES: &str = "SELECT COUNT(*) FROM relationship_parties p \
     JOIN relationships r ON r.id = p.relationship_id WHERE p.account_id = $1 \
-    AND p.role = 'mentor' AND r.state = 'active'";
+    AND p.role = $2 AND r.state = $3";
 
 /// How many times a relationship change is read and decided again after another change
 /// got there first, before it is refused as a conflict.
@@ -206,6 +207,8 @@ macro_rules! impl_mentoring_store {
                     .map_err(db_error)?;
                 let count: i64 = sqlx::query_scalar(ACTIVE_MENTEES)
                     .bind(mentor.as_str())
+                    .bind(PartyRole::Mentor.as_str())
+                    .bind(RelationshipState::Active.as_str())
                     .fetch_one(&mut **tx)
                     .await
                     .map_err(db_error)?;
@@ -344,9 +347,11 @@ macro_rules! impl_mentoring_store {
             async fn active_mentee_counts(&self) -> StoreResult<Vec<(AccountId, u64)>> {
                 let rows: Vec<(String, i64)> = sqlx::query_as(
                     "SELECT p.account_id, COUNT(*) FROM relationship_parties p JOIN relationships r \
-                     ON r.id = p.relationship_id WHERE p.role = 'mentor' AND r.state = 'active' \
+                     ON r.id = p.relationship_id WHERE p.role = $1 AND r.state = $2 \
                      GROUP BY p.account_id",
                 )
+                .bind(PartyRole::Mentor.as_str())
+                .bind(RelationshipState::Active.as_str())
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;
@@ -416,10 +421,12 @@ macro_rules! impl_mentoring_store {
                 let mut tx = self.write.begin().await.map_err(db_error)?;
                 lock_account_in(&mut tx, room.creator.as_str()).await?;
                 let open: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM conversations WHERE kind = 'room' \
-                     AND created_by = $1 AND state = 'active'",
+                    "SELECT COUNT(*) FROM conversations WHERE kind = $2 \
+                     AND created_by = $1 AND state = $3",
                 )
                 .bind(room.creator.as_str())
+                .bind(ConversationKind::Room.as_str())
+                .bind(ConversationState::Active.as_str())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -516,12 +523,13 @@ macro_rules! impl_mentoring_store {
                 let rows: Vec<InvitationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT {CONVERSATION_COLUMNS}, MIN(i.created_at) AS invited_at \
                      FROM room_invites i JOIN conversations c ON c.id = i.conversation_id \
-                     WHERE i.account_id = $1 AND i.used_at IS NULL AND c.state = 'active' \
+                     WHERE i.account_id = $1 AND i.used_at IS NULL AND c.state = $2 \
                      AND NOT EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = c.id \
                      AND m.account_id = $1 AND m.left_at IS NULL) \
                      GROUP BY {CONVERSATION_COLUMNS} ORDER BY MIN(i.created_at)"
                 )))
                 .bind(account.as_str())
+                .bind(ConversationState::Active.as_str())
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;
@@ -601,13 +609,13 @@ macro_rules! impl_mentoring_store {
                 }
                 let visible_from = if history_visible != 0 { 0 } else { appended.seq as i64 };
                 let sql = if existing.is_some() {
-                    "UPDATE members SET display_name = $4, pseudonymous = $5, role = 'member', \
+                    "UPDATE members SET display_name = $4, pseudonymous = $5, role = $9, \
                      agreed_at = NULL, visible_from = $6, joined_at = $7, left_at = NULL, \
                      name_key = $8 WHERE conversation_id = $1 AND member_id = $2 AND account_id = $3"
                 } else {
                     "INSERT INTO members (conversation_id, member_id, account_id, display_name, \
                      role, pseudonymous, agreed_at, visible_from, joined_at, name_key) \
-                     VALUES ($1, $2, $3, $4, 'member', $5, NULL, $6, $7, $8)"
+                     VALUES ($1, $2, $3, $4, $9, $5, NULL, $6, $7, $8)"
                 };
                 sqlx::query(sql)
                     .bind(conversation.as_str())
@@ -618,6 +626,7 @@ macro_rules! impl_mentoring_store {
                     .bind(visible_from)
                     .bind(join.now)
                     .bind($crate::display_name::comparison_key(&join.display_name))
+                    .bind(MemberRole::Member.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(unique_as_name_taken)?;
@@ -691,14 +700,17 @@ macro_rules! impl_mentoring_store {
                 // demoted or removed meanwhile changes nothing.
                 let changed = sqlx::query(
                     "UPDATE conversations SET calls = $2 \
-                     WHERE id = $1 AND kind = 'room' AND state = 'active' AND calls <> $2 \
+                     WHERE id = $1 AND kind = $4 AND state = $5 AND calls <> $2 \
                      AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 \
-                       AND member_id = $3 AND role = 'facilitator' AND left_at IS NULL \
+                       AND member_id = $3 AND role = $6 AND left_at IS NULL \
                        AND agreed_at IS NOT NULL)",
                 )
                 .bind(conversation)
                 .bind(change.calls.as_str())
                 .bind(change.by.as_str())
+                .bind(ConversationKind::Room.as_str())
+                .bind(ConversationState::Active.as_str())
+                .bind(MemberRole::Facilitator.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?

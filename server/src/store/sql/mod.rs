@@ -286,7 +286,8 @@ mod prelude {
     pub(super) use crate::ids::{AccountId, CallId, ConversationId, Millis, RelationshipId, Seq};
     pub(super) use crate::protocol::server::Settings;
     pub(super) use crate::protocol::vocabulary::{
-        ConversationKind, ConversationState, Origin, PartyRole, RelationshipState,
+        ConversationKind, ConversationState, MemberRole, Origin, PartyRole, RelationshipState,
+        ReportState,
     };
     pub(super) use crate::store::{
         AccountRecord, AppendKind, AppendRequest, Appended, CallRecord, CommitHook, EventKind,

@@ -75,20 +75,21 @@ impl From<EdgeRow> for BlockEdge {
 }
 
 /// Blocks that apply to `$1` (optionally only in conversation `$2`, or `''` for all),
-/// in both directions, outside conversations with a current facilitator.
+/// in both directions, outside conversations with a current facilitator (`$3`, the
+/// role).
 pub(crate) const EDGES_SELECT: &str = "SELECT m.conversation_id, m.member_id, 'hidden' AS side, \
     b.created_at \
     FROM blocks b JOIN members m ON m.account_id = b.blocked \
     JOIN members me ON me.conversation_id = m.conversation_id AND me.account_id = b.blocker \
     WHERE b.blocker = $1 AND ($2 = '' OR m.conversation_id = $2) AND NOT EXISTS \
     (SELECT 1 FROM members f WHERE f.conversation_id = m.conversation_id \
-    AND f.role = 'facilitator' AND f.left_at IS NULL) \
+    AND f.role = $3 AND f.left_at IS NULL) \
     UNION ALL SELECT m.conversation_id, m.member_id, 'blocked_by' AS side, b.created_at \
     FROM blocks b JOIN members m ON m.account_id = b.blocker \
     JOIN members me ON me.conversation_id = m.conversation_id AND me.account_id = b.blocked \
     WHERE b.blocked = $1 AND ($2 = '' OR m.conversation_id = $2) AND NOT EXISTS \
     (SELECT 1 FROM members f WHERE f.conversation_id = m.conversation_id \
-    AND f.role = 'facilitator' AND f.left_at IS NULL)";
+    AND f.role = $3 AND f.left_at IS NULL)";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ReportRow {
@@ -238,6 +239,7 @@ macro_rules! impl_safety_store {
                 let rows: Vec<EdgeRow> = sqlx::query_as(EDGES_SELECT)
                     .bind(account.as_str())
                     .bind(conversation.map_or("", |c| c.as_str()))
+                    .bind(MemberRole::Facilitator.as_str())
                     .fetch_all(&self.read)
                     .await
                     .map_err(db_error)?;
@@ -343,10 +345,12 @@ macro_rules! impl_safety_store {
 
             async fn close_report(&self, id: &ReportId, now: Millis) -> StoreResult<bool> {
                 let done = sqlx::query(
-                    "UPDATE reports SET state = 'closed', closed_at = $2 WHERE id = $1 AND state = 'open'",
+                    "UPDATE reports SET state = $3, closed_at = $2 WHERE id = $1 AND state = $4",
                 )
                 .bind(id.as_str())
                 .bind(now)
+                .bind(ReportState::Closed.as_str())
+                .bind(ReportState::Open.as_str())
                 .execute(&self.write)
                 .await
                 .map_err(db_error)?;
@@ -371,8 +375,9 @@ macro_rules! impl_safety_store {
                       AND m.left_at IS NULL) AS current_members, \
                      (SELECT COUNT(*) FROM members m WHERE m.conversation_id = c.id \
                       AND m.left_at IS NULL AND m.agreed_at IS NOT NULL) AS agreed_members \
-                     FROM conversations c WHERE c.kind = 'room' ORDER BY c.created_at DESC, c.id"
+                     FROM conversations c WHERE c.kind = $1 ORDER BY c.created_at DESC, c.id"
                 )))
+                .bind(ConversationKind::Room.as_str())
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;
