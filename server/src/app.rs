@@ -216,10 +216,12 @@ impl Core {
             max_invite_codes_per_room: config.mentoring.max_invite_codes_per_room,
             max_pending_requests_per_mentor: config.mentoring.max_pending_requests_per_mentor,
             // A page is one frame: it must fit the socket's write buffer with room to spare.
-            history_page_bytes: MentoringLimits::default()
-                .history_page_bytes
+            history_page_bytes: crate::mentoring::HISTORY_PAGE_BYTES
                 .min(config.ws.max_write_buffer_bytes / 2),
-            ..MentoringLimits::default()
+            max_body_bytes: crate::mentoring::MAX_BODY_BYTES,
+            history_page_default: crate::mentoring::HISTORY_PAGE_DEFAULT,
+            max_intro_chars: crate::mentoring::MAX_INTRO_CHARS,
+            max_display_name_chars: crate::mentoring::MAX_DISPLAY_NAME_CHARS,
         };
         let mentoring = Arc::new(Mentoring::new(
             store.clone(),

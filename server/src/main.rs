@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mentorhub::auth::{Minter, Role, parse_ttl};
-use mentorhub::config::{Config, LogFormat, ServeArgs};
+use mentorhub::config::{Config, LogFormat, ServeArgs, with_defaults};
 use mentorhub::ids::AccountId;
 use mentorhub::log_throttle::{self, Throttle};
 
@@ -51,8 +51,20 @@ fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
 }
 
+/// The command line, with every setting's default in its `--help`.
+fn command() -> clap::Command {
+    ["serve", "token", "migrate"]
+        .into_iter()
+        .fold(Cli::command(), |command, name| {
+            command.mut_subcommand(name, with_defaults)
+        })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -206,8 +218,7 @@ mod tests {
 
     #[test]
     fn cli_parses() {
-        use clap::CommandFactory;
-        Cli::command().debug_assert();
+        command().debug_assert();
         let cli = Cli::try_parse_from([
             "mentorhub",
             "token",

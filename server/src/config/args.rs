@@ -4,7 +4,19 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::defaults::DEFAULTS;
 use super::errors::shown_value;
+
+/// Adds each setting's default (from [`DEFAULTS`]) to its `--help` text, in the
+/// `[default: …]` form clap uses, to a command that takes [`ServeArgs`].
+pub fn with_defaults(command: clap::Command) -> clap::Command {
+    DEFAULTS.iter().fold(command, |command, (name, value)| {
+        command.mut_arg(*name, |arg| {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            arg.help(format!("{help} [default: {value}]"))
+        })
+    })
+}
 
 /// Declares every setting once. The clap flag, the env var and the file key all come from
 /// this one list, so they cannot drift apart (a unit test checks the env names).
@@ -63,12 +75,12 @@ macro_rules! settings {
 }
 
 settings! {
-    /// Socket address to listen on [default: 127.0.0.1:8080]
+    /// Socket address to listen on
     listen = "MENTORHUB_LISTEN";
-    /// Development mode: enables POST /api/dev/login with a per-start random secret. Never in production [default: false]
+    /// Development mode: enables POST /api/dev/login with a per-start random secret. Never in production
     #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     dev = "MENTORHUB_DEV";
-    /// Data directory: SQLite database, message key file [default: ./mentorhub-data]
+    /// Data directory: SQLite database, message key file
     data_dir = "MENTORHUB_DATA_DIR";
     /// This node's id in a cluster, [a-z0-9_-]{1,64} [default: random n_xxxxxxxx per start]
     node_id = "MENTORHUB_NODE_ID";
@@ -78,15 +90,15 @@ settings! {
     redis_url = "MENTORHUB_REDIS_URL";
     /// Redis Cluster node URLs, comma-separated (instead of --redis-url)
     redis_cluster_urls = "MENTORHUB_REDIS_CLUSTER_URLS";
-    /// Prefix of every Redis channel and key, [a-z0-9_-]{1,64}; deployments sharing a Redis need different ones [default: mentorhub]
+    /// Prefix of every Redis channel and key, [a-z0-9_-]{1,64}; deployments sharing a Redis need different ones
     redis_prefix = "MENTORHUB_REDIS_PREFIX";
-    /// Seconds within which a dead node's presence and call legs disappear, 3–600 [default: 30]
+    /// Seconds within which a dead node's presence and call legs disappear, 3–600
     node_ttl_secs = "MENTORHUB_NODE_TTL_SECS";
     /// Directory of the browser client's static files [default: the repository's web-client/]
     web_client_dir = "MENTORHUB_WEB_CLIENT_DIR";
-    /// Log format: text or json [default: text]
+    /// Log format: text or json
     log_format = "MENTORHUB_LOG_FORMAT";
-    /// Seconds to drain connections on SIGTERM [default: 10]
+    /// Seconds to drain connections on SIGTERM
     shutdown_grace_secs = "MENTORHUB_SHUTDOWN_GRACE_SECS";
 
     /// HS256 secret for JWT verification, at least 32 bytes (prefer the _FILE variant)
@@ -101,77 +113,77 @@ settings! {
     jwt_issuer = "MENTORHUB_JWT_ISSUER";
     /// Required `aud` claim
     jwt_audience = "MENTORHUB_JWT_AUDIENCE";
-    /// Clock-skew leeway for exp/nbf/iat in seconds [default: 60]
+    /// Clock-skew leeway for exp/nbf/iat in seconds
     jwt_leeway_secs = "MENTORHUB_JWT_LEEWAY_SECS";
-    /// Longest token lifetime accepted (exp − iat, and exp − now), in seconds [default: 86400]
+    /// Longest token lifetime accepted (exp − iat, and exp − now), in seconds
     jwt_max_lifetime_secs = "MENTORHUB_JWT_MAX_LIFETIME_SECS";
 
     /// Message-body keys ID:BASE64 (32 bytes), comma-separated; the highest id encrypts [default: key file in the data dir]
     encryption_keys = "MENTORHUB_ENCRYPTION_KEYS";
 
-    /// Largest inbound WebSocket message in bytes; must fit a largest message body fully escaped [default: 131072]
+    /// Largest inbound WebSocket message in bytes; must fit a largest message body fully escaped
     max_frame_bytes = "MENTORHUB_MAX_FRAME_BYTES";
-    /// Seconds between server pings [default: 20]
+    /// Seconds between server pings
     ping_interval_secs = "MENTORHUB_PING_INTERVAL_SECS";
-    /// Close a peer silent this many seconds; must exceed the ping interval [default: 60]
+    /// Close a peer silent this many seconds; must exceed the ping interval
     idle_timeout_secs = "MENTORHUB_IDLE_TIMEOUT_SECS";
-    /// Seconds to wait for the hello frame [default: 10]
+    /// Seconds to wait for the hello frame
     hello_timeout_secs = "MENTORHUB_HELLO_TIMEOUT_SECS";
-    /// Outbound frames queued per connection, ≥ 8 [default: 256]
+    /// Outbound frames queued per connection, ≥ 8
     outbound_queue = "MENTORHUB_OUTBOUND_QUEUE";
-    /// Inbound frames per second per connection (token bucket refill) [default: 20]
+    /// Inbound frames per second per connection (token bucket refill)
     rate_per_sec = "MENTORHUB_RATE_PER_SEC";
-    /// Token bucket size [default: 60]
+    /// Token bucket size
     rate_burst = "MENTORHUB_RATE_BURST";
     /// Allowed browser origins, comma-separated, exact (e.g. https://mentor.example,http://localhost:5173)
     allowed_origins = "MENTORHUB_ALLOWED_ORIGINS";
-    /// Accept WebSocket upgrades without an Origin header (non-browser clients) [default: true]
+    /// Accept WebSocket upgrades without an Origin header (non-browser clients)
     #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     allow_missing_origin = "MENTORHUB_ALLOW_MISSING_ORIGIN";
-    /// WebSocket read buffer in bytes [default: 1024]
+    /// WebSocket read buffer in bytes
     ws_read_buffer_bytes = "MENTORHUB_WS_READ_BUFFER_BYTES";
-    /// WebSocket write buffer in bytes [default: 4096]
+    /// WebSocket write buffer in bytes
     ws_write_buffer_bytes = "MENTORHUB_WS_WRITE_BUFFER_BYTES";
-    /// Hard cap of the WebSocket write buffer in bytes [default: 1048576]
+    /// Hard cap of the WebSocket write buffer in bytes
     ws_max_write_buffer_bytes = "MENTORHUB_WS_MAX_WRITE_BUFFER_BYTES";
-    /// Most simultaneous WebSocket connections on this node [default: 200000]
+    /// Most simultaneous WebSocket connections on this node
     max_connections = "MENTORHUB_MAX_CONNECTIONS";
 
-    /// Seconds a connection has to send a request's headers; idle connections are closed after it [default: 10]
+    /// Seconds a connection has to send a request's headers; idle connections are closed after it
     http_header_timeout_secs = "MENTORHUB_HTTP_HEADER_TIMEOUT_SECS";
-    /// Seconds a REST request (its body included) may take [default: 30]
+    /// Seconds a REST request (its body included) may take
     http_request_timeout_secs = "MENTORHUB_HTTP_REQUEST_TIMEOUT_SECS";
     /// Most open TCP connections, WebSockets included [default: the open-file limit less a reserve]
     max_http_connections = "MENTORHUB_MAX_HTTP_CONNECTIONS";
-    /// Most open connections from one client address [default: 1000]
+    /// Most open connections from one client address
     max_connections_per_address = "MENTORHUB_MAX_CONNECTIONS_PER_ADDRESS";
     /// Reverse proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For names the client
     trusted_proxies = "MENTORHUB_TRUSTED_PROXIES";
-    /// Clients reach the server over HTTPS (a TLS proxy in front): send Strict-Transport-Security [default: false]
+    /// Clients reach the server over HTTPS (a TLS proxy in front): send Strict-Transport-Security
     #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     behind_tls = "MENTORHUB_BEHIND_TLS";
 
-    /// Most members in a group room [default: 16]
+    /// Most members in a group room
     room_member_limit = "MENTORHUB_ROOM_MEMBER_LIMIT";
-    /// Largest history page a client may ask for [default: 200]
+    /// Largest history page a client may ask for
     history_page_max = "MENTORHUB_HISTORY_PAGE_MAX";
     /// Actions per second one account may take over all its connections, REST and nodes [default: rate_per_sec]
     account_rate_per_sec = "MENTORHUB_ACCOUNT_RATE_PER_SEC";
     /// Burst of actions one account may take at once [default: rate_burst]
     account_rate_burst = "MENTORHUB_ACCOUNT_RATE_BURST";
-    /// Most WebSockets one account may have open on a node [default: 10]
+    /// Most WebSockets one account may have open on a node
     max_devices_per_account = "MENTORHUB_MAX_DEVICES_PER_ACCOUNT";
-    /// Most open rooms one account may have created [default: 50]
+    /// Most open rooms one account may have created
     max_rooms_per_account = "MENTORHUB_MAX_ROOMS_PER_ACCOUNT";
-    /// Most unused, unexpired invite codes per room [default: 50]
+    /// Most unused, unexpired invite codes per room
     max_invite_codes_per_room = "MENTORHUB_MAX_INVITE_CODES_PER_ROOM";
-    /// Most requests waiting for one mentor's answer [default: 20]
+    /// Most requests waiting for one mentor's answer
     max_pending_requests_per_mentor = "MENTORHUB_MAX_PENDING_REQUESTS_PER_MENTOR";
 
-    /// Run the embedded TURN server [default: true]
+    /// Run the embedded TURN server
     #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     turn_enabled = "MENTORHUB_TURN_ENABLED";
-    /// UDP address of the embedded TURN server [default: 127.0.0.1:3478]
+    /// UDP address of the embedded TURN server
     turn_listen = "MENTORHUB_TURN_LISTEN";
     /// Public IP the embedded TURN server advertises in relay candidates
     turn_public_ip = "MENTORHUB_TURN_PUBLIC_IP";
@@ -181,22 +193,22 @@ settings! {
     turn_urls = "MENTORHUB_TURN_URLS";
     /// STUN URLs (stun:/stuns:), comma-separated
     stun_urls = "MENTORHUB_STUN_URLS";
-    /// Lifetime of TURN credentials in seconds [default: 600]
+    /// Lifetime of TURN credentials in seconds
     turn_ttl_secs = "MENTORHUB_TURN_TTL_SECS";
-    /// Let TURN relay to private/loopback peer addresses (tests only) [default: false]
+    /// Let TURN relay to private/loopback peer addresses (tests only)
     #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     turn_allow_private_peers = "MENTORHUB_TURN_ALLOW_PRIVATE_PEERS";
-    /// TURN allocations per user [default: 12]
+    /// TURN allocations per user
     turn_max_allocations_per_user = "MENTORHUB_TURN_MAX_ALLOCATIONS_PER_USER";
-    /// Seconds a call rings before it is missed [default: 60]
+    /// Seconds a call rings before it is missed
     call_ring_timeout_secs = "MENTORHUB_CALL_RING_TIMEOUT_SECS";
-    /// Most participants in one call [default: 6]
+    /// Most participants in one call
     call_max_participants = "MENTORHUB_CALL_MAX_PARTICIPANTS";
-    /// Seconds a dropped participant may rejoin a call [default: 30]
+    /// Seconds a dropped participant may rejoin a call
     call_reconnect_grace_secs = "MENTORHUB_CALL_RECONNECT_GRACE_SECS";
-    /// With an SFU: a call with more participants than this moves from the mesh to the SFU [default: 4]
+    /// With an SFU: a call with more participants than this moves from the mesh to the SFU
     call_mesh_max_participants = "MENTORHUB_CALL_MESH_MAX_PARTICIPANTS";
-    /// Most participants of a call on the SFU [default: 16]
+    /// Most participants of a call on the SFU
     call_sfu_max_participants = "MENTORHUB_CALL_SFU_MAX_PARTICIPANTS";
     /// Janus instances (WebSocket API, ws:// or wss://), comma-separated; none: no SFU
     janus_urls = "MENTORHUB_JANUS_URLS";
@@ -204,6 +216,6 @@ settings! {
     janus_secret = "MENTORHUB_JANUS_SECRET";
     /// File holding the Janus API secret
     janus_secret_file = "MENTORHUB_JANUS_SECRET_FILE";
-    /// Largest SDP in bytes; must be below max_frame_bytes [default: 16384]
+    /// Largest SDP in bytes; must be below max_frame_bytes
     max_sdp_bytes = "MENTORHUB_MAX_SDP_BYTES";
 }

@@ -25,6 +25,8 @@ pub enum Origin {
     Cli,
     Env,
     File(PathBuf),
+    /// The setting's default ([`super::defaults`]).
+    Default,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,7 @@ pub(super) fn describe(setting: &str, origin: &Origin) -> String {
         Origin::Env => format!("{} ({setting})", env_name(setting)),
         Origin::Cli => format!("{} ({setting})", flag_name(setting)),
         Origin::File(path) => format!("{setting} in config file {}", path.display()),
+        Origin::Default => format!("{setting} (its default)"),
     }
 }
 

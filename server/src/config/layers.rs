@@ -109,6 +109,19 @@ impl Layers<'_> {
         Ok(self.one_at(name, parse)?.map(|(value, _)| value))
     }
 
+    /// A setting with a default value in [`super::defaults`], parsed like a given value.
+    pub(super) fn or_default<T>(
+        &self,
+        name: &'static str,
+        parse: impl Fn(&str) -> ParseResult<T>,
+    ) -> Result<T, ConfigError> {
+        if let Some(value) = self.one(name, &parse)? {
+            return Ok(value);
+        }
+        let raw = super::defaults::of(name).unwrap_or_default();
+        parse(raw).map_err(|reason| invalid(name, Origin::Default, raw, reason))
+    }
+
     pub(super) fn or<T>(
         &self,
         name: &'static str,

@@ -18,6 +18,7 @@
 //! database/Redis URLs are masked.
 
 mod args;
+pub mod defaults;
 mod errors;
 mod layers;
 mod parse;
@@ -37,14 +38,10 @@ use std::time::Duration;
 
 use crate::crypto::MessageKey;
 
-pub use args::{SETTINGS, ServeArgs};
+pub use args::{SETTINGS, ServeArgs, with_defaults};
 pub use errors::{ConfigError, Origin, env_name, mask_url_password};
 use layers::{Layers, parse_config_text, read_config_file};
 
-pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
-pub const DEFAULT_TURN_LISTEN: SocketAddr =
-    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 3478));
-pub const DEFAULT_DATA_DIR: &str = "./mentorhub-data";
 /// SQLite file name inside the data directory when no database URL is set.
 pub const DEFAULT_SQLITE_FILE: &str = "mentorhub.sqlite3";
 const MIB: usize = 1024 * 1024;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args as _;
 
-use super::args::{SETTINGS, ServeArgs};
+use super::args::{SETTINGS, ServeArgs, with_defaults};
 
 /// One row of a configuration table: `| `key` [†] | `ENV` | `--flag` | default | meaning |`.
 struct Row {
@@ -52,7 +52,7 @@ fn rows(readme: &str) -> Vec<Row> {
 
 /// The `[default: …]` each setting's `--help` text states, if any.
 fn help_default(name: &str) -> Option<String> {
-    let command = ServeArgs::augment_args(clap::Command::new("serve"));
+    let command = with_defaults(ServeArgs::augment_args(clap::Command::new("serve")));
     let arg = command
         .get_arguments()
         .find(|arg| arg.get_id().as_str() == name)

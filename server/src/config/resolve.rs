@@ -1,7 +1,6 @@
 //! From layered raw values to a validated [`Config`].
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use super::errors::{ConfigError, named};
 use super::layers::{Layers, invalid};
@@ -9,70 +8,50 @@ use super::parse::*;
 use super::*;
 
 pub(super) fn resolve(l: &Layers<'_>) -> Result<Config, ConfigError> {
-    let dev = l.or("dev", false, boolean)?;
-    let data_dir = l.or("data_dir", PathBuf::from(DEFAULT_DATA_DIR), path)?;
+    let dev = l.or_default("dev", boolean)?;
+    let data_dir = l.or_default("data_dir", path)?;
     let default_sqlite = DatabaseConfig::Sqlite {
         path: data_dir.join(DEFAULT_SQLITE_FILE),
     };
     let web_client_default = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"));
     let config = Config {
-        listen: l.or("listen", DEFAULT_LISTEN, socket_addr)?,
+        listen: l.or_default("listen", socket_addr)?,
         dev,
         node_id: match l.one("node_id", node_id)? {
             Some(id) => id,
             None => random_node_id(),
         },
         web_client_dir: l.or("web_client_dir", web_client_default, path)?,
-        log_format: l.or("log_format", LogFormat::Text, log_format)?,
-        shutdown_grace: l.or(
-            "shutdown_grace_secs",
-            Duration::from_secs(10),
-            secs(0, 3600),
-        )?,
+        log_format: l.or_default("log_format", log_format)?,
+        shutdown_grace: l.or_default("shutdown_grace_secs", secs(0, 3600))?,
         auth: resolve_auth(l, dev)?,
         encryption: resolve_encryption(l)?,
         ws: resolve_ws(l)?,
         http: HttpConfig {
-            header_timeout: l.or(
-                "http_header_timeout_secs",
-                Duration::from_secs(10),
-                secs(1, 300),
-            )?,
-            request_timeout: l.or(
-                "http_request_timeout_secs",
-                Duration::from_secs(30),
-                secs(1, 600),
-            )?,
+            header_timeout: l.or_default("http_header_timeout_secs", secs(1, 300))?,
+            request_timeout: l.or_default("http_request_timeout_secs", secs(1, 600))?,
             max_connections: l.one("max_http_connections", int(16, 10_000_000))?,
-            max_connections_per_address: l.or(
-                "max_connections_per_address",
-                1000,
-                int(1, 10_000_000),
-            )?,
+            max_connections_per_address: l.or_default("max_connections_per_address", int(1, 10_000_000))?,
             trusted_proxies: l.list("trusted_proxies", ip_net)?,
-            behind_tls: l.or("behind_tls", false, boolean)?,
+            behind_tls: l.or_default("behind_tls", boolean)?,
         },
         mentoring: MentoringConfig {
-            room_member_limit: l.or("room_member_limit", 16, int(2, 1000))?,
-            history_page_max: l.or("history_page_max", 200, int(1, 10_000))?,
+            room_member_limit: l.or_default("room_member_limit", int(2, 1000))?,
+            history_page_max: l.or_default("history_page_max", int(1, 10_000))?,
             account_rate_per_sec: l.one("account_rate_per_sec", rate)?,
             account_rate_burst: l.one("account_rate_burst", int(1, 1_000_000))?,
-            max_devices_per_account: l.or("max_devices_per_account", 10, int(1, 10_000))?,
-            max_rooms_per_account: l.or("max_rooms_per_account", 50, int(1, 1_000_000))?,
-            max_invite_codes_per_room: l.or("max_invite_codes_per_room", 50, int(1, 100_000))?,
-            max_pending_requests_per_mentor: l.or(
-                "max_pending_requests_per_mentor",
-                20,
-                int(1, 100_000),
-            )?,
+            max_devices_per_account: l.or_default("max_devices_per_account", int(1, 10_000))?,
+            max_rooms_per_account: l.or_default("max_rooms_per_account", int(1, 1_000_000))?,
+            max_invite_codes_per_room: l.or_default("max_invite_codes_per_room", int(1, 100_000))?,
+            max_pending_requests_per_mentor: l.or_default("max_pending_requests_per_mentor", int(1, 100_000))?,
         },
         calls: resolve_calls(l)?,
         scale: ScaleConfig {
             database: l.or("database_url", default_sqlite, database)?,
             redis_url: l.one("redis_url", redis_url)?,
             redis_cluster_urls: l.list("redis_cluster_urls", redis_url)?,
-            redis_prefix: l.or("redis_prefix", "mentorhub".to_owned(), node_id)?,
-            node_ttl: l.or("node_ttl_secs", Duration::from_secs(30), secs(3, 600))?,
+            redis_prefix: l.or_default("redis_prefix", node_id)?,
+            node_ttl: l.or_default("node_ttl_secs", secs(3, 600))?,
         },
         data_dir,
     };
@@ -169,12 +148,8 @@ pub(super) fn resolve_auth(l: &Layers<'_>, dev: bool) -> Result<AuthConfig, Conf
         key,
         issuer: l.one("jwt_issuer", non_empty_text)?,
         audience: l.one("jwt_audience", non_empty_text)?,
-        leeway: l.or("jwt_leeway_secs", Duration::from_secs(60), secs(0, 600))?,
-        max_lifetime: l.or(
-            "jwt_max_lifetime_secs",
-            crate::auth::DEFAULT_MAX_LIFETIME,
-            secs(60, 365 * 86_400),
-        )?,
+        leeway: l.or_default("jwt_leeway_secs", secs(0, 600))?,
+        max_lifetime: l.or_default("jwt_max_lifetime_secs", secs(60, 365 * 86_400))?,
     })
 }
 
@@ -194,51 +169,39 @@ pub(super) fn resolve_encryption(l: &Layers<'_>) -> Result<EncryptionConfig, Con
 
 pub(super) fn resolve_ws(l: &Layers<'_>) -> Result<WsConfig, ConfigError> {
     Ok(WsConfig {
-        max_frame_bytes: l.or("max_frame_bytes", 128 * 1024, int(1024, 16 * MIB))?,
-        ping_interval: l.or("ping_interval_secs", Duration::from_secs(20), secs(1, 3600))?,
-        idle_timeout: l.or(
-            "idle_timeout_secs",
-            Duration::from_secs(60),
-            secs(2, 86_400),
-        )?,
-        hello_timeout: l.or("hello_timeout_secs", Duration::from_secs(10), secs(1, 600))?,
-        outbound_queue: l.or("outbound_queue", 256, int(8, 1_000_000))?,
-        rate_per_sec: l.or("rate_per_sec", 20.0, rate)?,
-        rate_burst: l.or("rate_burst", 60, int(1, 1_000_000))?,
+        max_frame_bytes: l.or_default("max_frame_bytes", int(1024, 16 * MIB))?,
+        ping_interval: l.or_default("ping_interval_secs", secs(1, 3600))?,
+        idle_timeout: l.or_default("idle_timeout_secs", secs(2, 86_400))?,
+        hello_timeout: l.or_default("hello_timeout_secs", secs(1, 600))?,
+        outbound_queue: l.or_default("outbound_queue", int(8, 1_000_000))?,
+        rate_per_sec: l.or_default("rate_per_sec", rate)?,
+        rate_burst: l.or_default("rate_burst", int(1, 1_000_000))?,
         allowed_origins: l.list("allowed_origins", origin)?,
-        allow_missing_origin: l.or("allow_missing_origin", true, boolean)?,
-        read_buffer_bytes: l.or("ws_read_buffer_bytes", 1024, int(256, 64 * MIB))?,
-        write_buffer_bytes: l.or("ws_write_buffer_bytes", 4096, int(0, 64 * MIB))?,
-        max_write_buffer_bytes: l.or("ws_max_write_buffer_bytes", MIB, int(1, 1024 * MIB))?,
-        max_connections: l.or("max_connections", 200_000, int(1, 10_000_000))?,
+        allow_missing_origin: l.or_default("allow_missing_origin", boolean)?,
+        read_buffer_bytes: l.or_default("ws_read_buffer_bytes", int(256, 64 * MIB))?,
+        write_buffer_bytes: l.or_default("ws_write_buffer_bytes", int(0, 64 * MIB))?,
+        max_write_buffer_bytes: l.or_default("ws_max_write_buffer_bytes", int(1, 1024 * MIB))?,
+        max_connections: l.or_default("max_connections", int(1, 10_000_000))?,
     })
 }
 
 pub(super) fn resolve_calls(l: &Layers<'_>) -> Result<CallConfig, ConfigError> {
     Ok(CallConfig {
-        turn_enabled: l.or("turn_enabled", true, boolean)?,
-        turn_listen: l.or("turn_listen", DEFAULT_TURN_LISTEN, socket_addr)?,
+        turn_enabled: l.or_default("turn_enabled", boolean)?,
+        turn_listen: l.or_default("turn_listen", socket_addr)?,
         turn_public_ip: l.one("turn_public_ip", ip_addr)?,
         turn_secret: l.one("turn_secret", secret(16))?,
         turn_urls: l.list("turn_urls", ice_url(&["turn", "turns"]))?,
         stun_urls: l.list("stun_urls", ice_url(&["stun", "stuns"]))?,
-        turn_ttl: l.or("turn_ttl_secs", Duration::from_secs(600), secs(60, 86_400))?,
-        turn_allow_private_peers: l.or("turn_allow_private_peers", false, boolean)?,
-        turn_max_allocations_per_user: l.or("turn_max_allocations_per_user", 12, int(1, 100))?,
-        ring_timeout: l.or(
-            "call_ring_timeout_secs",
-            Duration::from_secs(60),
-            secs(1, 3600),
-        )?,
-        max_participants: l.or("call_max_participants", 6, int(2, 50))?,
-        reconnect_grace: l.or(
-            "call_reconnect_grace_secs",
-            Duration::from_secs(30),
-            secs(0, 600),
-        )?,
-        max_sdp_bytes: l.or("max_sdp_bytes", 16 * 1024, int(1024, MIB))?,
-        mesh_max_participants: l.or("call_mesh_max_participants", 4, int(2, 50))?,
-        sfu_max_participants: l.or("call_sfu_max_participants", 16, int(3, 100))?,
+        turn_ttl: l.or_default("turn_ttl_secs", secs(60, 86_400))?,
+        turn_allow_private_peers: l.or_default("turn_allow_private_peers", boolean)?,
+        turn_max_allocations_per_user: l.or_default("turn_max_allocations_per_user", int(1, 100))?,
+        ring_timeout: l.or_default("call_ring_timeout_secs", secs(1, 3600))?,
+        max_participants: l.or_default("call_max_participants", int(2, 50))?,
+        reconnect_grace: l.or_default("call_reconnect_grace_secs", secs(0, 600))?,
+        max_sdp_bytes: l.or_default("max_sdp_bytes", int(1024, MIB))?,
+        mesh_max_participants: l.or_default("call_mesh_max_participants", int(2, 50))?,
+        sfu_max_participants: l.or_default("call_sfu_max_participants", int(3, 100))?,
         janus_urls: l.list("janus_urls", |s| url_with_scheme(s, &["ws", "wss"]))?,
         janus_secret: janus_secret(l)?,
     })

@@ -70,26 +70,14 @@ pub struct MentoringLimits {
     pub max_pending_requests_per_mentor: u32,
 }
 
-impl Default for MentoringLimits {
-    fn default() -> Self {
-        MentoringLimits {
-            max_body_bytes: MAX_BODY_BYTES,
-            history_page_max: 200,
-            history_page_bytes: 256 * 1024,
-            history_page_default: 50,
-            max_intro_chars: 4_000,
-            max_display_name_chars: 64,
-            room_member_limit: 16,
-            account_budget: crate::bus::state::Budget {
-                per_sec: 10.0,
-                burst: 60,
-            },
-            max_rooms_per_account: 50,
-            max_invite_codes_per_room: 50,
-            max_pending_requests_per_mentor: 20,
-        }
-    }
-}
+/// A history page's largest serialised size (the socket's write buffer may cap it lower).
+pub const HISTORY_PAGE_BYTES: usize = 256 * 1024;
+/// Events in a history page when the client asks for no number.
+pub const HISTORY_PAGE_DEFAULT: u32 = 50;
+/// An introduction's or an end note's largest size in characters.
+pub const MAX_INTRO_CHARS: usize = 4_000;
+/// A display name's largest size in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 
 /// Publishes timeline events. Cheap to clone into a store commit hook, so events are
 /// published from the store's writer in seq order.
