@@ -19,7 +19,7 @@ use crate::protocol::{ErrorCode, ServerFrame};
 use crate::store::{MemberChange, MemberChanged, MemberUpdate, WriteError};
 
 use super::session::member_view;
-use super::rules::membership::change_event;
+use super::rules::membership::{change_event, check};
 use super::{MemberCtx, Mentoring};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -46,9 +46,9 @@ impl Mentoring {
                 conversation: ctx.conversation.clone(),
                 event: change_event(&member, &change).to_meta(),
                 member,
-                change,
+                change: change.clone(),
                 now: now_millis(),
-            })
+            }, &|state, member| check(state, member, &change))
             .await
             .map_err(|e| match e {
                 WriteError::TargetNotFound => no_member(),

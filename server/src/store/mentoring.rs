@@ -130,6 +130,12 @@ pub struct MemberUpdate {
     pub now: Millis,
 }
 
+/// Decides whether a membership change applies (see [`MentoringStore::update_member`]).
+pub type DecideMember<'a> = dyn Fn(Option<ConversationState>, Option<&super::MemberRecord>) -> Result<(), WriteError>
+    + Send
+    + Sync
+    + 'a;
+
 /// A committed membership change: the member as it is now and the system event that
 /// records the change.
 #[derive(Clone, Debug)]
@@ -235,8 +241,15 @@ pub trait MentoringStore: Send + Sync + 'static {
     /// member), `RoomFull`, `NameTaken`, `ConversationClosed`.
     async fn join_room(&self, join: JoinRoom)
     -> Result<(Membership, Appended, String), WriteError>;
-    /// Applies one membership change with its system event.
-    async fn update_member(&self, update: MemberUpdate) -> Result<MemberChanged, WriteError>;
+    /// Applies one membership change with its system event, if `decide` allows it for
+    /// the conversation's state and the member as read inside the transaction (after
+    /// taking the conversation's row lock). No such conversation: state `None`; no such
+    /// current member: `None`.
+    async fn update_member(
+        &self,
+        update: MemberUpdate,
+        decide: &DecideMember<'_>,
+    ) -> Result<MemberChanged, WriteError>;
     /// Sets how an active room's calls carry media, with a `room_calls_changed` event,
     /// if `by` is still a facilitator who accepted the agreement (checked in the same
     /// statement). Already so: `None`, nothing written. Otherwise `Conflict`.

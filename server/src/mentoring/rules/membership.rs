@@ -1,9 +1,38 @@
-//! What a room's timeline records about its members: one [`SystemKind`] per change,
-//! naming members by member id and display name, never by account.
+//! A member's changes in a conversation: when one applies, and what the timeline
+//! records about it (one [`SystemKind`] per change, naming members by member id and
+//! display name, never by account).
+//!
+//! Every change needs the conversation active, except showing one's real name, which a
+//! party may also do while a relationship is pending; the agreement is accepted once.
 
 use crate::ids::MemberId;
 use crate::protocol::system::SystemKind;
-use crate::store::MemberChange;
+use crate::protocol::vocabulary::ConversationState;
+use crate::store::{MemberChange, MemberRecord, WriteError};
+
+/// Whether `change` applies to `member` (`None`: not a current member) in a
+/// conversation in `state` (`None`: no such conversation), as read where it commits.
+pub fn check(
+    state: Option<ConversationState>,
+    member: Option<&MemberRecord>,
+    change: &MemberChange,
+) -> Result<(), WriteError> {
+    let open = match change {
+        MemberChange::Reveal { .. } => matches!(
+            state,
+            Some(ConversationState::Active | ConversationState::Pending)
+        ),
+        _ => state == Some(ConversationState::Active),
+    };
+    if !open {
+        return Err(WriteError::ConversationClosed);
+    }
+    let member = member.ok_or(WriteError::TargetNotFound)?;
+    if *change == MemberChange::Agree && member.agreed_at.is_some() {
+        return Err(WriteError::Conflict);
+    }
+    Ok(())
+}
 
 /// The system event recording `change` to `member`.
 pub fn change_event(member: &MemberId, change: &MemberChange) -> SystemKind {
@@ -48,7 +77,76 @@ pub fn joined_event(member: &MemberId, display_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{AccountId, ConversationId};
     use crate::protocol::vocabulary::MemberRole;
+
+    fn member(agreed: bool) -> MemberRecord {
+        MemberRecord {
+            conversation: ConversationId::from_stored("c_1".into()),
+            member: MemberId::from_stored("m_a".into()),
+            account: AccountId::from_stored("test:a".into()),
+            display_name: "Ann".into(),
+            role: MemberRole::Member,
+            pseudonymous: false,
+            agreed_at: agreed.then_some(5),
+            visible_from: 0,
+            joined_at: 1,
+            left_at: None,
+            muted: false,
+            read_seq: 0,
+        }
+    }
+
+    fn changes() -> Vec<MemberChange> {
+        let by = MemberId::from_stored("m_f".into());
+        vec![
+            MemberChange::Agree,
+            MemberChange::Leave,
+            MemberChange::Remove { by: by.clone() },
+            MemberChange::Mute {
+                by: by.clone(),
+                muted: true,
+            },
+            MemberChange::Role {
+                by,
+                role: MemberRole::Facilitator,
+            },
+            MemberChange::Reveal {
+                display_name: "Dr Real".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn changes_need_an_active_conversation_but_a_name_may_be_shown_while_pending() {
+        let closed = Err::<(), _>(WriteError::ConversationClosed);
+        for change in changes() {
+            let reveal = matches!(change, MemberChange::Reveal { .. });
+            for state in [
+                None,
+                Some(ConversationState::ReadOnly),
+                Some(ConversationState::Closed),
+            ] {
+                let result = check(state, Some(&member(false)), &change);
+                assert_eq!(format!("{result:?}"), format!("{closed:?}"), "{change:?}");
+            }
+            let pending = check(Some(ConversationState::Pending), Some(&member(false)), &change);
+            assert_eq!(pending.is_ok(), reveal, "{change:?} while pending");
+            assert!(check(Some(ConversationState::Active), Some(&member(false)), &change).is_ok());
+        }
+    }
+
+    #[test]
+    fn only_a_current_member_changes_and_the_agreement_is_accepted_once() {
+        let active = Some(ConversationState::Active);
+        let gone = check(active, None, &MemberChange::Leave);
+        assert!(matches!(gone, Err(WriteError::TargetNotFound)), "{gone:?}");
+        let closed_first = check(None, None, &MemberChange::Leave);
+        assert!(matches!(closed_first, Err(WriteError::ConversationClosed)));
+        let again = check(active, Some(&member(true)), &MemberChange::Agree);
+        assert!(matches!(again, Err(WriteError::Conflict)), "{again:?}");
+        assert!(check(active, Some(&member(true)), &MemberChange::Leave).is_ok());
+    }
 
     fn json(kind: &SystemKind) -> serde_json::Value {
         serde_json::from_str(&kind.to_meta()).unwrap()

@@ -79,7 +79,7 @@ macro_rules! impl_mentoring_store {
         use $crate::store::sql::member_changes::*;
         use $crate::store::sql::mentoring::*;
         use $crate::store::{
-            DecideRelationship, InvitationRecord, JoinRoom, JoinTicket, MemberChange, MemberChanged,
+            DecideMember, DecideRelationship, InvitationRecord, JoinRoom, JoinTicket, MemberChanged,
             MemberUpdate, MentorProfileRecord, MentoringStore, NewInvite, NewRoom,
             RelationshipChanged, RelationshipWrite, RoomCallsChange,
         };
@@ -644,9 +644,14 @@ macro_rules! impl_mentoring_store {
                 Ok((row.try_into()?, appended, meta))
             }
 
-            async fn update_member(&self, update: MemberUpdate) -> Result<MemberChanged, WriteError> {
+            async fn update_member(
+                &self,
+                update: MemberUpdate,
+                decide: &DecideMember<'_>,
+            ) -> Result<MemberChanged, WriteError> {
                 let mut tx = self.write.begin().await.map_err(db_error)?;
                 let conversation = update.conversation.as_str();
+                lock_conversation_in(&mut tx, conversation).await?;
                 let state: Option<String> =
                     sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1")
                         .bind(conversation)
@@ -654,21 +659,14 @@ macro_rules! impl_mentoring_store {
                         .await
                         .map_err(db_error)?;
                 let state = state.as_deref().and_then(ConversationState::parse);
-                let open = match update.change {
-                    MemberChange::Reveal { .. } => matches!(state, Some(ConversationState::Active | ConversationState::Pending)),
-                    _ => state == Some(ConversationState::Active),
-                };
-                if !open {
-                    return Err(WriteError::ConversationClosed);
-                }
-                let Some(before) = current_member_in(&mut tx, conversation, update.member.as_str()).await? else {
-                    return Err(WriteError::TargetNotFound);
-                };
+                let before = current_member_in(&mut tx, conversation, update.member.as_str())
+                    .await?
+                    .map(MemberRecord::try_from)
+                    .transpose()?;
+                decide(state, before.as_ref())?;
+                let before = before.ok_or(WriteError::TargetNotFound)?;
                 let meta = update.event;
                 let appended = system_event_in(&mut tx, &update.conversation, &meta, update.now).await?;
-                if update.change == MemberChange::Agree && before.agreed_at.is_some() {
-                    return Err(WriteError::Conflict);
-                }
                 let (sql, value) = change_statement(&update.change, update.now);
                 let statement = sqlx::query(sql).bind(conversation).bind(update.member.as_str());
                 let statement = match value {
@@ -680,12 +678,10 @@ macro_rules! impl_mentoring_store {
                     }
                 };
                 statement.execute(&mut *tx).await.map_err(unique_as_name_taken)?;
-                let member = current_member_in(&mut tx, conversation, update.member.as_str())
-                    .await?
-                    .or_else(|| Some(MemberRow { left_at: Some(update.now), ..before }))
-                    .map(MemberRecord::try_from)
-                    .transpose()?
-                    .ok_or(WriteError::TargetNotFound)?;
+                let member = match current_member_in(&mut tx, conversation, update.member.as_str()).await? {
+                    Some(row) => MemberRecord::try_from(row)?,
+                    None => MemberRecord { left_at: Some(update.now), ..before },
+                };
                 tx.commit().await.map_err(db_error)?;
                 Ok(MemberChanged { member, event: appended, meta })
             }
