@@ -24,7 +24,7 @@ use crate::store::{
 };
 
 use super::contact::Contact;
-use super::rules::membership::joined_event;
+use super::rules::membership::join;
 use super::{MemberCtx, Mentoring};
 
 /// The agreement a room gets when its creator writes none.
@@ -432,17 +432,20 @@ impl Mentoring {
         };
         let (display_name, pseudonymous) =
             self.chosen_name(&account, request.pseudonym.as_deref())?;
+        let fresh = MemberId::random();
+        let name = display_name.clone();
         let joined = self
             .store
-            .join_room(JoinRoom {
-                ticket,
-                account: principal.account.clone(),
-                member: MemberId::random(),
-                display_name,
-                pseudonymous,
-                event: joined_event,
-                now: now_millis(),
-            })
+            .join_room(
+                JoinRoom {
+                    ticket,
+                    account: principal.account.clone(),
+                    display_name,
+                    pseudonymous,
+                    now: now_millis(),
+                },
+                &|room| join(room, &fresh, &name),
+            )
             .await
             .map_err(|e| match e {
                 WriteError::TargetNotFound => no_invitation(),

@@ -15,7 +15,7 @@ use super::{
 use crate::crypto::Sealed;
 use crate::ids::{AccountId, ConversationId, MemberId, Millis, RelationshipId};
 use crate::protocol::vocabulary::{
-    CallRouting, ConversationState, MemberRole, RelationshipState, Response, RoomKind,
+    CallRouting, ConversationKind, ConversationState, MemberRole, RelationshipState, Response, RoomKind,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,15 +87,40 @@ pub enum JoinTicket {
 pub struct JoinRoom {
     pub ticket: JoinTicket,
     pub account: AccountId,
-    /// Used for a first join; a returning member keeps the member id they had.
-    pub member: MemberId,
     pub display_name: String,
     pub pseudonymous: bool,
-    /// The system event recording the join, as stored, for the member id the join ends
-    /// up with and the display name.
-    pub event: fn(&MemberId, &str) -> String,
     pub now: Millis,
 }
+
+/// A room as a join finds it, read inside the join's transaction under the room's row
+/// lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomAtJoin {
+    /// `None`: a word this version does not know.
+    pub kind: Option<ConversationKind>,
+    pub state: Option<ConversationState>,
+    pub member_limit: Option<u32>,
+    pub history_visible: bool,
+    /// Current members.
+    pub members: u64,
+    /// The joining account's member id from an earlier membership, and whether that
+    /// membership is current.
+    pub earlier: Option<(MemberId, bool)>,
+}
+
+/// What a join writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinDecision {
+    pub member: MemberId,
+    /// The new member reads the room's history from its start, else from their join.
+    pub history_from_start: bool,
+    /// The system event recording the join, as stored.
+    pub event: String,
+}
+
+/// Decides a join from the room as read (see [`MentoringStore::join_room`]).
+pub type DecideJoin<'a> =
+    dyn Fn(&RoomAtJoin) -> Result<JoinDecision, WriteError> + Send + Sync + 'a;
 
 /// A change to one member of a room (or, for `Reveal`, of any conversation).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -235,12 +260,16 @@ pub trait MentoringStore: Send + Sync + 'static {
         conversation: &ConversationId,
         now: Millis,
     ) -> StoreResult<bool>;
-    /// Uses a ticket (single use) and adds the account to the room, not yet agreed; its
-    /// `visible_from` is the seq of its `member_joined` event unless the room shows
-    /// history. Refusals: `TargetNotFound` (no valid ticket), `Conflict` (already a
-    /// member), `RoomFull`, `NameTaken`, `ConversationClosed`.
-    async fn join_room(&self, join: JoinRoom)
-    -> Result<(Membership, Appended, String), WriteError>;
+    /// Uses a ticket (single use) and, as `decide` says from the room read under its
+    /// row lock, adds the account to the room, not yet agreed, with the decided system
+    /// event; its `visible_from` is that event's seq unless it reads from the start.
+    /// Refusals: `TargetNotFound` (no valid ticket), `NameTaken`, and what `decide`
+    /// refuses.
+    async fn join_room(
+        &self,
+        join: JoinRoom,
+        decide: &DecideJoin<'_>,
+    ) -> Result<(Membership, Appended, String), WriteError>;
     /// Applies one membership change with its system event, if `decide` allows it for
     /// the conversation's state and the member as read inside the transaction (after
     /// taking the conversation's row lock). No such conversation: state `None`; no such

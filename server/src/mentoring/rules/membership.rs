@@ -7,8 +7,8 @@
 
 use crate::ids::MemberId;
 use crate::protocol::system::SystemKind;
-use crate::protocol::vocabulary::ConversationState;
-use crate::store::{MemberChange, MemberRecord, WriteError};
+use crate::protocol::vocabulary::{ConversationKind, ConversationState};
+use crate::store::{JoinDecision, MemberChange, MemberRecord, RoomAtJoin, WriteError};
 
 /// Whether `change` applies to `member` (`None`: not a current member) in a
 /// conversation in `state` (`None`: no such conversation), as read where it commits.
@@ -64,14 +64,41 @@ pub fn change_event(member: &MemberId, change: &MemberChange) -> SystemKind {
     }
 }
 
-/// The stored `member_joined` event of a join (the store knows the member id only in
-/// its transaction: a returning member keeps theirs).
-pub fn joined_event(member: &MemberId, display_name: &str) -> String {
-    SystemKind::MemberJoined {
-        member: member.clone(),
-        display_name: display_name.to_owned(),
+/// A join with a ticket, decided on the room as read under its row lock: the room must
+/// be an active room with a free place, and the account not a current member. A
+/// returning member keeps the member id they had (`fresh` is for a first join); the
+/// history is readable from its start if the room shows it, else from the join on.
+pub fn join(
+    room: &RoomAtJoin,
+    fresh: &MemberId,
+    display_name: &str,
+) -> Result<JoinDecision, WriteError> {
+    if room.kind != Some(ConversationKind::Room) {
+        return Err(WriteError::TargetNotFound);
     }
-    .to_meta()
+    if room.state != Some(ConversationState::Active) {
+        return Err(WriteError::ConversationClosed);
+    }
+    let member = match &room.earlier {
+        Some((_, true)) => return Err(WriteError::Conflict),
+        Some((earlier, false)) => earlier.clone(),
+        None => fresh.clone(),
+    };
+    if room
+        .member_limit
+        .is_some_and(|limit| room.members >= u64::from(limit))
+    {
+        return Err(WriteError::RoomFull);
+    }
+    Ok(JoinDecision {
+        event: SystemKind::MemberJoined {
+            member: member.clone(),
+            display_name: display_name.to_owned(),
+        }
+        .to_meta(),
+        member,
+        history_from_start: room.history_visible,
+    })
 }
 
 #[cfg(test)]
@@ -218,10 +245,95 @@ mod tests {
                 "\"member_unmuted\""
             ]
         );
+    }
+
+    fn room() -> RoomAtJoin {
+        RoomAtJoin {
+            kind: Some(ConversationKind::Room),
+            state: Some(ConversationState::Active),
+            member_limit: Some(3),
+            history_visible: false,
+            members: 2,
+            earlier: None,
+        }
+    }
+
+    #[test]
+    fn a_first_join_takes_a_free_place_with_a_fresh_member_id() {
+        let fresh = MemberId::from_stored("m_new".into());
+        let joined = join(&room(), &fresh, "Ann").unwrap();
+        assert_eq!(joined.member, fresh);
+        assert!(!joined.history_from_start, "reads from the join on");
         assert_eq!(
-            joined_event(&member, "Ann"),
-            r#"{"display_name":"Ann","kind":"member_joined","member":"m_a"}"#,
+            joined.event,
+            r#"{"display_name":"Ann","kind":"member_joined","member":"m_new"}"#,
             "keys in one order, as stored events always had them"
         );
+        let open = RoomAtJoin {
+            history_visible: true,
+            member_limit: None,
+            members: 500,
+            ..room()
+        };
+        assert!(join(&open, &fresh, "Ann").unwrap().history_from_start);
+    }
+
+    #[test]
+    fn a_returning_member_keeps_their_id_and_a_current_one_cannot_join_again() {
+        let fresh = MemberId::from_stored("m_new".into());
+        let old = MemberId::from_stored("m_old".into());
+        let back = RoomAtJoin {
+            earlier: Some((old.clone(), false)),
+            ..room()
+        };
+        assert_eq!(join(&back, &fresh, "Ann").unwrap().member, old);
+        let current = RoomAtJoin {
+            earlier: Some((old, true)),
+            ..room()
+        };
+        assert!(matches!(join(&current, &fresh, "Ann"), Err(WriteError::Conflict)));
+    }
+
+    #[test]
+    fn a_join_needs_an_active_room_with_a_place() {
+        let fresh = MemberId::from_stored("m_new".into());
+        let full = RoomAtJoin {
+            members: 3,
+            ..room()
+        };
+        assert!(matches!(join(&full, &fresh, "A"), Err(WriteError::RoomFull)));
+        let relationship = RoomAtJoin {
+            kind: Some(ConversationKind::Relationship),
+            ..room()
+        };
+        assert!(matches!(
+            join(&relationship, &fresh, "A"),
+            Err(WriteError::TargetNotFound)
+        ));
+        for state in [
+            ConversationState::Pending,
+            ConversationState::ReadOnly,
+            ConversationState::Closed,
+        ] {
+            let closed = RoomAtJoin {
+                state: Some(state),
+                ..room()
+            };
+            assert!(matches!(
+                join(&closed, &fresh, "A"),
+                Err(WriteError::ConversationClosed)
+            ));
+        }
+        // Closed comes before full or already a member.
+        let closed_full = RoomAtJoin {
+            state: Some(ConversationState::ReadOnly),
+            members: 9,
+            earlier: Some((fresh.clone(), true)),
+            ..room()
+        };
+        assert!(matches!(
+            join(&closed_full, &fresh, "A"),
+            Err(WriteError::ConversationClosed)
+        ));
     }
 }

@@ -79,9 +79,9 @@ macro_rules! impl_mentoring_store {
         use $crate::store::sql::member_changes::*;
         use $crate::store::sql::mentoring::*;
         use $crate::store::{
-            DecideMember, DecideRelationship, InvitationRecord, JoinRoom, JoinTicket, MemberChanged,
+            DecideJoin, DecideMember, DecideRelationship, InvitationRecord, JoinRoom, JoinTicket, MemberChanged,
             MemberUpdate, MentorProfileRecord, MentoringStore, NewInvite, NewRoom,
-            RelationshipChanged, RelationshipWrite, RoomCallsChange,
+            RelationshipChanged, RelationshipWrite, RoomAtJoin, RoomCallsChange,
         };
         use $crate::ids::MemberId;
 
@@ -558,10 +558,14 @@ macro_rules! impl_mentoring_store {
             async fn join_room(
                 &self,
                 join: JoinRoom,
+                decide: &DecideJoin<'_>,
             ) -> Result<(Membership, Appended, String), WriteError> {
                 let mut tx = self.write.begin().await.map_err(db_error)?;
                 let raw_conversation = consume_ticket_in(&mut tx, &join).await?;
                 let conversation = ConversationId::from_stored(raw_conversation);
+                // The room's row lock first, so concurrent joins count members one
+                // after another.
+                lock_conversation_in(&mut tx, conversation.as_str()).await?;
                 let room: Option<(String, String, Option<i64>, i64)> = sqlx::query_as(
                     "SELECT kind, state, member_limit, history_visible FROM conversations WHERE id = $1",
                 )
@@ -572,12 +576,6 @@ macro_rules! impl_mentoring_store {
                 let Some((kind, state, limit, history_visible)) = room else {
                     return Err(WriteError::TargetNotFound);
                 };
-                if ConversationKind::parse(&kind) != Some(ConversationKind::Room) {
-                    return Err(WriteError::TargetNotFound);
-                }
-                if ConversationState::parse(&state) != Some(ConversationState::Active) {
-                    return Err(WriteError::ConversationClosed);
-                }
                 let existing: Option<(String, Option<i64>)> = sqlx::query_as(
                     "SELECT member_id, left_at FROM members WHERE conversation_id = $1 AND account_id = $2",
                 )
@@ -586,17 +584,6 @@ macro_rules! impl_mentoring_store {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_error)?;
-                if matches!(existing, Some((_, None))) {
-                    return Err(WriteError::Conflict);
-                }
-                let member = existing
-                    .as_ref()
-                    .map(|(id, _)| MemberId::from_stored(id.clone()))
-                    .unwrap_or_else(|| join.member.clone());
-                let meta = (join.event)(&member, &join.display_name);
-                // Appending first takes the conversation's row lock, so concurrent joins
-                // count members one after another.
-                let appended = system_event_in(&mut tx, &conversation, &meta, join.now).await?;
                 let current: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM members WHERE conversation_id = $1 AND left_at IS NULL",
                 )
@@ -604,10 +591,20 @@ macro_rules! impl_mentoring_store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_error)?;
-                if limit.is_some_and(|limit| current >= limit) {
-                    return Err(WriteError::RoomFull);
-                }
-                let visible_from = if history_visible != 0 { 0 } else { appended.seq as i64 };
+                let decision = decide(&RoomAtJoin {
+                    kind: ConversationKind::parse(&kind),
+                    state: ConversationState::parse(&state),
+                    member_limit: limit.map(|l| l.clamp(0, i64::from(u32::MAX)) as u32),
+                    history_visible: history_visible != 0,
+                    members: current.max(0) as u64,
+                    earlier: existing
+                        .as_ref()
+                        .map(|(id, left)| (MemberId::from_stored(id.clone()), left.is_none())),
+                })?;
+                let (member, meta) = (decision.member, decision.event);
+                let appended = system_event_in(&mut tx, &conversation, &meta, join.now).await?;
+                let visible_from =
+                    if decision.history_from_start { 0 } else { appended.seq as i64 };
                 let sql = if existing.is_some() {
                     "UPDATE members SET display_name = $4, pseudonymous = $5, role = $9, \
                      agreed_at = NULL, visible_from = $6, joined_at = $7, left_at = NULL, \
