@@ -16,10 +16,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::adapters::{RedisCallRegistry, RedisSfuBoard};
 use crate::auth::{Minter, Verifier};
 use crate::bus::Bus;
 use crate::bus::memory::MemoryBus;
-use crate::adapters::{RedisCallRegistry, RedisSfuBoard};
 use crate::bus::redis::{RedisBus, RedisSettings, Target};
 use crate::config::{Config, DatabaseConfig};
 use crate::crypto::BodyCipher;

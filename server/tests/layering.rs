@@ -94,13 +94,12 @@ fn names_module(code: &str, module: &str) -> bool {
 }
 
 /// The offending `(file, line)` pairs of files in `modules` whose code matches.
-fn offences(
-    sources: &[Source],
-    modules: &[&str],
-    offends: impl Fn(&str) -> bool,
-) -> Vec<String> {
+fn offences(sources: &[Source], modules: &[&str], offends: impl Fn(&str) -> bool) -> Vec<String> {
     let mut found = Vec::new();
-    for source in sources.iter().filter(|s| modules.contains(&s.module.as_str())) {
+    for source in sources
+        .iter()
+        .filter(|s| modules.contains(&s.module.as_str()))
+    {
         // A `use crate::{…}` group may span lines: read it as one.
         let mut group = String::new();
         for (n, line) in source.code.iter().enumerate() {
@@ -139,7 +138,12 @@ fn the_domain_protocol_and_hub_import_no_framework() {
 #[test]
 fn store_and_bus_import_neither_the_domain_nor_the_transport() {
     let sources = all_sources();
-    let forbidden: Vec<&str> = DOMAIN.iter().chain(TRANSPORT).chain(&["app"]).copied().collect();
+    let forbidden: Vec<&str> = DOMAIN
+        .iter()
+        .chain(TRANSPORT)
+        .chain(&["app"])
+        .copied()
+        .collect();
     let found = offences(&sources, &["store", "bus"], |code| {
         forbidden.iter().any(|module| names_module(code, module))
     });
@@ -150,9 +154,15 @@ fn store_and_bus_import_neither_the_domain_nor_the_transport() {
 fn the_store_builds_no_wire_json() {
     let sources = all_sources();
     let found = offences(&sources, &["store"], |code| {
-        ["json!", "serde_json::Map", "serde_json::Value", "SystemKind", "to_meta"]
-            .iter()
-            .any(|word| code.contains(word))
+        [
+            "json!",
+            "serde_json::Map",
+            "serde_json::Value",
+            "SystemKind",
+            "to_meta",
+        ]
+        .iter()
+        .any(|word| code.contains(word))
     });
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
@@ -164,7 +174,10 @@ fn the_rules_see_what_they_check() {
     assert!(names_crate("    sqlx::query(\"x\")", "sqlx"));
     assert!(!names_crate("use crate::bus::redis::Conn;", "redis"));
     assert!(!names_crate("let my_redis::x = 1;", "redis"));
-    assert!(names_module("use crate::mentoring::Mentoring;", "mentoring"));
+    assert!(names_module(
+        "use crate::mentoring::Mentoring;",
+        "mentoring"
+    ));
     assert!(names_module("use crate::{hub, ids};", "hub"));
     assert!(!names_module("use crate::hubbub::x;", "hub"));
     assert!(!names_module("use crate::ids::{AccountId};", "mentoring"));
@@ -178,6 +191,12 @@ fn the_rules_see_what_they_check() {
             "};".into(),
         ],
     };
-    let found = offences(&[source], &["store"], |code| names_module(code, "signalling"));
-    assert_eq!(found.len(), 1, "a use group over several lines is read whole");
+    let found = offences(&[source], &["store"], |code| {
+        names_module(code, "signalling")
+    });
+    assert_eq!(
+        found.len(),
+        1,
+        "a use group over several lines is read whole"
+    );
 }

@@ -65,7 +65,10 @@ mod tests {
     #[test]
     fn every_default_is_a_setting_once() {
         for (i, (name, _)) in DEFAULTS.iter().enumerate() {
-            assert!(SETTINGS.iter().any(|(setting, _)| setting == name), "{name}");
+            assert!(
+                SETTINGS.iter().any(|(setting, _)| setting == name),
+                "{name}"
+            );
             assert!(
                 DEFAULTS[i + 1..].iter().all(|(other, _)| other != name),
                 "{name} twice"

@@ -31,7 +31,8 @@ pub(super) fn resolve(l: &Layers<'_>) -> Result<Config, ConfigError> {
             header_timeout: l.or_default("http_header_timeout_secs", secs(1, 300))?,
             request_timeout: l.or_default("http_request_timeout_secs", secs(1, 600))?,
             max_connections: l.one("max_http_connections", int(16, 10_000_000))?,
-            max_connections_per_address: l.or_default("max_connections_per_address", int(1, 10_000_000))?,
+            max_connections_per_address: l
+                .or_default("max_connections_per_address", int(1, 10_000_000))?,
             trusted_proxies: l.list("trusted_proxies", ip_net)?,
             behind_tls: l.or_default("behind_tls", boolean)?,
         },
@@ -42,8 +43,10 @@ pub(super) fn resolve(l: &Layers<'_>) -> Result<Config, ConfigError> {
             account_rate_burst: l.one("account_rate_burst", int(1, 1_000_000))?,
             max_devices_per_account: l.or_default("max_devices_per_account", int(1, 10_000))?,
             max_rooms_per_account: l.or_default("max_rooms_per_account", int(1, 1_000_000))?,
-            max_invite_codes_per_room: l.or_default("max_invite_codes_per_room", int(1, 100_000))?,
-            max_pending_requests_per_mentor: l.or_default("max_pending_requests_per_mentor", int(1, 100_000))?,
+            max_invite_codes_per_room: l
+                .or_default("max_invite_codes_per_room", int(1, 100_000))?,
+            max_pending_requests_per_mentor: l
+                .or_default("max_pending_requests_per_mentor", int(1, 100_000))?,
         },
         calls: resolve_calls(l)?,
         scale: ScaleConfig {
@@ -195,7 +198,8 @@ pub(super) fn resolve_calls(l: &Layers<'_>) -> Result<CallConfig, ConfigError> {
         stun_urls: l.list("stun_urls", ice_url(&["stun", "stuns"]))?,
         turn_ttl: l.or_default("turn_ttl_secs", secs(60, 86_400))?,
         turn_allow_private_peers: l.or_default("turn_allow_private_peers", boolean)?,
-        turn_max_allocations_per_user: l.or_default("turn_max_allocations_per_user", int(1, 100))?,
+        turn_max_allocations_per_user: l
+            .or_default("turn_max_allocations_per_user", int(1, 100))?,
         ring_timeout: l.or_default("call_ring_timeout_secs", secs(1, 3600))?,
         max_participants: l.or_default("call_max_participants", int(2, 50))?,
         reconnect_grace: l.or_default("call_reconnect_grace_secs", secs(0, 600))?,

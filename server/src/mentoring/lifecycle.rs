@@ -119,7 +119,10 @@ impl Mentoring {
         let command = Command::Withdraw {
             account: principal.account.clone(),
         };
-        let updated = self.commit_change(&id, Request::new(command, now_millis())).await?.record;
+        let updated = self
+            .commit_change(&id, Request::new(command, now_millis()))
+            .await?
+            .record;
         self.announce_relationship(&updated).await;
         self.close_conversation_for_parties(&updated).await;
         self.view_for(&updated, &principal.account)

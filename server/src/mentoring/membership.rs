@@ -18,8 +18,8 @@ use crate::protocol::vocabulary::{ConversationKind, MemberRole};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::store::{MemberChange, MemberChanged, MemberUpdate, WriteError};
 
-use super::session::member_view;
 use super::rules::membership::{change_event, check};
+use super::session::member_view;
 use super::{MemberCtx, Mentoring};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -42,13 +42,16 @@ impl Mentoring {
     ) -> DomainResult<MemberChanged> {
         let changed = self
             .store
-            .update_member(MemberUpdate {
-                conversation: ctx.conversation.clone(),
-                event: change_event(&member, &change).to_meta(),
-                member,
-                change: change.clone(),
-                now: now_millis(),
-            }, &|state, member| check(state, member, &change))
+            .update_member(
+                MemberUpdate {
+                    conversation: ctx.conversation.clone(),
+                    event: change_event(&member, &change).to_meta(),
+                    member,
+                    change: change.clone(),
+                    now: now_millis(),
+                },
+                &|state, member| check(state, member, &change),
+            )
             .await
             .map_err(|e| match e {
                 WriteError::TargetNotFound => no_member(),

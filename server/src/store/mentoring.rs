@@ -15,7 +15,8 @@ use super::{
 use crate::crypto::Sealed;
 use crate::ids::{AccountId, ConversationId, MemberId, Millis, RelationshipId};
 use crate::protocol::vocabulary::{
-    CallRouting, ConversationKind, ConversationState, MemberRole, RelationshipState, Response, RoomKind,
+    CallRouting, ConversationKind, ConversationState, MemberRole, RelationshipState, Response,
+    RoomKind,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use mentorhub::auth::Role;
 use mentorhub::crypto::Sealed;
 use mentorhub::ids::{AccountId, ConversationId, MemberId, RelationshipId};
+use mentorhub::mentoring::rules::relationship::{Command, Request};
+use mentorhub::protocol::ErrorCode;
 use mentorhub::protocol::server::Settings;
 use mentorhub::protocol::vocabulary::{
     ConversationState, Origin, PartyRole, RelationshipState, Response,
 };
-use mentorhub::mentoring::rules::relationship::{Command, Request};
-use mentorhub::protocol::ErrorCode;
 use mentorhub::store::{
     AppendKind, AppendRequest, EventKind, EventQuery, NewRelationship, ReadMarker,
     RelationshipParty, RelationshipRecord, Store, WriteError,

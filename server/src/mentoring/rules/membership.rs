@@ -157,9 +157,20 @@ mod tests {
                 let result = check(state, Some(&member(false)), &change);
                 assert_eq!(format!("{result:?}"), format!("{closed:?}"), "{change:?}");
             }
-            let pending = check(Some(ConversationState::Pending), Some(&member(false)), &change);
+            let pending = check(
+                Some(ConversationState::Pending),
+                Some(&member(false)),
+                &change,
+            );
             assert_eq!(pending.is_ok(), reveal, "{change:?} while pending");
-            assert!(check(Some(ConversationState::Active), Some(&member(false)), &change).is_ok());
+            assert!(
+                check(
+                    Some(ConversationState::Active),
+                    Some(&member(false)),
+                    &change
+                )
+                .is_ok()
+            );
         }
     }
 
@@ -265,8 +276,7 @@ mod tests {
         assert_eq!(joined.member, fresh);
         assert!(!joined.history_from_start, "reads from the join on");
         assert_eq!(
-            joined.event,
-            r#"{"display_name":"Ann","kind":"member_joined","member":"m_new"}"#,
+            joined.event, r#"{"display_name":"Ann","kind":"member_joined","member":"m_new"}"#,
             "keys in one order, as stored events always had them"
         );
         let open = RoomAtJoin {
@@ -291,7 +301,10 @@ mod tests {
             earlier: Some((old, true)),
             ..room()
         };
-        assert!(matches!(join(&current, &fresh, "Ann"), Err(WriteError::Conflict)));
+        assert!(matches!(
+            join(&current, &fresh, "Ann"),
+            Err(WriteError::Conflict)
+        ));
     }
 
     #[test]
@@ -301,7 +314,10 @@ mod tests {
             members: 3,
             ..room()
         };
-        assert!(matches!(join(&full, &fresh, "A"), Err(WriteError::RoomFull)));
+        assert!(matches!(
+            join(&full, &fresh, "A"),
+            Err(WriteError::RoomFull)
+        ));
         let relationship = RoomAtJoin {
             kind: Some(ConversationKind::Relationship),
             ..room()

@@ -102,7 +102,9 @@ pub fn apply(
                 return Err(no_relationship());
             }
             if current.state != RelationshipState::Active {
-                return Err(Refusal::conflict("only an active relationship can be ended"));
+                return Err(Refusal::conflict(
+                    "only an active relationship can be ended",
+                ));
             }
             Ok(Change {
                 ended: true,
@@ -159,7 +161,10 @@ fn respond(
             ..Change::to(RelationshipState::Pending)
         });
     }
-    let mentors = current.parties.iter().filter(|p| p.role == PartyRole::Mentor);
+    let mentors = current
+        .parties
+        .iter()
+        .filter(|p| p.role == PartyRole::Mentor);
     for mentor in mentors {
         let full = places
             .iter()

@@ -292,8 +292,8 @@ mod prelude {
     pub(super) use crate::store::{
         AccountRecord, AppendKind, AppendRequest, Appended, CallRecord, CommitHook, EventKind,
         EventQuery, HiddenSender, MemberRecord, Membership, NewRelationship, PendingAppend,
-        ReadMarker, RelationshipRecord, Store, StoreError, StoreResult,
-        StoredEvent, ThreadRecord, UnreadCounts, WriteError,
+        ReadMarker, RelationshipRecord, Store, StoreError, StoreResult, StoredEvent, ThreadRecord,
+        UnreadCounts, WriteError,
     };
 }
 
