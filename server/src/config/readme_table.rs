@@ -127,3 +127,56 @@ fn row_parsing() {
     assert_eq!(help_default("listen").as_deref(), Some("127.0.0.1:8080"));
     assert_eq!(help_default("jwt_issuer"), None);
 }
+
+/// Settings that cap, time out or rate something a client or peer does: each must be a
+/// row of the README's Limits table, with its default and its answer.
+fn is_limit(name: &str) -> bool {
+    const NOT_CLIENT_FACING: &[&str] = &[
+        // How fast a dead node's state goes: documented with scale-out, no answer to anyone.
+        "node_ttl_secs",
+    ];
+    let limit_like = [
+        "max_", "_limit", "timeout", "rate_", "burst", "ttl", "grace", "queue",
+    ];
+    !NOT_CLIENT_FACING.contains(&name) && limit_like.iter().any(|part| name.contains(part))
+}
+
+/// The settings named in the Setting column of the README's Limits table.
+fn limits_table_settings(readme: &str) -> Vec<String> {
+    let section = readme
+        .split("\n## Limits\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap_or_default();
+    section
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix('|')?.split('|').nth(2))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn readme_limits_table_lists_every_limit() {
+    let named = limits_table_settings(&readme());
+    assert!(
+        named.len() > 20,
+        "the Limits table was not found: {named:?}"
+    );
+    let missing: Vec<&str> = SETTINGS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| is_limit(name) && !named.iter().any(|n| n == name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README.md's Limits table has no row for: {missing:?}"
+    );
+    let unknown: Vec<&String> = named
+        .iter()
+        .filter(|n| !SETTINGS.iter().any(|(name, _)| name == n))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "the Limits table names no setting {unknown:?}"
+    );
+}
