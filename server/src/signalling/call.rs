@@ -236,6 +236,11 @@ impl CallState {
         max: usize,
     ) -> Result<Step, Refusal> {
         let mut step = Step::default();
+        // Only a member the call rang can answer it: never the caller, whose own
+        // `accept` would otherwise read as `joined` on a call nobody answered.
+        if answering && self.invitee(&joiner.account).is_none() {
+            return Err(call_state("this call is not ringing for you"));
+        }
         if let Some(index) = self
             .participants
             .iter()
@@ -341,14 +346,37 @@ impl CallState {
         Ok(step)
     }
 
-    /// The account hangs up (from any of its devices).
-    pub fn leave(&mut self, account: &AccountId, reason: Reason) -> Result<Step, Refusal> {
+    /// The device carrying the account's place hangs up. Another device of the same
+    /// account (one displaced by `joined_elsewhere`, or one that never joined) is
+    /// refused: it would end a call it does not carry behind the carrying device's back.
+    pub fn leave(
+        &mut self,
+        account: &AccountId,
+        device: &Device,
+        reason: Reason,
+    ) -> Result<Step, Refusal> {
         let index = self
             .participants
             .iter()
             .position(|p| &p.account == account)
             .ok_or_else(|| call_state("you are not in this call"))?;
+        let held = &self.participants[index];
+        if &held.device != device || !held.connected() {
+            return Err(call_state(
+                "another of your devices carries this call: leave there, or join here first",
+            ));
+        }
         Ok(self.remove_participant(index, reason))
+    }
+
+    /// The server removes the account's place, whichever device holds it (it may no
+    /// longer call in the conversation). `None` if it holds none.
+    pub fn remove_account(&mut self, account: &AccountId, reason: Reason) -> Option<Step> {
+        let index = self
+            .participants
+            .iter()
+            .position(|p| &p.account == account)?;
+        Some(self.remove_participant(index, reason))
     }
 
     /// A participant's connection dropped. `None` if the device was not in the call.

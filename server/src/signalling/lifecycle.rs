@@ -198,8 +198,11 @@ impl Signalling {
     ) -> Result<(), Refusal> {
         let account = device.account().clone();
         let found = self.visible_call(&account, raw_call).await?;
+        let carrier = self.device_of(device);
         let (call, step) = self
-            .update(&found.id, |call| call.leave(&account, reason).map(Some))
+            .update(&found.id, |call| {
+                call.leave(&account, &carrier, reason).map(Some)
+            })
             .await?;
         device.send(&ServerFrame::Ok { reference });
         self.apply(&call, step).await;
@@ -334,10 +337,7 @@ impl Signalling {
         }
         let result = self
             .update(&found.id, |call| {
-                Ok(call.participant_by_account(account).is_some().then(|| {
-                    call.leave(account, Reason::ConversationClosed)
-                        .unwrap_or_default()
-                }))
+                Ok(call.remove_account(account, Reason::ConversationClosed))
             })
             .await;
         match result {

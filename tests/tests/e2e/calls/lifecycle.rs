@@ -417,3 +417,46 @@ async fn a_member_removed_from_the_room_leaves_its_call() {
     let refused = action(&mut c, "join", json!({"call": call})).await;
     assert_refused(&refused, "not_found");
 }
+
+#[tokio::test]
+async fn only_the_device_carrying_the_call_leaves_and_the_caller_cannot_accept() {
+    let app = spawn_app().await;
+    let pair = Pair::create(&app.rest, "Zanele Khumalo", "Dr. Arjun Mehta").await;
+    let mut mentee = WsClient::connect(&app.ws_url, &pair.mentee.token).await;
+    let mut laptop = WsClient::connect(&app.ws_url, &pair.mentor.token).await;
+    let mut phone = WsClient::connect(&app.ws_url, &pair.mentor.token).await;
+
+    let started = start(&mut mentee, &pair.conversation, "video").await;
+    let call = text(&started["call"]);
+    // The caller's own accept is not an answer.
+    let own = action(&mut mentee, "accept", json!({"call": call})).await;
+    assert_refused(&own, "call_state");
+    event(&mut laptop, "ringing").await;
+    let joined = accept(&mut laptop, &call).await;
+
+    // The phone never joined: it cannot hang up the laptop's call.
+    let stray = action(&mut phone, "leave", json!({"call": call})).await;
+    assert_refused(&stray, "call_state");
+    assert_no_event(&mut mentee, &["participant_left", "ended"]).await;
+    assert_no_event(&mut laptop, &["left", "ended"]).await;
+
+    // The phone takes the call over; the displaced laptop can neither leave nor answer.
+    join(&mut phone, &call).await;
+    let moved = event(&mut laptop, "left").await;
+    assert_eq!(moved["reason"], "joined_elsewhere");
+    let stale = action(&mut laptop, "leave", json!({"call": call})).await;
+    assert_refused(&stale, "call_state");
+    let stale = action(&mut laptop, "accept", json!({"call": call})).await;
+    assert_refused(&stale, "call_state");
+    let own = action(&mut mentee, "accept", json!({"call": call})).await;
+    assert_refused(&own, "call_state");
+    assert_no_event(&mut mentee, &["participant_left", "ended"]).await;
+    assert_no_event(&mut phone, &["left", "ended"]).await;
+
+    // The carrying device leaves: now the mentee hears of it.
+    let ok = action(&mut phone, "leave", json!({"call": call})).await;
+    assert_eq!(ok["type"], "ok", "{ok}");
+    let left = event(&mut mentee, "participant_left").await;
+    assert_eq!(left["member"], joined["me"]);
+    assert_eq!(left["reason"], "user_hangup");
+}
