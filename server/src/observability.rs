@@ -152,7 +152,8 @@ const CATALOGUE: &[Series] = &[
     // Calls.
     series("mentorhub_calls_started_total", Counter, "Calls started"),
     series("mentorhub_call_candidates_dropped_total", Counter, "ICE candidates dropped by the relay-only policy or validation"),
-    series("mentorhub_turn_auth_refusals_total", Counter, "TURN allocations refused for bad credentials"),
+    series("mentorhub_turn_auth_refusals_total", Counter, "TURN requests refused for bad or expired credentials (401)"),
+    series("mentorhub_turn_allocation_refreshes_total", Counter, "TURN allocations refreshed (kept alive, possibly past their credential's expiry)"),
     series("mentorhub_turn_refused_peers_total", Counter, "TURN relays refused towards forbidden peer addresses"),
     series("mentorhub_turn_quota_refusals_total", Counter, "TURN allocations refused over quota"),
     series("mentorhub_sfu_rooms_created_total", Counter, "Janus rooms created"),

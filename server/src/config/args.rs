@@ -200,6 +200,8 @@ settings! {
     turn_allow_private_peers = "MENTORHUB_TURN_ALLOW_PRIVATE_PEERS";
     /// TURN allocations per user
     turn_max_allocations_per_user = "MENTORHUB_TURN_MAX_ALLOCATIONS_PER_USER";
+    /// Longest TURN allocation lifetime granted, in seconds
+    turn_allocation_lifetime_secs = "MENTORHUB_TURN_ALLOCATION_LIFETIME_SECS";
     /// Seconds a call rings before it is missed
     call_ring_timeout_secs = "MENTORHUB_CALL_RING_TIMEOUT_SECS";
     /// Most participants in one call

@@ -41,6 +41,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("turn_ttl_secs", "600"),
     ("turn_allow_private_peers", "false"),
     ("turn_max_allocations_per_user", "12"),
+    ("turn_allocation_lifetime_secs", "600"),
     ("call_ring_timeout_secs", "60"),
     ("call_max_participants", "6"),
     ("call_reconnect_grace_secs", "30"),

@@ -244,6 +244,9 @@ pub struct CallConfig {
     pub turn_ttl: Duration,
     pub turn_allow_private_peers: bool,
     pub turn_max_allocations_per_user: u32,
+    /// Longest allocation lifetime the embedded TURN server grants: clients refresh
+    /// within it.
+    pub turn_allocation_lifetime: Duration,
     pub ring_timeout: Duration,
     pub max_participants: u32,
     pub reconnect_grace: Duration,

@@ -75,6 +75,14 @@ impl TurnCredentials {
         Some(self.password(username))
     }
 
+    /// The password for a username of the scheme's shape, expired or not (an allocation
+    /// made before expiry is refreshed with it).
+    pub fn password_of(&self, username: &str) -> Option<String> {
+        let (expiry, opaque) = username.split_once(':')?;
+        expiry.parse::<i64>().ok()?;
+        (!opaque.is_empty()).then(|| self.password(username))
+    }
+
     /// The per-user part of a username (what allocation quotas count by).
     pub fn user_of(username: &str) -> &str {
         username.split_once(':').map_or(username, |(_, user)| user)

@@ -200,6 +200,7 @@ impl Signalling {
                 public_ip: config.turn_public_ip,
                 allow_private_peers: config.turn_allow_private_peers,
                 max_allocations_per_user: config.turn_max_allocations_per_user,
+                max_allocation_lifetime: config.turn_allocation_lifetime,
             };
             Some(EmbeddedTurn::start(&settings, issuer.clone()).await?)
         } else {

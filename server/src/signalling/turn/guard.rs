@@ -8,6 +8,9 @@
 //!   allocations is answered `486 Allocation Quota Reached`. Allocations are counted
 //!   from the server's own success responses (seen on the way out) and its
 //!   allocation-closed notifications.
+//! - Every signed request is authenticated by [`TurnAuth`] first: a bad or expired
+//!   credential is answered `401` with realm and nonce; the success responses to
+//!   `Allocate` and `Refresh` get their lifetime capped on the way out.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -16,17 +19,22 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::net::UdpSocket;
-use webrtc::stun::attributes::{ATTR_MESSAGE_INTEGRITY, ATTR_USERNAME, ATTR_XOR_PEER_ADDRESS};
+use webrtc::stun::attributes::{
+    ATTR_MESSAGE_INTEGRITY, ATTR_NONCE, ATTR_REALM, ATTR_USERNAME, ATTR_XOR_PEER_ADDRESS,
+};
 use webrtc::stun::error_code::{
-    CODE_ALLOC_QUOTA_REACHED, CODE_FORBIDDEN, ErrorCode, ErrorCodeAttribute,
+    CODE_ALLOC_QUOTA_REACHED, CODE_FORBIDDEN, CODE_UNAUTHORIZED, ErrorCode, ErrorCodeAttribute,
 };
 use webrtc::stun::message::{
     CLASS_ERROR_RESPONSE, CLASS_INDICATION, CLASS_REQUEST, CLASS_SUCCESS_RESPONSE, METHOD_ALLOCATE,
-    METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION, METHOD_SEND, Message, MessageType, Setter,
-    is_message,
+    METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION, METHOD_REFRESH, METHOD_SEND, Message,
+    MessageType, Method, Setter, is_message,
 };
+use webrtc::stun::textattrs::TextAttribute;
 use webrtc::util::Conn;
 
+use super::REALM;
+use super::auth::{TurnAuth, nonce_of};
 use super::policy::PeerPolicy;
 use crate::signalling::credentials::TurnCredentials;
 
@@ -85,20 +93,34 @@ enum Verdict {
     Refuse(Vec<u8>),
 }
 
+/// A signed `Allocate` or `Refresh` waiting for the server's answer.
+struct Pending {
+    method: Method,
+    username: String,
+    client: SocketAddr,
+    seen: Instant,
+}
+
 pub(super) struct GuardedListener {
     socket: UdpSocket,
     policy: PeerPolicy,
     quota: std::sync::Arc<Quota>,
-    /// Transaction id of an authenticated Allocate → (user, client, when seen).
-    pending: Mutex<HashMap<[u8; 12], (String, SocketAddr, Instant)>>,
+    auth: std::sync::Arc<TurnAuth>,
+    pending: Mutex<HashMap<[u8; 12], Pending>>,
 }
 
 impl GuardedListener {
-    pub fn new(socket: UdpSocket, policy: PeerPolicy, quota: std::sync::Arc<Quota>) -> Self {
+    pub fn new(
+        socket: UdpSocket,
+        policy: PeerPolicy,
+        quota: std::sync::Arc<Quota>,
+        auth: std::sync::Arc<TurnAuth>,
+    ) -> Self {
         GuardedListener {
             socket,
             policy,
             quota,
+            auth,
             pending: Mutex::new(HashMap::new()),
         }
     }
@@ -113,7 +135,17 @@ impl GuardedListener {
             return Verdict::Pass; // the server answers malformed requests itself
         }
         let (method, class) = (message.typ.method, message.typ.class);
-        if method == METHOD_CREATE_PERMISSION || method == METHOD_CHANNEL_BIND {
+        if class == CLASS_REQUEST
+            && !self
+                .auth
+                .admits(&message, from, crate::ids::now_millis() / 1000)
+        {
+            metrics::counter!("mentorhub_turn_auth_refusals_total").increment(1);
+            return unauthorized(&message);
+        }
+        if method == METHOD_REFRESH && class == CLASS_REQUEST {
+            self.await_answer(&message, from);
+        } else if method == METHOD_CREATE_PERMISSION || method == METHOD_CHANNEL_BIND {
             if class == CLASS_REQUEST && !self.peers_permitted(&message) {
                 metrics::counter!("mentorhub_turn_refused_peers_total").increment(1);
                 return refuse(&message, CODE_FORBIDDEN, "peer address not allowed");
@@ -147,40 +179,67 @@ impl GuardedListener {
                 "allocation quota reached",
             );
         }
-        if let Ok(mut pending) = self.pending.lock() {
-            if pending.len() >= PENDING_MAX {
-                let now = Instant::now();
-                pending.retain(|_, (_, _, at)| now.duration_since(*at) < PENDING_TTL);
-            }
-            if pending.len() < PENDING_MAX {
-                pending.insert(message.transaction_id.0, (user, from, Instant::now()));
-            }
-        }
+        self.await_answer(message, from);
         Verdict::Pass
     }
 
-    /// Records an allocation when the server's success response goes out.
-    fn observe_outgoing(&self, datagram: &[u8]) {
-        // Cheap test first: this runs for every relayed packet. Allocate success
-        // response = message type 0x0103.
-        if datagram.len() < 20 || datagram[0] != 0x01 || datagram[1] != 0x03 {
+    /// Remembers a signed `Allocate` or `Refresh` until the server's answer goes out.
+    fn await_answer(&self, message: &Message, from: SocketAddr) {
+        let Ok(username) = message.get(ATTR_USERNAME) else {
             return;
+        };
+        if let Ok(mut pending) = self.pending.lock() {
+            if pending.len() >= PENDING_MAX {
+                let now = Instant::now();
+                pending.retain(|_, p| now.duration_since(p.seen) < PENDING_TTL);
+            }
+            if pending.len() < PENDING_MAX {
+                pending.insert(
+                    message.transaction_id.0,
+                    Pending {
+                        method: message.typ.method,
+                        username: String::from_utf8_lossy(&username).into_owned(),
+                        client: from,
+                        seen: Instant::now(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Records an allocation when the server's success response goes out, and caps the
+    /// lifetime it grants. `Some` replaces the datagram.
+    fn outgoing(&self, datagram: &[u8]) -> Option<Vec<u8>> {
+        // Cheap test first: this runs for every relayed packet. Allocate and Refresh
+        // success responses are message types 0x0103 and 0x0104.
+        if datagram.len() < 20 || datagram[0] != 0x01 || !matches!(datagram[1], 0x03 | 0x04) {
+            return None;
         }
         let mut message = Message::new();
         message.raw = datagram.to_vec();
-        if message.decode().is_err()
-            || message.typ != MessageType::new(METHOD_ALLOCATE, CLASS_SUCCESS_RESPONSE)
-        {
-            return;
+        if message.decode().is_err() || message.typ.class != CLASS_SUCCESS_RESPONSE {
+            return None;
         }
         let entry = self
             .pending
             .lock()
             .ok()
-            .and_then(|mut pending| pending.remove(&message.transaction_id.0));
-        if let Some((user, client, _)) = entry {
-            self.quota.add(user, client);
+            .and_then(|mut pending| pending.remove(&message.transaction_id.0))?;
+        if entry.method != message.typ.method {
+            return None;
         }
+        let released = message
+            .get(webrtc::stun::attributes::ATTR_LIFETIME)
+            .is_ok_and(|l| l.iter().all(|b| *b == 0));
+        if entry.method == METHOD_REFRESH && !released {
+            metrics::counter!("mentorhub_turn_allocation_refreshes_total").increment(1);
+        }
+        if entry.method == METHOD_ALLOCATE {
+            let user = TurnCredentials::user_of(&entry.username).to_owned();
+            self.quota.add(user, entry.client);
+            self.auth.hold(entry.client, entry.username.clone());
+        }
+        self.auth.capped(&message, &entry.username)
     }
 
     /// Every XOR-PEER-ADDRESS in the message is allowed (and decodes).
@@ -192,7 +251,7 @@ impl GuardedListener {
             .filter(|a| a.typ == ATTR_XOR_PEER_ADDRESS)
             .all(|a| {
                 xor_address(&a.value, &message.transaction_id.0)
-                    .is_some_and(|peer| self.policy.permits(peer.ip()))
+                    .is_some_and(|peer| self.policy.permits(peer))
             })
     }
 }
@@ -228,8 +287,36 @@ fn xor_address(value: &[u8], transaction_id: &[u8; 12]) -> Option<SocketAddr> {
 }
 
 fn refuse(request: &Message, code: ErrorCode, reason: &str) -> Verdict {
+    respond(request, code, reason, vec![])
+}
+
+/// `401` with the realm and the request's nonce, as RFC 8489 §9.2.5 asks: the client
+/// may retry with other credentials.
+fn unauthorized(request: &Message) -> Verdict {
+    let mut extra: Vec<Box<dyn Setter>> =
+        vec![Box::new(TextAttribute::new(ATTR_REALM, REALM.to_owned()))];
+    if let Some(nonce) = nonce_of(request) {
+        extra.push(Box::new(TextAttribute::new(
+            ATTR_NONCE,
+            String::from_utf8_lossy(&nonce).into_owned(),
+        )));
+    }
+    respond(
+        request,
+        CODE_UNAUTHORIZED,
+        "invalid or expired credentials",
+        extra,
+    )
+}
+
+fn respond(
+    request: &Message,
+    code: ErrorCode,
+    reason: &str,
+    extra: Vec<Box<dyn Setter>>,
+) -> Verdict {
     let mut response = Message::new();
-    let setters: Vec<Box<dyn Setter>> = vec![
+    let mut setters: Vec<Box<dyn Setter>> = vec![
         Box::new(request.clone()), // copies the transaction id
         Box::new(MessageType::new(request.typ.method, CLASS_ERROR_RESPONSE)),
         Box::new(ErrorCodeAttribute {
@@ -237,6 +324,7 @@ fn refuse(request: &Message, code: ErrorCode, reason: &str) -> Verdict {
             reason: reason.as_bytes().to_vec(),
         }),
     ];
+    setters.extend(extra);
     match response.build(&setters) {
         Ok(()) => Verdict::Refuse(response.raw),
         Err(_) => Verdict::Drop,
@@ -273,7 +361,10 @@ impl Conn for GuardedListener {
     }
 
     async fn send_to(&self, buf: &[u8], target: SocketAddr) -> ConnResult<usize> {
-        self.observe_outgoing(buf);
+        if let Some(replaced) = self.outgoing(buf) {
+            self.socket.send_to(&replaced, target).await?;
+            return Ok(buf.len());
+        }
         Ok(self.socket.send_to(buf, target).await?)
     }
 

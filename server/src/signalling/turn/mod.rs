@@ -6,10 +6,13 @@
 //! that already relays keeps small deployments simple; larger ones switch it off
 //! (`turn_enabled = false`) and point `turn_urls` at coturn with the same secret.
 //!
-//! What we add around the crate's server (it has no hooks for either): a peer-address
+//! What we add around the crate's server (it has no hooks for these): a peer-address
 //! policy and a per-user allocation cap, enforced on the listener socket
-//! ([`guard`]) and on every relay socket ([`relay`]).
+//! ([`guard`]) and on every relay socket ([`relay`]); authentication that answers `401`
+//! and lets an allocation outlive its credential, and a cap on allocation lifetimes
+//! ([`auth`]).
 
+mod auth;
 mod guard;
 pub mod policy;
 mod relay;
@@ -19,10 +22,11 @@ use std::sync::Arc;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use webrtc::turn::auth::{AuthHandler, generate_auth_key};
+use webrtc::turn::auth::AuthHandler;
 use webrtc::turn::server::Server;
 use webrtc::turn::server::config::{ConnConfig, ServerConfig};
 
+use self::auth::TurnAuth;
 use self::guard::{GuardedListener, Quota};
 use self::policy::PeerPolicy;
 use self::relay::GuardedRelays;
@@ -37,6 +41,8 @@ pub struct TurnSettings {
     pub public_ip: Option<IpAddr>,
     pub allow_private_peers: bool,
     pub max_allocations_per_user: u32,
+    /// Longest allocation lifetime granted (clients refresh within it).
+    pub max_allocation_lifetime: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,13 +91,20 @@ impl EmbeddedTurn {
             addr: settings.listen,
             source,
         })?;
-        let policy = PeerPolicy {
-            allow_private: settings.allow_private_peers,
-        };
+        let mut own = vec![advertised_ip];
+        if !listen_ip.is_unspecified() && listen_ip != advertised_ip {
+            own.push(listen_ip);
+        }
+        let policy = PeerPolicy::new(settings.allow_private_peers, own, local.port());
         let quota = Arc::new(Quota::new(settings.max_allocations_per_user as usize));
+        let auth = Arc::new(TurnAuth::new(credentials, settings.max_allocation_lifetime));
         let (closed_tx, closed_rx) = mpsc::channel(64);
-        tokio::spawn(forget_closed_allocations(quota.clone(), closed_rx));
-        let listener = GuardedListener::new(socket, policy, quota);
+        tokio::spawn(forget_closed_allocations(
+            quota.clone(),
+            auth.clone(),
+            closed_rx,
+        ));
+        let listener = GuardedListener::new(socket, policy.clone(), quota, auth.clone());
         let server = Server::new(ServerConfig {
             conn_configs: vec![ConnConfig {
                 conn: Arc::new(listener),
@@ -102,13 +115,14 @@ impl EmbeddedTurn {
                 }),
             }],
             realm: REALM.to_owned(),
-            auth_handler: Arc::new(RestAuth { credentials }),
+            auth_handler: Arc::new(RestAuth { auth }),
             channel_bind_timeout: std::time::Duration::ZERO, // the crate's default (10 min)
             alloc_close_notify: Some(closed_tx),
         })
         .await
         .map_err(|e| TurnError::Start(e.to_string()))?;
         let advertised = SocketAddr::new(advertised_ip, local.port());
+        // The server's own listening address, from its configuration: no client's.
         tracing::info!(%local, %advertised, allow_private_peers = settings.allow_private_peers, "embedded TURN server listening");
         Ok(EmbeddedTurn {
             server,
@@ -145,16 +159,19 @@ fn host_port(addr: SocketAddr) -> String {
 
 async fn forget_closed_allocations(
     quota: Arc<Quota>,
+    auth: Arc<TurnAuth>,
     mut closed: mpsc::Receiver<webrtc::turn::allocation::AllocationInfo>,
 ) {
     while let Some(info) = closed.recv().await {
         quota.remove(&info.username, info.five_tuple.src_addr);
+        auth.release(info.five_tuple.src_addr);
     }
 }
 
-/// Long-term credentials derived from TURN REST usernames.
+/// Long-term credentials derived from TURN REST usernames. The listener has already
+/// answered `401` to anything this refuses; this is the crate's own check.
 struct RestAuth {
-    credentials: TurnCredentials,
+    auth: Arc<TurnAuth>,
 }
 
 impl AuthHandler for RestAuth {
@@ -162,17 +179,13 @@ impl AuthHandler for RestAuth {
         &self,
         username: &str,
         realm: &str,
-        _src_addr: SocketAddr,
+        src_addr: SocketAddr,
     ) -> Result<Vec<u8>, webrtc::turn::Error> {
         let now = crate::ids::now_millis() / 1000;
-        match self.credentials.password_if_valid(username, now) {
-            Some(password) => Ok(generate_auth_key(username, realm, &password)),
-            None => {
-                metrics::counter!("mentorhub_turn_auth_refusals_total").increment(1);
-                Err(webrtc::turn::Error::Other(
-                    "unknown or expired TURN username".into(),
-                ))
-            }
-        }
+        // Expired `Allocate`s never get here (the listener refuses them), so only a
+        // live allocation's own username is let past its expiry.
+        self.auth
+            .key(username, realm, src_addr, false, now)
+            .ok_or_else(|| webrtc::turn::Error::Other("unknown or expired TURN username".into()))
     }
 }

@@ -5,22 +5,73 @@
 //! reach the server's own loopback services or the private network behind it. So
 //! internal destinations are refused unless `turn_allow_private_peers` is set (tests
 //! and single-machine development, where peers really are on loopback).
+//!
+//! The server itself is never a peer: relaying to its own addresses is refused except to
+//! the relay ports of its live allocations (two relay-only participants reach each other
+//! relay to relay). Otherwise a client could loop the relay into the TURN listener, or
+//! reach any other UDP service on the host. Where private peers are allowed (tests, one
+//! development machine), every peer shares the host's loopback address, so there only
+//! the TURN listener itself is refused.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct PeerPolicy {
     pub allow_private: bool,
+    /// The server's own addresses (advertised, and bound when not a wildcard).
+    pub own: Vec<IpAddr>,
+    /// The TURN listener's port.
+    pub listener_port: u16,
+    /// Ports of live relay sockets, which are peers like any other.
+    pub relay_ports: Arc<Mutex<HashSet<u16>>>,
 }
 
 impl PeerPolicy {
-    pub fn permits(&self, ip: IpAddr) -> bool {
-        self.allow_private || !is_internal(ip)
+    pub fn new(allow_private: bool, own: Vec<IpAddr>, listener_port: u16) -> Self {
+        PeerPolicy {
+            allow_private,
+            own,
+            listener_port,
+            relay_ports: Arc::default(),
+        }
+    }
+
+    /// Whether the relay may exchange datagrams with `peer`.
+    pub fn permits(&self, peer: SocketAddr) -> bool {
+        (self.allow_private || !is_internal(peer.ip())) && !self.is_self(peer)
+    }
+
+    fn is_self(&self, peer: SocketAddr) -> bool {
+        let ip = match peer.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        self.own.contains(&ip)
+            && (!self.allow_private || peer.port() == self.listener_port)
+            && !self
+                .relay_ports
+                .lock()
+                .is_ok_and(|ports| ports.contains(&peer.port()))
+    }
+
+    pub fn relay_opened(&self, port: u16) {
+        if let Ok(mut ports) = self.relay_ports.lock() {
+            ports.insert(port);
+        }
+    }
+
+    pub fn relay_closed(&self, port: u16) {
+        if let Ok(mut ports) = self.relay_ports.lock() {
+            ports.remove(&port);
+        }
     }
 }
 
 /// Unspecified, loopback, link-local, private, shared (CGNAT), multicast and broadcast
-/// addresses, and IPv4 addresses mapped or embedded in IPv6.
+/// addresses, the IETF protocol assignments (192.0.0.0/24), benchmarking (198.18.0.0/15)
+/// and reserved (240.0.0.0/4) ranges, and IPv4 addresses mapped or embedded in IPv6.
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_internal_v4(v4),
@@ -29,7 +80,7 @@ pub fn is_internal(ip: IpAddr) -> bool {
 }
 
 fn is_internal_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_link_local()
@@ -39,6 +90,9 @@ fn is_internal_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         // 100.64.0.0/10: carrier-grade NAT, i.e. someone's private network.
         || (a == 100 && (b & 0xc0) == 64)
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (b & 0xfe) == 18)
+        || a >= 240
 }
 
 fn is_internal_v6(ip: Ipv6Addr) -> bool {
@@ -80,22 +134,40 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "ff02::1",
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.254",
+            "240.0.0.1",
+            "::ffff:198.18.3.4",
         ] {
             let ip: IpAddr = internal.parse().unwrap();
+            let peer = SocketAddr::new(ip, 4000);
             assert!(is_internal(ip), "{internal}");
-            assert!(
-                !PeerPolicy {
-                    allow_private: false
-                }
-                .permits(ip)
-            );
-            assert!(
-                PeerPolicy {
-                    allow_private: true
-                }
-                .permits(ip)
-            );
+            assert!(!PeerPolicy::new(false, vec![], 3478).permits(peer));
+            assert!(PeerPolicy::new(true, vec![], 3478).permits(peer));
         }
+    }
+
+    #[test]
+    fn the_server_is_a_peer_only_at_its_live_relay_ports() {
+        let own: IpAddr = "203.0.113.5".parse().unwrap();
+        let policy = PeerPolicy::new(false, vec![own], 3478);
+        let listener = SocketAddr::new(own, 3478);
+        let relay = SocketAddr::new(own, 50_000);
+        assert!(!policy.permits(listener));
+        assert!(!policy.permits(relay));
+        assert!(!policy.permits("[::ffff:203.0.113.5]:3478".parse().unwrap()));
+        policy.relay_opened(50_000);
+        assert!(policy.permits(relay));
+        assert!(!policy.permits(listener));
+        policy.relay_closed(50_000);
+        assert!(!policy.permits(relay));
+        assert!(policy.permits("203.0.113.6:3478".parse().unwrap()));
+        // Private peers allowed (one machine): only the listener is refused.
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        let policy = PeerPolicy::new(true, vec![loopback], 3478);
+        assert!(!policy.permits(SocketAddr::new(loopback, 3478)));
+        assert!(policy.permits(SocketAddr::new(loopback, 3479)));
     }
 
     #[test]
@@ -104,6 +176,9 @@ mod tests {
             "8.8.8.8",
             "198.51.100.7",
             "100.128.0.1",
+            "198.20.0.1",
+            "192.0.1.1",
+            "223.255.255.1",
             "2001:db8::1",
             "::ffff:8.8.8.8",
         ] {

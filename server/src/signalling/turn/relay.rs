@@ -43,9 +43,11 @@ impl RelayAddressGenerator for GuardedRelays {
             .local_addr()
             .map_err(|e| webrtc::turn::Error::Other(e.to_string()))?;
         relay.set_ip(self.advertised_ip);
+        self.policy.relay_opened(relay.port());
         let conn = GuardedRelay {
             socket,
-            policy: self.policy,
+            port: relay.port(),
+            policy: self.policy.clone(),
         };
         Ok((Arc::new(conn), relay))
     }
@@ -53,7 +55,14 @@ impl RelayAddressGenerator for GuardedRelays {
 
 struct GuardedRelay {
     socket: UdpSocket,
+    port: u16,
     policy: PeerPolicy,
+}
+
+impl Drop for GuardedRelay {
+    fn drop(&mut self) {
+        self.policy.relay_closed(self.port);
+    }
 }
 
 type ConnResult<T> = Result<T, webrtc::util::Error>;
@@ -71,7 +80,7 @@ impl Conn for GuardedRelay {
     async fn recv_from(&self, buf: &mut [u8]) -> ConnResult<(usize, SocketAddr)> {
         loop {
             let (n, from) = self.socket.recv_from(buf).await?;
-            if self.policy.permits(from.ip()) {
+            if self.policy.permits(from) {
                 return Ok((n, from));
             }
         }
@@ -82,7 +91,7 @@ impl Conn for GuardedRelay {
     }
 
     async fn send_to(&self, buf: &[u8], target: SocketAddr) -> ConnResult<usize> {
-        if !self.policy.permits(target.ip()) {
+        if !self.policy.permits(target) {
             return Err(webrtc::util::Error::Other(
                 "peer address refused by policy".into(),
             ));

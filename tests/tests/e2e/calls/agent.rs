@@ -36,6 +36,9 @@ pub const CONNECT: Duration = Duration::from_secs(40);
 pub struct Options {
     /// Gather relay candidates only, whatever the server says.
     pub force_relay: bool,
+    /// Gather every kind of candidate, whatever the server says (a client that ignores
+    /// `iceTransportPolicy: "relay"`).
+    pub ignore_relay_policy: bool,
     /// Behave like a client that ignores relay-only: put these host candidates (lines
     /// without `a=`) and this address into every description it sends, and trickle the
     /// candidates too.
@@ -62,6 +65,8 @@ struct Shared {
     errors: Vec<Value>,
     /// `topology` events: the call moved to the SFU.
     topology: Vec<Value>,
+    /// The open data channel with each remote member.
+    channels: HashMap<String, Arc<RTCDataChannel>>,
 }
 
 pub struct Agent {
@@ -90,7 +95,10 @@ impl Agent {
     pub async fn run(name: &str, ws: WsClient, view: &Value, options: Options) -> Agent {
         let me = super::text(&view["me"]);
         let call = super::text(&view["call"]);
-        let config = rtc_config(&view["ice"], options.force_relay);
+        let mut config = rtc_config(&view["ice"], options.force_relay);
+        if options.ignore_relay_policy {
+            config.ice_transport_policy = RTCIceTransportPolicy::All;
+        }
         let shared = Arc::new(Mutex::new(Shared::default()));
         let peers = Arc::new(tokio::sync::Mutex::new(HashMap::new()));
         let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
@@ -151,6 +159,55 @@ impl Agent {
                 .then_some(())
         })
         .await;
+    }
+
+    /// Sends `text` to `member` over the data channel (media still flowing).
+    pub async fn say(&self, member: &str, text: &str) {
+        let channel = self
+            .shared
+            .lock()
+            .unwrap()
+            .channels
+            .get(member)
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: no data channel with {member}", self.name));
+        channel
+            .send_text(text.to_owned())
+            .await
+            .unwrap_or_else(|e| panic!("{}: sending to {member}: {e}", self.name));
+    }
+
+    /// Waits until `text` arrived from `member` over the data channel.
+    pub async fn wait_message(&self, member: &str, text: &str) {
+        let what = format!("{}: {text:?} from {member}", self.name);
+        mentorhub_tests::eventually(CONNECT, &what, || async {
+            let shared = self.shared.lock().unwrap();
+            shared
+                .messages
+                .iter()
+                .any(|(from, said)| from == member && said == text)
+                .then_some(())
+        })
+        .await;
+    }
+
+    /// The remote candidate of the selected pair with `member`: its type and address.
+    pub async fn selected_remote(&self, member: &str) -> (RTCIceCandidateType, String) {
+        let pc = self
+            .peers
+            .lock()
+            .await
+            .get(member)
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: no peer connection with {member}", self.name));
+        let pair = pc
+            .sctp()
+            .transport()
+            .ice_transport()
+            .get_selected_candidate_pair()
+            .await
+            .unwrap_or_else(|| panic!("{}: no selected candidate pair", self.name));
+        (pair.remote.typ, pair.remote.address.clone())
     }
 
     /// The local and remote candidate types of the selected pair with `member`.
@@ -430,7 +487,13 @@ impl Loop {
 fn wire_channel(channel: Arc<RTCDataChannel>, remote: &str, me: &str, shared: &Arc<Mutex<Shared>>) {
     let opened = channel.clone();
     let hello = format!("hello from {me}");
+    let (open_shared, open_remote) = (shared.clone(), remote.to_owned());
     channel.on_open(Box::new(move || {
+        open_shared
+            .lock()
+            .unwrap()
+            .channels
+            .insert(open_remote.clone(), opened.clone());
         Box::pin(async move {
             let _ = opened.send_text(hello).await;
         })

@@ -8,6 +8,7 @@
 //! | `refused` | non-participants, other calls, oversized and malformed signals |
 //! | `media` | 1:1 and 3-party mesh calls that connect and move data |
 //! | `relay` | forced relay through the embedded TURN, relay-only pseudonyms, TURN policy |
+//! | `turn` | TURN credential life cycle, `401`s, self-relay and special ranges, no addresses in logs |
 //!
 //! TURN and relay test names contain `relay` (`cargo nextest run -E 'test(/relay/)'`).
 
@@ -16,6 +17,7 @@ mod lifecycle;
 mod media;
 mod refused;
 mod relay;
+mod turn;
 
 use self::agent::{Agent, Options};
 use mentorhub::config::Config;

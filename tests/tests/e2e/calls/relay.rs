@@ -151,7 +151,7 @@ async fn relay_only_pseudonymous_caller_never_reveals_host_addresses() {
 }
 
 /// `(turn address, username, credential)` from an ICE configuration.
-fn turn_url(ice: &Value) -> Option<(SocketAddr, String, String)> {
+pub(super) fn turn_url(ice: &Value) -> Option<(SocketAddr, String, String)> {
     ice["iceServers"].as_array()?.iter().find_map(|server| {
         let url = server["urls"]
             .as_array()?
@@ -167,12 +167,22 @@ fn turn_url(ice: &Value) -> Option<(SocketAddr, String, String)> {
     })
 }
 
-async fn ice_servers(app: &TestApp, token: &str) -> Value {
+pub(super) async fn ice_servers(app: &TestApp, token: &str) -> Value {
     app.rest.get("/api/ice-servers", Some(token)).await.ok()
 }
 
-async fn turn_client(turn: SocketAddr, username: &str, password: &str) -> Client {
+pub(super) async fn turn_client(turn: SocketAddr, username: &str, password: &str) -> Client {
+    turn_client_at(turn, username, password).await.0
+}
+
+/// A TURN client and the address it sends from.
+pub(super) async fn turn_client_at(
+    turn: SocketAddr,
+    username: &str,
+    password: &str,
+) -> (Client, SocketAddr) {
     let conn = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("client socket"));
+    let local = conn.local_addr().expect("client address");
     let client = Client::new(ClientConfig {
         stun_serv_addr: turn.to_string(),
         turn_serv_addr: turn.to_string(),
@@ -187,7 +197,7 @@ async fn turn_client(turn: SocketAddr, username: &str, password: &str) -> Client
     .await
     .expect("TURN client");
     client.listen().await.expect("TURN client listens");
-    client
+    (client, local)
 }
 
 #[tokio::test]
