@@ -64,6 +64,9 @@ pub struct Invitee {
     pub member: MemberId,
     pub account: AccountId,
     pub answer: Answer,
+    /// Pseudonymous in the conversation: relay-only once in the call.
+    #[serde(default)]
+    pub relay_only: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -191,6 +194,13 @@ impl CallState {
     /// Someone who knows about this call: rung, or in it.
     pub fn involves(&self, account: &AccountId) -> bool {
         self.invitee(account).is_some() || self.participant_by_account(account).is_some()
+    }
+
+    /// Anyone in the call, or rung for it, is relay-only: then everyone's transport is
+    /// relay-only (their peers' allocations admit only relay addresses).
+    pub fn has_relay_only(&self) -> bool {
+        self.participants.iter().any(|p| p.relay_only)
+            || self.invitees.iter().any(|i| i.relay_only)
     }
 
     pub fn members_with(&self, answer: Answer) -> Vec<MemberId> {

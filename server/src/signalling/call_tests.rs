@@ -32,6 +32,7 @@ fn invitee(name: &str, answer: Answer) -> Invitee {
         member: member(name),
         account: account(name),
         answer,
+        relay_only: false,
     }
 }
 

@@ -63,6 +63,7 @@ impl Signalling {
                 member: member.member,
                 account: member.account,
                 answer: if busy { Answer::Busy } else { Answer::Ringing },
+                relay_only: member.pseudonymous,
             });
         }
         if invitees.is_empty() {

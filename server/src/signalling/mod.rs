@@ -279,14 +279,24 @@ impl Signalling {
     }
 
     /// `GET /api/ice-servers[?conversation=…]`: the policy is relay-only where the
-    /// caller is pseudonymous in that conversation.
+    /// caller, or any other current member, is pseudonymous in that conversation (calls
+    /// there are relay-only on both sides).
     pub async fn ice_for(
         &self,
         account: &AccountId,
         conversation: Option<&str>,
     ) -> Result<IceConfig, Refusal> {
         let relay_only = match conversation {
-            Some(raw) => self.membership(account, raw).await?.relay_only,
+            Some(raw) => {
+                let standing = self.membership(account, raw).await?;
+                standing.relay_only
+                    || self
+                        .store
+                        .members(&standing.ctx.conversation)
+                        .await?
+                        .iter()
+                        .any(|m| m.pseudonymous && m.left_at.is_none())
+            }
             None => false,
         };
         Ok(self.ice.config(account, policy(relay_only)))
@@ -541,7 +551,11 @@ impl Signalling {
             participants: connected.iter().map(|p| p.member.clone()).collect(),
             reconnecting: lost.iter().map(|p| p.member.clone()).collect(),
             ringing: call.members_with(call::Answer::Ringing),
-            ice: self.ice.config(&me.account, policy(me.relay_only)),
+            // Relay-only towards a pseudonymous member on both sides: her peers are told
+            // so too, and their signals to her are stripped like hers (signals.rs).
+            ice: self
+                .ice
+                .config(&me.account, policy(me.relay_only || call.has_relay_only())),
             rejoined,
         }
     }

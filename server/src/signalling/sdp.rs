@@ -46,10 +46,12 @@ pub fn validate(sdp: &str, max_bytes: usize) -> Result<(), SignalError> {
     Ok(())
 }
 
-/// Rewrites a validated description for a relay-only sender: drops every candidate
-/// that is not `typ relay`, blanks the related address of those that are, and
+/// Rewrites a validated description to or from a relay-only member: drops every
+/// candidate that is not `typ relay`, blanks the related address of those that are,
 /// replaces the connection and origin addresses (`c=`, `o=`, `a=rtcp:`) with the
-/// unspecified address.
+/// unspecified address, and drops `a=remote-candidates` (the other side's addresses as
+/// this side saw them), experimental `a=x-…` attributes and `i=` titles (free text
+/// either may carry an address).
 pub fn relay_only(sdp: &str) -> String {
     let mut out = String::with_capacity(sdp.len());
     for line in sdp.split_inclusive('\n') {
@@ -116,6 +118,12 @@ fn split_ending(line: &str) -> (&str, &str) {
 
 /// `None` drops the line.
 fn sanitise_line(line: &str) -> Option<String> {
+    if strip_prefix_ignore_case(line, "a=remote-candidates").is_some()
+        || strip_prefix_ignore_case(line, "a=x-").is_some()
+        || line.starts_with("i=")
+    {
+        return None;
+    }
     // Attribute names in any case: whatever a peer might read as a candidate is one.
     if let Some(value) = strip_prefix_ignore_case(line, "a=candidate:") {
         // Validated before: a line that no longer parses is dropped, never passed on.
@@ -233,6 +241,29 @@ a=end-of-candidates\r\n";
         // Untouched lines pass byte for byte.
         assert!(clean.contains("a=ice-pwd:CAJnBUsRcXEDunyyRfnJmpQpFRNhgJJT\r\n"));
         assert!(clean.ends_with("a=end-of-candidates\r\n"));
+    }
+
+    #[test]
+    fn relay_only_drops_remote_candidates_experimental_attributes_and_titles() {
+        let offer = OFFER
+            .replace("s=-\r\n", "s=-\r\ni=laptop at 192.0.2.2\r\n")
+            .replace(
+                "a=sctp-port:5000\r\n",
+                "a=sctp-port:5000\r\na=remote-candidates:1 198.51.100.8 6001\r\n\
+                 a=X-Host-Addr:192.0.2.2\r\na=x-google-flag:conference\r\n",
+            );
+        validate(&offer, 16 * 1024).unwrap();
+        let clean = relay_only(&offer);
+        validate(&clean, 16 * 1024).unwrap();
+        for gone in ["192.0.2.2", "198.51.100.8", "i=", "remote-candidates", "x-"] {
+            assert!(
+                !clean
+                    .to_ascii_lowercase()
+                    .contains(&gone.to_ascii_lowercase()),
+                "{gone} left:\n{clean}"
+            );
+        }
+        assert!(clean.contains("a=sctp-port:5000\r\n"));
     }
 
     #[test]

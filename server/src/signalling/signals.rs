@@ -1,8 +1,13 @@
 //! Relaying offers, answers and trickled candidates between two participants of one
 //! call. The sender is the participant holding the requesting connection; the target
 //! must be another connected participant of the same call. Everything is validated
-//! before it is relayed, and a relay-only sender's signals are sanitised so that only
-//! TURN relay addresses leave it. Nothing here is stored or logged.
+//! before it is relayed. Between a relay-only (pseudonymous) member and anyone else,
+//! signals are sanitised in BOTH directions so that only TURN relay addresses pass:
+//! her own, so the peer never learns her address; and the peer's, so the peer's client
+//! only ever creates TURN permissions for her relay address — a check sent from her
+//! real address by a client that ignores the relay policy then reaches nobody (the
+//! peer's allocation drops it) and never becomes a peer-reflexive candidate. Nothing
+//! here is stored or logged.
 
 use std::sync::Arc;
 
@@ -27,7 +32,7 @@ impl Signalling {
     ) -> Result<(), Refusal> {
         let (call, sender, target) = self.route(device, raw_call, raw_to).await?;
         sdp::validate(&description.sdp, self.settings.max_sdp_bytes)?;
-        let sdp = if sender.relay_only {
+        let sdp = if sender.relay_only || target.relay_only {
             sdp::relay_only(&description.sdp)
         } else {
             description.sdp
@@ -54,7 +59,8 @@ impl Signalling {
         candidate: IceCandidate,
     ) -> Result<(), Refusal> {
         let (call, sender, target) = self.route(device, raw_call, raw_to).await?;
-        let Some(line) = outgoing_candidate(&candidate, sender.relay_only)? else {
+        let strict = sender.relay_only || target.relay_only;
+        let Some(line) = outgoing_candidate(&candidate, strict)? else {
             device.send(&ServerFrame::Ok { reference });
             return Ok(());
         };

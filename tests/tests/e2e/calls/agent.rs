@@ -191,7 +191,8 @@ impl Agent {
         .await;
     }
 
-    /// The remote candidate of the selected pair with `member`: its type and address.
+    /// The remote candidate of the selected pair with `member`: its type and
+    /// `address port`.
     pub async fn selected_remote(&self, member: &str) -> (RTCIceCandidateType, String) {
         let pc = self
             .peers
@@ -207,7 +208,10 @@ impl Agent {
             .get_selected_candidate_pair()
             .await
             .unwrap_or_else(|| panic!("{}: no selected candidate pair", self.name));
-        (pair.remote.typ, pair.remote.address.clone())
+        (
+            pair.remote.typ,
+            format!("{} {}", pair.remote.address, pair.remote.port),
+        )
     }
 
     /// The local and remote candidate types of the selected pair with `member`.

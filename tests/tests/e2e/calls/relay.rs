@@ -74,7 +74,8 @@ async fn relay_only_pseudonymous_caller_never_reveals_host_addresses() {
     assert_eq!(started["ice"]["iceTransportPolicy"], "relay");
     event(&mut mentor, "ringing").await;
     let joined = accept(&mut mentor, &call).await;
-    assert_eq!(joined["ice"]["iceTransportPolicy"], "all");
+    // Relay-only holds on both sides: the mentor is told so too.
+    assert_eq!(joined["ice"]["iceTransportPolicy"], "relay");
 
     // The pseudonymous client gathers relay candidates only, as told, but is careless
     // with everything else: its host address and host candidates go into every
@@ -240,7 +241,8 @@ async fn relay_ice_servers_give_credentials_the_embedded_turn_accepts() {
         )
         .await
         .ok();
-    assert_eq!(mentor_here["iceTransportPolicy"], "all");
+    // Her calls are relay-only on both sides, so the mentor's policy there is too.
+    assert_eq!(mentor_here["iceTransportPolicy"], "relay");
     let stranger = app.rest.login("Ed Stone", "mentee").await;
     let refused = app
         .rest
@@ -355,4 +357,127 @@ async fn relay_allocations_are_capped_per_user() {
         client.allocate().await.ok().map(|_| ())
     })
     .await;
+}
+
+/// Every frame's candidates (in descriptions and trickled) are relay candidates;
+/// returns their `address port`s.
+fn only_relay_candidates(frames: &[Value], who: &str) -> Vec<String> {
+    let mut relay = Vec::new();
+    for frame in frames {
+        let lines: Vec<String> = if frame["event"] == "description" {
+            let sdp = frame["description"]["sdp"].as_str().expect("sdp");
+            sdp.lines()
+                .filter_map(|l| l.strip_prefix("a="))
+                .filter(|l| l.starts_with("candidate:"))
+                .map(str::to_owned)
+                .collect()
+        } else {
+            let line = text(&frame["candidate"]["candidate"]);
+            if line.is_empty() { vec![] } else { vec![line] }
+        };
+        for line in lines {
+            assert!(
+                line.contains(" typ relay"),
+                "{who} received a non-relay candidate: {line}"
+            );
+            let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+            relay.push(format!("{} {}", fields[4], fields[5]));
+        }
+    }
+    relay
+}
+
+#[tokio::test]
+async fn relay_only_holds_on_both_sides_when_the_pseudonymous_client_ignores_it() {
+    let app = call_app(|_| {}).await;
+    let pair = Pair::pseudonymous(&app.rest, "Leyla Demir", "Dr. Hugo Blanc", "Kestrel").await;
+    let (lines, addresses) = host_candidates().await;
+    let host: Vec<String> = addresses
+        .into_iter()
+        .filter(|a| {
+            a.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| !ip.is_loopback())
+        })
+        .collect();
+    let ipv4 = host
+        .iter()
+        .find(|a| a.parse::<std::net::Ipv4Addr>().is_ok())
+        .expect("an IPv4 host address to hide")
+        .clone();
+    let mut mentee = WsClient::connect(&app.ws_url, &pair.mentee.token).await;
+    let mut mentor = WsClient::connect(&app.ws_url, &pair.mentor.token).await;
+
+    // The mentor calls her: his own transport is relay-only in this call too.
+    let started = start(&mut mentor, &pair.conversation, "video").await;
+    let call = text(&started["call"]);
+    assert_eq!(started["ice"]["iceTransportPolicy"], "relay");
+    let here = app
+        .rest
+        .get(
+            &format!("/api/ice-servers?conversation={}", pair.conversation),
+            Some(&pair.mentor.token),
+        )
+        .await
+        .ok();
+    assert_eq!(here["iceTransportPolicy"], "relay");
+    event(&mut mentee, "ringing").await;
+    let joined = accept(&mut mentee, &call).await;
+    assert_eq!(joined["ice"]["iceTransportPolicy"], "relay");
+
+    // Her client ignores the policy: it gathers host candidates, puts them and its
+    // address in every description and trickles them.
+    let careless = Options {
+        ignore_relay_policy: true,
+        leak: Some(Leak {
+            address: ipv4,
+            candidates: lines,
+        }),
+        ..Options::default()
+    };
+    let mentor = Agent::run("mentor", mentor, &started, Options::default()).await;
+    let pseudonym = Agent::run("pseudonym", mentee, &joined, careless).await;
+    pseudonym.wait_connected(&[&mentor.me]).await;
+    mentor.wait_connected(&[&pseudonym.me]).await;
+    pseudonym.wait_hello_from(&[&mentor.me]).await;
+    mentor.wait_hello_from(&[&pseudonym.me]).await;
+
+    // She did send host candidates (so this test can fail)…
+    let sent = serde_json::to_string(&pseudonym.sent()).unwrap();
+    assert!(sent.contains(" typ host"), "no host candidate was sent");
+    assert!(
+        host.iter().any(|a| sent.contains(a.as_str())),
+        "nothing leaked was sent"
+    );
+    // …none reached the mentor, in SDP or trickled…
+    let received = mentor.received();
+    for frame in &received {
+        let text = frame.to_string();
+        for address in &host {
+            assert!(
+                !text.contains(address.as_str()),
+                "{address} reached the mentor: {frame}"
+            );
+        }
+    }
+    let her_relays = only_relay_candidates(&received, "the mentor");
+    assert!(!her_relays.is_empty());
+    // …the mentor's signals to her were held to relay candidates as well…
+    only_relay_candidates(&pseudonym.received(), "the pseudonym");
+    // …and her connectivity checks from her real address never became his selected
+    // pair: the mentor's peer is on the TURN server's address, never on hers. (On one
+    // machine her sockets reach the TURN server from loopback, the very IP its relays
+    // have, so a TURN permission — by IP, RFC 8656 — admits a check from there as
+    // peer-reflexive; on a real network her address is never the TURN server's.)
+    let (kind, remote) = mentor.selected_remote(&pseudonym.me).await;
+    let turn = turn_url(&started["ice"]).expect("a TURN server").0;
+    let ip = remote.split(' ').next().unwrap_or_default();
+    assert!(
+        !host.iter().any(|a| a == ip),
+        "selected pair on her address {remote} ({kind})"
+    );
+    assert_eq!(
+        ip,
+        turn.ip().to_string(),
+        "selected pair on {remote} ({kind})"
+    );
 }
