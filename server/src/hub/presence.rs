@@ -144,6 +144,19 @@ async fn maintenance(hub: Weak<Hub>) {
                     tracing::info!(nodes = ?reaped.departed, "nodes departed; resyncing local connections");
                     crate::bus::BusSink::resync(&*hub);
                 }
+                // Call participants connected through a node that is gone lost their
+                // connection: their calls here start the grace period for them.
+                let gone: Vec<String> = reaped
+                    .departed
+                    .iter()
+                    .chain(&reaped.nodes)
+                    .filter(|n| n.as_str() != &**hub.mentoring.node())
+                    .cloned()
+                    .collect();
+                if !gone.is_empty() {
+                    let signalling = hub.signalling.clone();
+                    tokio::spawn(async move { signalling.nodes_lost(&gone).await });
+                }
                 if !reaped.nodes.is_empty() {
                     tracing::info!(
                         nodes = ?reaped.nodes,

@@ -238,6 +238,55 @@ impl Signalling {
         }
     }
 
+    /// Nodes died (their heartbeat expired): their connections closed without anyone
+    /// running [`Self::disconnected`] for them. Every participant of this node's calls
+    /// that was connected through one of them is treated as a dropped connection: the
+    /// others are told (`participant_disconnected`) and the grace period runs, so the
+    /// participant can rejoin through another node. Each surviving node does this for
+    /// the calls its own devices are in; a second pass changes nothing.
+    pub async fn nodes_lost(&self, nodes: &[String]) {
+        if nodes.is_empty() {
+            return;
+        }
+        let mut accounts: Vec<crate::ids::AccountId> = self
+            .devices
+            .iter()
+            .map(|d| d.value().account().clone())
+            .collect();
+        accounts.sort();
+        accounts.dedup();
+        let mut calls: Vec<CallId> = Vec::new();
+        for account in &accounts {
+            if let Ok(Some(id)) = self.registry.participating(account).await
+                && !calls.contains(&id)
+            {
+                calls.push(id);
+            }
+        }
+        let grace_ms = self.settings.reconnect_grace.as_millis() as u64;
+        for id in calls {
+            let Ok(Some(found)) = self.registry.get(&id).await else {
+                continue;
+            };
+            let stranded: Vec<Device> = found
+                .participants
+                .iter()
+                .filter(|p| p.connected() && nodes.contains(&p.device.node))
+                .map(|p| p.device.clone())
+                .collect();
+            for device in stranded {
+                let now = now_millis();
+                match self
+                    .update(&id, |call| Ok(call.lose(&device, now, grace_ms)))
+                    .await
+                {
+                    Ok((call, step)) => self.apply(&call, step).await,
+                    Err(refusal) => tracing::debug!(%refusal, "node lost: call already gone"),
+                }
+            }
+        }
+    }
+
     fn arm_ring_timeout(&self, id: CallId) {
         let me = self.me.clone();
         let after = self.settings.ring_timeout;

@@ -8,11 +8,13 @@
 //! | `refused` | non-participants, other calls, oversized and malformed signals |
 //! | `media` | 1:1 and 3-party mesh calls that connect and move data |
 //! | `relay` | forced relay through the embedded TURN, relay-only pseudonyms, TURN policy |
+//! | `failover` | a node killed mid-call: the survivor is told, the rejoin goes through another node |
 //! | `turn` | TURN credential life cycle, `401`s, self-relay and special ranges, no addresses in logs |
 //!
 //! TURN and relay test names contain `relay` (`cargo nextest run -E 'test(/relay/)'`).
 
 pub(crate) mod agent;
+mod failover;
 mod lifecycle;
 mod media;
 mod refused;
