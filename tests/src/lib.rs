@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`app`] | an in-process server on 127.0.0.1:0 in dev mode, on a temporary data dir |
 //! | [`process`] | the `mentorhub` binary as a child process (SIGKILL, SIGTERM, restart, logs) |
+//! | [`contract`] | every frame and REST body received, checked against the served AsyncAPI/OpenAPI schemas |
 //! | [`cluster`] | several processes on one PostgreSQL database and one Redis |
 //! | [`rest`] | the HTTP API client, signing in by dev login or by minting tokens |
 //! | [`ws`] | a WebSocket client that keeps a backlog, timeline events and cursors |
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 pub mod app;
 pub mod cluster;
+pub mod contract;
 pub mod disk;
 pub mod janus;
 pub mod netns;

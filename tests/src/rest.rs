@@ -1,5 +1,6 @@
 //! The HTTP API as a test sees it: every call returns the status and the JSON body, and
-//! [`Reply::ok`] turns a non-2xx into a panic that shows the body.
+//! [`Reply::ok`] turns a non-2xx into a panic that shows the body. Every response is
+//! checked against the OpenAPI document ([`crate::contract`]).
 
 use std::time::Duration;
 
@@ -108,20 +109,27 @@ impl Rest {
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
-        self.send(self.http.get(self.url(path)), token).await
-    }
-
-    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
-        self.send(self.http.delete(self.url(path)), token).await
-    }
-
-    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
-        self.send(self.http.post(self.url(path)).json(body), token)
+        self.send("GET", path, self.http.get(self.url(path)), token)
             .await
     }
 
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send("DELETE", path, self.http.delete(self.url(path)), token)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.send(
+            "POST",
+            path,
+            self.http.post(self.url(path)).json(body),
+            token,
+        )
+        .await
+    }
+
     pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
-        self.send(self.http.put(self.url(path)).json(body), token)
+        self.send("PUT", path, self.http.put(self.url(path)).json(body), token)
             .await
     }
 
@@ -138,7 +146,7 @@ impl Rest {
             .post(self.url(path))
             .header("content-type", content_type)
             .body(body);
-        self.send(request, token).await
+        self.send("POST", path, request, token).await
     }
 
     /// Status and raw text (for `/readyz`, `/metrics`, the web client).
@@ -156,16 +164,31 @@ impl Rest {
         format!("{}{path}", self.base_url)
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder, token: Option<&str>) -> Reply {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        request: reqwest::RequestBuilder,
+        token: Option<&str>,
+    ) -> Reply {
         let request = match token {
             Some(token) => request.bearer_auth(token),
             None => request,
         };
         let response = request.send().await.expect("the server answers HTTP");
         let status = response.status().as_u16();
+        let json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("application/json"));
         let bytes = response.bytes().await.expect("a response body");
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, body }
+        let parsed: Option<Value> = json.then(|| serde_json::from_slice(&bytes).ok()).flatten();
+        crate::contract::check_response(method, path, status, parsed.as_ref());
+        Reply {
+            status,
+            body: parsed.unwrap_or(Value::Null),
+        }
     }
 }
 

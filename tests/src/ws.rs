@@ -1,6 +1,7 @@
 //! A WebSocket client for tests. Every frame read is kept: frames a test has not asked
 //! for yet wait in a backlog, timeline events (those with a `seq`) are also recorded in
 //! arrival order, and per-conversation cursors follow them, as a real client's would.
+//! Every frame read is checked against the AsyncAPI document ([`crate::contract`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -352,6 +353,7 @@ impl WsClient {
                 Message::Text(text) => {
                     let frame: Value = serde_json::from_str(text.as_str())
                         .unwrap_or_else(|e| panic!("the server sent invalid JSON ({e}): {text}"));
+                    crate::contract::check_frame(&frame);
                     self.record(&frame);
                     return Some(frame);
                 }
