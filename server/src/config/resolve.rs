@@ -200,8 +200,7 @@ pub(super) fn resolve_calls(l: &Layers<'_>) -> Result<CallConfig, ConfigError> {
         turn_allow_private_peers: l.or_default("turn_allow_private_peers", boolean)?,
         turn_max_allocations_per_user: l
             .or_default("turn_max_allocations_per_user", int(1, 100))?,
-        turn_allocation_lifetime: l
-            .or_default("turn_allocation_lifetime_secs", secs(30, 3600))?,
+        turn_allocation_lifetime: l.or_default("turn_allocation_lifetime_secs", secs(30, 3600))?,
         ring_timeout: l.or_default("call_ring_timeout_secs", secs(1, 3600))?,
         max_participants: l.or_default("call_max_participants", int(2, 50))?,
         reconnect_grace: l.or_default("call_reconnect_grace_secs", secs(0, 600))?,

@@ -199,8 +199,7 @@ impl CallState {
     /// Anyone in the call, or rung for it, is relay-only: then everyone's transport is
     /// relay-only (their peers' allocations admit only relay addresses).
     pub fn has_relay_only(&self) -> bool {
-        self.participants.iter().any(|p| p.relay_only)
-            || self.invitees.iter().any(|i| i.relay_only)
+        self.participants.iter().any(|p| p.relay_only) || self.invitees.iter().any(|i| i.relay_only)
     }
 
     pub fn members_with(&self, answer: Answer) -> Vec<MemberId> {

@@ -148,7 +148,9 @@ fn busy_decline_ends_user_busy() {
 #[test]
 fn caller_hanging_up_before_an_answer_cancels() {
     let (mut call, _) = start(vec![invitee("a", Answer::Ringing)]);
-    let step = call.leave(&account("caller"), &device(1), Reason::UserHangup).unwrap();
+    let step = call
+        .leave(&account("caller"), &device(1), Reason::UserHangup)
+        .unwrap();
     assert_eq!(step.ended, Some(Reason::UserCancelled));
     assert_eq!(events(&step), vec![(&Target::Everyone, "ended")]);
 }
@@ -157,15 +159,22 @@ fn caller_hanging_up_before_an_answer_cancels() {
 fn answered_call_ends_when_the_last_participant_leaves() {
     let (mut call, _) = start(vec![invitee("a", Answer::Ringing)]);
     call.join(participant("a", 2), true, 6).unwrap();
-    let step = call.leave(&account("caller"), &device(1), Reason::UserHangup).unwrap();
+    let step = call
+        .leave(&account("caller"), &device(1), Reason::UserHangup)
+        .unwrap();
     assert_eq!(step.ended, None);
     assert_eq!(
         events(&step),
         vec![(&Target::Device(device(2)), "participant_left")]
     );
-    let step = call.leave(&account("a"), &device(2), Reason::IceFailed).unwrap();
+    let step = call
+        .leave(&account("a"), &device(2), Reason::IceFailed)
+        .unwrap();
     assert_eq!(step.ended, Some(Reason::IceFailed));
-    assert!(call.leave(&account("a"), &device(2), Reason::UserHangup).is_err());
+    assert!(
+        call.leave(&account("a"), &device(2), Reason::UserHangup)
+            .is_err()
+    );
 }
 
 #[test]
@@ -230,7 +239,9 @@ fn devices_that_lose_their_place_are_reported_gone() {
     let step = call.join(participant("a", 3), false, 6).unwrap();
     assert_eq!(step.gone, vec![(member("a"), device(2))]);
     // Leaving frees the current device.
-    let step = call.leave(&account("a"), &device(3), Reason::UserHangup).unwrap();
+    let step = call
+        .leave(&account("a"), &device(3), Reason::UserHangup)
+        .unwrap();
     assert_eq!(step.gone, vec![(member("a"), device(3))]);
 }
 
@@ -239,9 +250,7 @@ fn only_the_carrying_device_leaves_and_only_an_invitee_accepts() {
     let (mut call, _) = start(vec![invitee("a", Answer::Ringing)]);
     // The caller was never rung: its own accept is refused, from any device.
     for conn in [1, 9] {
-        let refused = call
-            .join(participant("caller", conn), true, 6)
-            .unwrap_err();
+        let refused = call.join(participant("caller", conn), true, 6).unwrap_err();
         assert_eq!(refused.code, ErrorCode::CallState);
     }
     call.join(participant("a", 2), true, 6).unwrap();
@@ -259,7 +268,10 @@ fn only_the_carrying_device_leaves_and_only_an_invitee_accepts() {
     let refused = call.join(participant("a", 2), true, 6).unwrap_err();
     assert_eq!(refused.code, ErrorCode::CallState);
     assert_eq!(call.participants.len(), 2);
-    assert!(call.leave(&account("a"), &device(3), Reason::UserHangup).is_ok());
+    assert!(
+        call.leave(&account("a"), &device(3), Reason::UserHangup)
+            .is_ok()
+    );
     // A server-side removal takes whichever device holds the place.
     let step = call
         .remove_account(&account("caller"), Reason::ConversationClosed)
