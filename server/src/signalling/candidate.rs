@@ -60,25 +60,60 @@ impl Candidate<'_> {
 
     /// The line with its related address blanked (`raddr 0.0.0.0 rport 0`): on a
     /// relay candidate that is the member's own host or reflexive address, the very
-    /// thing relay-only must not reveal. Returned without the `candidate:` prefix.
+    /// thing relay-only must not reveal. Only the extensions browsers send and that carry
+    /// no address are kept: an unknown one (`reladdr 192.0.2.2`, a misspelt `raddr`)
+    /// could carry the address as text. Returned without the `candidate:` prefix.
     pub fn without_related_address(&self) -> String {
-        let mut out: Vec<&str> = Vec::new();
-        let mut tokens = self.body.split_whitespace();
-        while let Some(token) = tokens.next() {
-            out.push(token);
-            match token {
-                "raddr" => {
-                    tokens.next();
-                    out.push("0.0.0.0");
+        let tokens: Vec<&str> = self.body.split_whitespace().collect();
+        // `parse` checked the eight fixed fields up to the type.
+        let mut out: Vec<&str> = tokens[..8].to_vec();
+        let mut related = false;
+        let mut extensions = Vec::new();
+        let mut rest = tokens[8..].iter();
+        while let Some(&key) = rest.next() {
+            match key {
+                "raddr" | "rport" => {
+                    related = true;
+                    rest.next();
                 }
-                "rport" => {
-                    tokens.next();
-                    out.push("0");
+                _ if SAFE_EXTENSIONS.contains(&key) => {
+                    if let Some(&value) = rest.next().filter(|v| safe_value(key, v)) {
+                        extensions.extend([key, value]);
+                    }
                 }
+                // Anything else goes, one token at a time: an unknown word may lack a value.
                 _ => {}
             }
         }
+        if related {
+            out.extend(["raddr", "0.0.0.0", "rport", "0"]);
+        }
+        out.extend(extensions);
         out.join(" ")
+    }
+}
+
+/// Candidate extensions that carry no address (RFC 8839 and what browsers add).
+const SAFE_EXTENSIONS: [&str; 5] = [
+    "generation",
+    "ufrag",
+    "network-id",
+    "network-cost",
+    "tcptype",
+];
+
+/// A kept extension's value in its own grammar: numbers, a TCP type, or ice-chars for
+/// `ufrag` (no `.` or `:`, so never an address).
+fn safe_value(key: &str, value: &str) -> bool {
+    match key {
+        "tcptype" => matches!(value, "active" | "passive" | "so"),
+        "ufrag" => {
+            value.len() <= 256
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        }
+        _ => value.len() <= 10 && value.bytes().all(|b| b.is_ascii_digit()),
     }
 }
 
@@ -89,6 +124,29 @@ mod tests {
     const HOST: &str = "candidate:1966762133 1 udp 2130706431 192.0.2.2 51234 typ host";
     const RELAY: &str = "candidate:3 1 udp 16777215 203.0.113.9 40001 typ relay \
                          raddr 192.0.2.2 rport 51234 generation 0 ufrag abcd";
+
+    #[test]
+    fn relay_rewrite_drops_unknown_extensions_that_could_carry_an_address() {
+        for raw in [
+            "3 1 udp 16777215 203.0.113.9 40001 typ relay raddrZ192.0.2.2 rport 51234",
+            "3 1 udp 16777215 2001:db8::9 40001 typ relay rad typ reladr fd00::2 rport 5 nowtr-ikd 1",
+        ] {
+            let rewritten = parse(raw).unwrap().without_related_address();
+            assert!(
+                !rewritten.contains("192.0.2.2") && !rewritten.contains("fd00"),
+                "{rewritten}"
+            );
+            assert!(rewritten.ends_with("raddr 0.0.0.0 rport 0"), "{rewritten}");
+            let again = unmarshal_candidate(&rewritten).unwrap();
+            use webrtc::ice::candidate::Candidate as _;
+            assert_eq!(again.related_address().unwrap().address, "0.0.0.0");
+        }
+        let kept = parse(RELAY).unwrap().without_related_address();
+        assert_eq!(
+            kept,
+            "3 1 udp 16777215 203.0.113.9 40001 typ relay raddr 0.0.0.0 rport 0 generation 0 ufrag abcd"
+        );
+    }
 
     #[test]
     fn parses_types() {
