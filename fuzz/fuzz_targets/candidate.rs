@@ -25,8 +25,9 @@ fuzz_target!(|data: &[u8]| {
     let again = candidate::parse(&rewritten).expect("the rewrite parses");
     assert!(again.is_relay());
     let theirs = unmarshal_candidate(&rewritten).expect("the rewrite parses");
+    // The webrtc parser reports a relay candidate without `raddr` as an empty address.
     if let Some(related) = theirs.related_address() {
-        assert_eq!(related.address, "0.0.0.0", "{rewritten}");
+        assert!(matches!(related.address.as_str(), "0.0.0.0" | ""), "{rewritten}");
     }
     // Whatever position a reader looks for it at: after each `raddr` only the blank.
     let fields: Vec<&str> = rewritten.split(' ').collect();

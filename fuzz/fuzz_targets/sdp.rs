@@ -14,8 +14,9 @@ use webrtc::sdp::SessionDescription;
 
 const MAX_SDP_BYTES: usize = 16 * 1024;
 
+/// Blank, or empty: the webrtc parser reports a relay candidate without `raddr` as "".
 fn unspecified(address: &str) -> bool {
-    matches!(address, "0.0.0.0" | "::")
+    matches!(address, "0.0.0.0" | "::" | "")
 }
 
 fn is_candidate_line(line: &str) -> bool {
