@@ -13,6 +13,18 @@ log() { printf '\n== %s\n' "$*"; }
 # --- services the end-to-end tests talk to -------------------------------------------
 bash scripts/ensure-services.sh
 
+# --- the OpenID provider the sign-in tests run (npm oidc-provider, tests/oidc) ----------
+if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
+  log "npm ci (tests/oidc)"
+  (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# --- the local push service the notification tests run (PyPI http-ece + py-vapid) ------
+log "push receiver venv (tests/push-receiver)"
+bash tests/push-receiver/install.sh >/dev/null
+# --- the SMTP server the e-mail digest tests talk to (Python aiosmtpd, in a venv) -------
+bash scripts/smtp-sink.sh
+
 # --- Rust: formatting, lints, unit and end-to-end tests ------------------------------
 log "cargo fmt --check"
 cargo fmt --all -- --check

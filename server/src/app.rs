@@ -29,6 +29,7 @@ use crate::http::{
     ForwardedClients, HostGuard, HttpState, OriginPolicy, RouterSettings, SocketBuffers,
 };
 use crate::hub::{Hub, HubSettings};
+use crate::mentoring::digest::{DigestJob, DigestSettings};
 use crate::mentoring::{Mentoring, MentoringLimits};
 use crate::signalling::Signalling;
 use crate::signalling::registry::{CallRegistry, MemoryRegistry};
@@ -46,6 +47,10 @@ pub struct App {
     signalling: Arc<Signalling>,
     sockets: TaskTracker,
     grace: Duration,
+    /// The outbox worker, when Web Push is on; started with the server.
+    push_worker: Option<crate::notify::worker::Worker>,
+    /// Sends e-mail digests while the app runs; `None` without a mail server.
+    digests: Option<DigestJob>,
 }
 
 /// Opens the configured store (running migrations).
@@ -56,19 +61,23 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 private_dir(dir)?;
             }
             private_file(path)?;
-            Arc::new(
-                SqlStore::open_sqlite(path)
-                    .await
-                    .context("opening SQLite store")?,
-            )
+            let store = SqlStore::open_sqlite(path, crate::mentoring::rules::store_rules())
+                .await
+                .context("opening SQLite store")?;
+            store.set_commit_delay(config.scale.commit_delay);
+            Arc::new(store)
         }
         DatabaseConfig::Postgres { url } => {
-            Arc::new(SqlStore::open_postgres(url).await.with_context(|| {
-                format!(
-                    "opening PostgreSQL store at {}",
-                    crate::config::mask_url_password(url)
-                )
-            })?)
+            let store = SqlStore::open_postgres(url, crate::mentoring::rules::store_rules())
+                .await
+                .with_context(|| {
+                    format!(
+                        "opening PostgreSQL store at {}",
+                        crate::config::mask_url_password(url)
+                    )
+                })?;
+            store.set_commit_delay(config.scale.commit_delay);
+            Arc::new(store)
         }
     })
 }
@@ -157,7 +166,10 @@ fn authentication(config: &Config) -> anyhow::Result<(Verifier, Option<Arc<Minte
         (Some(verifier), false) => Ok((verifier, None)),
         (None, true) => {
             let minter = Minter::random_dev();
-            Ok((minter.verifier(), Some(Arc::new(minter))))
+            let verifier = minter
+                .verifier()
+                .with_max_lifetime(config.auth.max_lifetime);
+            Ok((verifier, Some(Arc::new(minter))))
         }
         (None, false) => anyhow::bail!("no authentication configured"),
     }
@@ -189,6 +201,8 @@ pub(crate) struct Core {
     pub hub: Arc<Hub>,
     pub verifier: Verifier,
     pub dev_minter: Option<Arc<Minter>>,
+    pub notifications: Arc<crate::notify::service::Notifications>,
+    pub push_sender: Option<crate::notify::push::PushSender>,
 }
 
 impl Core {
@@ -197,6 +211,8 @@ impl Core {
         let cipher = BodyCipher::load(&config.encryption, &config.data_dir)
             .context("loading message keys")?;
         let (verifier, dev_minter) = authentication(config)?;
+        let prefetching = verifier.clone();
+        tokio::spawn(async move { prefetching.prefetch_keys().await });
         let node: Arc<str> = Arc::from(config.node_id.as_str());
         let bus = open_bus(config, node.clone(), store.clone());
         let limits = MentoringLimits {
@@ -215,6 +231,7 @@ impl Core {
             max_rooms_per_account: config.mentoring.max_rooms_per_account,
             max_invite_codes_per_room: config.mentoring.max_invite_codes_per_room,
             max_pending_requests_per_mentor: config.mentoring.max_pending_requests_per_mentor,
+            pseudonymous_presence_delay: config.mentoring.pseudonymous_presence_delay,
             // A page is one frame: it must fit the socket's write buffer with room to spare.
             history_page_bytes: crate::mentoring::HISTORY_PAGE_BYTES
                 .min(config.ws.max_write_buffer_bytes / 2),
@@ -230,6 +247,18 @@ impl Core {
             node.clone(),
             limits,
         ));
+        // Rooms stored before titles and agreements were sealed are sealed before any
+        // request is served; a store with none left does nothing.
+        let sealed = mentoring
+            .seal_plaintext_room_texts()
+            .await
+            .context("sealing stored room titles and agreements")?;
+        if sealed > 0 {
+            tracing::info!(
+                rooms = sealed,
+                "sealed room titles and agreements stored in plaintext"
+            );
+        }
         let signalling = Signalling::start(
             &config.calls,
             &config.data_dir,
@@ -241,6 +270,12 @@ impl Core {
         )
         .await
         .context("setting up calls")?;
+        let push_sender = push_sender(config)?;
+        let notifications = Arc::new(crate::notify::service::Notifications::new(
+            store.clone(),
+            push_sender.clone(),
+            config.push.allow_http_loopback || config.dev,
+        ));
         let hub = Hub::new(
             mentoring.clone(),
             signalling.clone(),
@@ -256,29 +291,54 @@ impl Core {
             hub,
             verifier,
             dev_minter,
+            notifications,
+            push_sender,
         })
     }
 }
 
+/// The Web Push sender, when push is on: the VAPID key from its file or the data dir.
+fn push_sender(config: &Config) -> anyhow::Result<Option<crate::notify::push::PushSender>> {
+    if !config.push.enabled {
+        return Ok(None);
+    }
+    let key = crate::notify::vapid::VapidKey::load(
+        config.push.vapid_private_key_file.as_deref(),
+        &config.data_dir,
+    )
+    .context("loading the VAPID key")?;
+    let sender = crate::notify::push::PushSender::new(Arc::new(key), &config.push.vapid_subject)
+        .map_err(|e| anyhow::anyhow!("setting up Web Push: {e}"))?;
+    Ok(Some(sender))
+}
+
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let Core {
-            store,
-            bus,
-            mentoring,
-            signalling,
-            hub,
-            verifier,
-            dev_minter,
-        } = Core::build(&config).await?;
+        let core = Core::build(&config).await?;
+        let push_worker = core.push_sender.map(|sender| {
+            crate::notify::worker::Worker::new(
+                core.store.clone(),
+                core.bus.state(),
+                sender,
+                crate::notify::worker::WorkerSettings {
+                    node: Arc::from(config.node_id.as_str()),
+                    idle: config.push.idle,
+                    ring: config.calls.ring_timeout,
+                    tick: Duration::from_secs(1),
+                },
+            )
+        });
         let sockets = TaskTracker::new();
+        let digests = digest_job(&config, &core.mentoring, core.bus.state())?;
         let state = HttpState {
-            hub: hub.clone(),
-            mentoring,
-            signalling: signalling.clone(),
-            bus,
-            verifier,
-            dev_minter,
+            hub: core.hub.clone(),
+            mentoring: core.mentoring,
+            signalling: core.signalling.clone(),
+            bus: core.bus,
+            verifier: core.verifier,
+            dev_minter: core.dev_minter,
+            sign_in: config.auth.sign_in.as_ref().map(Into::into),
+            notifications: core.notifications,
             origins: OriginPolicy {
                 allowed: config.ws.allowed_origins.clone(),
                 allow_missing: config.ws.allow_missing_origin,
@@ -324,11 +384,13 @@ impl App {
             listen: ListenSettings {
                 header_timeout: config.http.header_timeout,
             },
-            hub,
-            store,
-            signalling,
+            hub: core.hub,
+            store: core.store,
+            signalling: core.signalling,
             sockets,
             grace: config.shutdown_grace,
+            push_worker,
+            digests,
         })
     }
 
@@ -367,9 +429,14 @@ impl App {
             signalling,
             sockets,
             grace,
+            push_worker,
+            digests,
         } = self;
         let draining = hub.clone();
         let stop = CancellationToken::new();
+        let push_stop = CancellationToken::new();
+        let push_task = push_worker.map(|worker| tokio::spawn(worker.run(push_stop.clone())));
+        let digests = digests.map(|job| job.spawn(stop.clone()));
         let stopping = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -385,11 +452,43 @@ impl App {
                 "grace period over; closing remaining sockets"
             );
         }
+        push_stop.cancel();
+        if let Some(task) = push_task {
+            let _ = task.await;
+        }
+        if let Some(digests) = digests {
+            // Stopped with the listener; a digest being sent finishes first.
+            let _ = digests.await;
+        }
         signalling.shutdown().await;
         store.close().await.context("closing the store")?;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The e-mail digest job, when a mail server is configured (configuration makes sure
+/// the app's public address is set with it).
+fn digest_job(
+    config: &Config,
+    mentoring: &Arc<Mentoring>,
+    state: Arc<dyn crate::bus::SharedState>,
+) -> anyhow::Result<Option<DigestJob>> {
+    let (Some(smtp), Some(app_url)) = (&config.email.smtp, &config.email.public_url) else {
+        return Ok(None);
+    };
+    let mailer = crate::adapters::smtp::SmtpMailer::new(smtp).context("setting up e-mail")?;
+    tracing::info!(host = %smtp.server.host, port = smtp.server.port, "e-mail digests on");
+    Ok(Some(DigestJob::new(
+        mentoring.clone(),
+        state,
+        Arc::new(mailer),
+        DigestSettings {
+            app_url: app_url.clone(),
+            hour: config.email.digest_hour,
+            lease: config.email.digest_lease,
+        },
+    )))
 }
 
 /// `mentorhub serve`.

@@ -344,22 +344,31 @@ fn create_key_file(path: &Path) -> Result<(), CryptoError> {
          {}\n",
         key.encode()
     );
-    let tmp = path.with_file_name(format!(
-        "{KEY_FILE_NAME}.tmp-{}",
-        crate::ids::opaque_token()
-    ));
+    create_private_file(path, contents.as_bytes()).map_err(io_error(path))
+}
+
+/// Creates `path` holding `contents`, readable by the owner only, unless it exists: written
+/// to a temporary file and hard-linked into place, so the file is complete or absent and
+/// of two processes creating it at once, one wins and the other finds the winner's
+/// file (`Ok` for both).
+pub(crate) fn create_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!("{name}.tmp-{}", crate::ids::opaque_token()));
     let written = (|| {
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
-        file.write_all(contents.as_bytes())?;
+        file.write_all(contents)?;
         file.sync_all()
     })();
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
-        return Err(io_error(path)(e));
+        return Err(e);
     }
     let linked = fs::hard_link(&tmp, path);
     let _ = fs::remove_file(&tmp);
@@ -374,7 +383,7 @@ fn create_key_file(path: &Path) -> Result<(), CryptoError> {
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io_error(path)(e)),
+        Err(e) => Err(e),
     }
 }
 

@@ -130,6 +130,16 @@ random_id!(
     ReportId,
     "p_"
 );
+random_id!(
+    /// A device's push subscription.
+    PushSubscriptionId,
+    "w_"
+);
+random_id!(
+    /// One notification in the outbox.
+    NotificationId,
+    "n_"
+);
 
 /// An account as named by the institution's identity provider (the token's `sub`).
 ///

@@ -18,9 +18,11 @@
 //! | [`adapters`] | Redis implementations of the signalling ports (live calls, SFU board) |
 //! | [`hub`] | live connections over any frame stream/sink: reader/writer tasks, bounded queues, fan-out, resume |
 //! | [`mentoring`] | conversations, messages, relationships, rooms, pseudonyms, safety |
+//! | [`notify`] | content-free notifications: rules, the outbox worker, Web Push delivery |
 //! | [`signalling`] | calls: life cycle, SDP/ICE relay and sanitising, TURN credentials, embedded TURN |
 //! | [`http`] | REST routes, WebSocket upgrade, static client, health, metrics |
 //! | [`observability`] | the Prometheus series: catalogue, buckets, scrape-time gauges |
+//! | [`outbound`] | the HTTPS client for the key set and push services |
 //! | [`log_throttle`] | repeated warnings and errors written once per interval, with a count |
 //! | [`app`] | wiring: build from a [`config::Config`], bind, run until shutdown |
 //!
@@ -45,7 +47,9 @@ pub mod hub;
 pub mod ids;
 pub mod log_throttle;
 pub mod mentoring;
+pub mod notify;
 pub mod observability;
+pub mod outbound;
 pub mod protocol;
 pub mod signalling;
 pub mod store;

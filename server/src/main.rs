@@ -219,27 +219,20 @@ fn print_dev_warning() {
 mod tests {
     use super::*;
 
-    #[test]
-    fn cli_parses() {
-        command().debug_assert();
-        let cli = Cli::try_parse_from([
-            "mentorhub",
-            "token",
-            "--sub",
-            "u1",
-            "--name",
-            "Ada",
-            "--role",
-            "mentor",
-            "--role",
-            "Mentee",
-            "--ttl",
-            "15m",
-        ])
-        .unwrap();
+    /// `mentorhub token --sub u1 --name Ada` followed by `rest`, parsed.
+    fn token_args(rest: &[&str]) -> TokenArgs {
+        let fixed = ["mentorhub", "token", "--sub", "u1", "--name", "Ada"];
+        let cli = Cli::try_parse_from(fixed.iter().chain(rest)).unwrap();
         let Command::Token(args) = cli.command else {
             panic!("not token")
         };
+        args
+    }
+
+    #[test]
+    fn cli_parses() {
+        command().debug_assert();
+        let args = token_args(&["--role", "mentor", "--role", "Mentee", "--ttl", "15m"]);
         assert_eq!(args.roles, [Role::Mentor, Role::Mentee]);
         assert_eq!(args.ttl, Duration::from_secs(900));
         assert!(
@@ -250,21 +243,7 @@ mod tests {
 
     #[test]
     fn token_needs_an_hs256_secret() {
-        let cli = Cli::try_parse_from([
-            "mentorhub",
-            "token",
-            "--sub",
-            "u1",
-            "--name",
-            "Ada",
-            "--role",
-            "mentor",
-            "--dev",
-        ])
-        .unwrap();
-        let Command::Token(args) = cli.command else {
-            panic!("not token")
-        };
+        let args = token_args(&["--role", "mentor", "--dev"]);
         let err = mint_token(args).unwrap_err().to_string();
         assert!(err.contains("MENTORHUB_JWT_HS256_SECRET"), "{err}");
     }
@@ -272,27 +251,17 @@ mod tests {
     #[test]
     fn token_is_verifiable_with_the_configured_secret() {
         let secret = "main-test-secret-0123456789abcdef0123";
-        let cli = Cli::try_parse_from([
-            "mentorhub",
-            "token",
-            "--sub",
-            "u1",
-            "--name",
-            "Ada",
+        let args = token_args(&[
             "--role",
             "coordinator",
             "--jwt-hs256-secret",
             secret,
             "--jwt-issuer",
             "ops",
-        ])
-        .unwrap();
-        let Command::Token(args) = cli.command else {
-            panic!("not token")
-        };
+        ]);
         let token = mint_token(args).unwrap();
         let verifier = Minter::new(secret.as_bytes(), Some("ops".into()), None).verifier();
-        let principal = verifier.verify(&token).unwrap();
+        let principal = verifier.verify_now(&token).unwrap();
         assert!(principal.has(Role::Coordinator));
     }
 }

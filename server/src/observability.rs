@@ -37,6 +37,18 @@ pub const BUS_RECEIVE_LAG: &str = "mentorhub_bus_receive_lag_seconds";
 /// Store pools: connections in use and the pool's maximum, per pool.
 pub const STORE_POOL_IN_USE: &str = "mentorhub_store_pool_in_use";
 pub const STORE_POOL_SIZE: &str = "mentorhub_store_pool_size";
+/// Calls: content-free quality figures clients report, per media path (`relay`,
+/// `direct`) and never per call or person.
+pub const CALL_RTT: &str = "mentorhub_call_rtt_seconds";
+pub const CALL_LOSS: &str = "mentorhub_call_packet_loss_ratio";
+pub const CALL_INBOUND_KBPS: &str = "mentorhub_call_inbound_kbps";
+/// Loss ratios: a clean link up to an unusable one.
+const LOSS_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
+/// Inbound kbit/s: an audio-only link up to HD video.
+const KBPS_BUCKETS: &[f64] = &[
+    16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0,
+];
+const PATHS: &[Labels] = &[&[("path", "relay")], &[("path", "direct")]];
 /// Writes queued in front of the group-commit writer.
 pub const STORE_WRITES_WAITING: &str = "mentorhub_store_writes_waiting";
 
@@ -151,6 +163,10 @@ const CATALOGUE: &[Series] = &[
     series("mentorhub_bus_subscriptions", Gauge, "Bus channels this node subscribes to"),
     // Calls.
     series("mentorhub_calls_started_total", Counter, "Calls started"),
+    series("mentorhub_call_receive_limits_total", Counter, "Receive limits asked for (less or no video to a participant)"),
+    Series { name: CALL_RTT, kind: Histogram, help: "Call round-trip times clients report, by media path", start: Start::Labelled(PATHS) },
+    Series { name: CALL_LOSS, kind: Histogram, help: "Inbound packet loss ratios clients report, by media path", start: Start::Labelled(PATHS) },
+    Series { name: CALL_INBOUND_KBPS, kind: Histogram, help: "Inbound call bitrates (kbit/s) clients report, by media path", start: Start::Labelled(PATHS) },
     series("mentorhub_call_candidates_dropped_total", Counter, "ICE candidates dropped by the relay-only policy or validation"),
     series("mentorhub_turn_auth_refusals_total", Counter, "TURN requests refused for bad or expired credentials (401)"),
     series("mentorhub_turn_allocation_refreshes_total", Counter, "TURN allocations refreshed (kept alive, possibly past their credential's expiry)"),
@@ -161,6 +177,25 @@ const CATALOGUE: &[Series] = &[
     series("mentorhub_sfu_request_timeouts_total", Counter, "Janus requests that timed out"),
     series("mentorhub_sfu_bad_messages_total", Counter, "Janus messages that could not be understood"),
     series("mentorhub_sfu_dropped_events_total", Counter, "Janus events dropped (queue full)"),
+    // Notifications.
+    Series {
+        name: "mentorhub_notifications_enqueued_total",
+        kind: Counter,
+        help: "Notifications put in the outbox, by kind",
+        start: Start::Labelled(&[&[("kind", "message")]]),
+    },
+    Series {
+        name: "mentorhub_notifications_total",
+        kind: Counter,
+        help: "Outbox notifications finished, by outcome (sent, or why not)",
+        start: Start::Labelled(&[&[("outcome", "sent")], &[("outcome", "connected")]]),
+    },
+    Series {
+        name: "mentorhub_push_requests_total",
+        kind: Counter,
+        help: "Web Push requests, by result (delivered, gone, retry, rejected)",
+        start: Start::Labelled(&[&[("result", "delivered")], &[("result", "retry")]]),
+    },
     scraped("mentorhub_build_info", "Always 1; the labels say which build runs"),
 ];
 
@@ -211,6 +246,10 @@ fn builder() -> PrometheusBuilder {
                 Matcher::Full("mentorhub_bus_publish_batch".into()),
                 SIZE_BUCKETS,
             )
+        })
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Full(CALL_LOSS.into()), LOSS_BUCKETS))
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Full(CALL_INBOUND_KBPS.into()), KBPS_BUCKETS)
         })
         .expect("bucket lists are non-empty")
 }

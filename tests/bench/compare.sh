@@ -25,7 +25,8 @@
 # persisted and acked after commit. Settings changed from the defaults, and why:
 # TURN off (calls are not measured; two nodes would share its UDP port) and a per-
 # connection rate limit of 100/s (burst 200) so the knee's 32 msg/s per client is not
-# refused (the limit is an abuse guard, its cost is the same either way).
+# refused (the limit is an abuse guard, its cost is the same either way), and no cap on
+# connections per address (every generated client comes from 127.0.0.1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -56,6 +57,7 @@ SIO_KNEE_RATES=${SIO_KNEE_RATES:-"2 4 6 8"}
 PERSIST=${PERSIST:-1}               # closed-loop persisted sends/s, SQLite and PostgreSQL
 PERSIST_PAIRS=${PERSIST_PAIRS:-250}
 PERSIST_IN_FLIGHT=${PERSIST_IN_FLIGHT:-8}
+PERSIST_STORES=${PERSIST_STORES:-"sqlite postgres"}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_PORT=${REDIS_PORT:-6390}
 
@@ -73,8 +75,10 @@ SIO=$PEERS/socketio
 PEERS_TARGET=${PEERS_TARGET:-$PEERS/target}
 RFLOOR_BIN=$PEERS_TARGET/$PROFILE/rust-floor
 SIOXIDE_BIN=$PEERS_TARGET/$PROFILE/socketioxide-peer
-MH_BIN=$CARGO_TARGET_DIR/$PROFILE/mentorhub
-LOADGEN=$CARGO_TARGET_DIR/$PROFILE/loadgen
+# MH_BIN / LOADGEN: another build of Mentorhub to measure (with BUILD=0), e.g. a
+# before/after pair run in turn.
+MH_BIN=${MH_BIN:-$CARGO_TARGET_DIR/$PROFILE/mentorhub}
+LOADGEN=${LOADGEN:-$CARGO_TARGET_DIR/$PROFILE/loadgen}
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$BENCH/results/$STAMP}
@@ -156,7 +160,8 @@ start_mentorhub() {
   mkdir -p "$dir"
   (
     export MENTORHUB_NODE_ID=$node MENTORHUB_TURN_ENABLED=false \
-      MENTORHUB_RATE_PER_SEC=100 MENTORHUB_RATE_BURST=200 MENTORHUB_WEB_CLIENT_DIR="$ROOT/web-client"
+      MENTORHUB_RATE_PER_SEC=100 MENTORHUB_RATE_BURST=200 MENTORHUB_MAX_CONNECTIONS_PER_ADDRESS=100000 \
+      MENTORHUB_WEB_CLIENT_DIR="$ROOT/web-client"
     if [ -n "$db" ]; then
       export MENTORHUB_DATABASE_URL="$PG_URL/$db" MENTORHUB_ENCRYPTION_KEYS=$ENC_KEYS
       if [ "${MH_REDIS:-1}" = 1 ]; then
@@ -367,7 +372,7 @@ for r in $(seq 1 "$REPEATS"); do
   done
   if [ "$IDLE" = 1 ] && [ "$r" -le "$IDLE_REPEATS" ]; then for s in $IDLE_CONFIGS; do run_idle "$s"; done; fi
 done
-if [ "$PERSIST" = 1 ]; then say "### persisted sends/s"; run_persist sqlite; run_persist postgres; fi
+if [ "$PERSIST" = 1 ]; then say "### persisted sends/s"; for s in $PERSIST_STORES; do run_persist "$s"; done; fi
 if [ "$KNEE" = 1 ]; then say "### knee"; for s in $KNEE_CONFIGS; do run_knee "$s"; done; fi
 T2=$(date +%s)
 echo "measurement $((T2 - T1)) s, set-up $((T1 - T0)) s, load average at end: $(cat /proc/loadavg)" | tee -a "$OUT/env.txt"

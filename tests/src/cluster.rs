@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
+use mentorhub::mentoring::rules::store_rules;
 use mentorhub::store::Store;
 use mentorhub::store::sql::SqlStore;
 use rand::Rng;
@@ -112,7 +113,7 @@ pub async fn open_sqlite_store() -> (Arc<dyn Store>, TempDir) {
         .prefix("mentorhub-store-")
         .tempdir()
         .expect("temporary dir");
-    let store = SqlStore::open_sqlite(&dir.path().join("store.sqlite3"))
+    let store = SqlStore::open_sqlite(&dir.path().join("store.sqlite3"), store_rules())
         .await
         .expect("open SQLite store");
     (Arc::new(store), dir)
@@ -120,7 +121,7 @@ pub async fn open_sqlite_store() -> (Arc<dyn Store>, TempDir) {
 
 pub async fn open_postgres_store(url: &str) -> Arc<dyn Store> {
     Arc::new(
-        SqlStore::open_postgres(url)
+        SqlStore::open_postgres(url, store_rules())
             .await
             .expect("open PostgreSQL store"),
     )

@@ -58,3 +58,40 @@ pub async fn stored_ciphertext(data_dir: &Path, conversation: &str, seq: u64) ->
             .expect("read the events table");
     body.flatten()
 }
+
+/// Every file of one PostgreSQL database (its tables, indexes, TOAST and free-space
+/// maps under `base/<oid>`), concatenated, read through the server as the superuser of
+/// `admin_url` after a checkpoint has written every changed page to them.
+pub async fn postgres_database_bytes(admin_url: &str, database: &str) -> Vec<u8> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connect to PostgreSQL as its superuser");
+    sqlx::query("CHECKPOINT")
+        .execute(&mut conn)
+        .await
+        .expect("checkpoint");
+    let files: Vec<String> = sqlx::query_scalar(
+        "SELECT 'base/' || d.oid || '/' || f FROM pg_database d, \
+         LATERAL pg_ls_dir('base/' || d.oid) f WHERE d.datname = $1",
+    )
+    .bind(database)
+    .fetch_all(&mut conn)
+    .await
+    .expect("list the database's files");
+    assert!(!files.is_empty(), "database {database} has files");
+    let mut bytes = Vec::new();
+    for file in files {
+        // A file dropped meanwhile (a rewritten table's old file) reads as nothing.
+        let content: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT pg_read_binary_file($1, 0, (pg_stat_file($1, true)).size, true)",
+        )
+        .bind(&file)
+        .fetch_one(&mut conn)
+        .await
+        .expect("read a database file");
+        bytes.extend(content.unwrap_or_default());
+    }
+    let _ = conn.close().await;
+    bytes
+}

@@ -13,7 +13,9 @@
 //! | [`tokens`] | good and deliberately bad JWTs |
 //! | [`disk`] | the raw bytes of the SQLite files, for confidentiality checks |
 //! | [`netns`] | a node in a network namespace of its own, links cut or lossy one at a time |
+//! | [`oidc`] | a real OpenID provider (npm `oidc-provider`) and the code + PKCE sign-in through it |
 //! | [`janus`] | a Janus SFU instance per test, from the repository's `deploy/janus/` templates |
+//! | [`smtp`] | a real SMTP server (Python `aiosmtpd`) that keeps every message it accepts |
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -24,9 +26,11 @@ pub mod contract;
 pub mod disk;
 pub mod janus;
 pub mod netns;
+pub mod oidc;
 pub mod process;
 pub mod rest;
 pub mod scenario;
+pub mod smtp;
 pub mod tokens;
 pub mod ws;
 

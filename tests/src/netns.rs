@@ -142,6 +142,28 @@ impl Namespace {
     }
 }
 
+impl Namespace {
+    /// Runs `work` on a thread of its own inside this namespace: every socket it opens,
+    /// and every thread it starts, is in the namespace and sees only its links — a
+    /// machine of its own, as far as addresses go.
+    pub fn run_inside<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<Result<T, String>> {
+        let path = format!("/var/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+            // SAFETY: setns(2) with a namespace file held open; it moves this thread only.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            if rc != 0 {
+                return Err(format!("setns: {}", std::io::Error::last_os_error()));
+            }
+            Ok(work())
+        })
+    }
+}
+
 impl Drop for Namespace {
     fn drop(&mut self) {
         let _ = run("ip", &["netns", "del", &self.name]);

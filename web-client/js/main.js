@@ -8,9 +8,11 @@ import { Outbox } from './outbox.js';
 import { frames } from './protocol.js';
 import { currentRoute, navigate } from './router.js';
 import { Session, claimsOf } from './session.js';
+import { callbackParams, pendingReturn } from './oidc.js';
 import { Store } from './store.js';
 import { Preferences } from './settings.js';
 import { Notifier } from './notify.js';
+import { forgetPushOnSignOut } from './push.js';
 import { mountSignIn } from './views/signin.js';
 import { mountHome } from './views/home.js';
 import { mountConversation } from './views/conversation.js';
@@ -106,31 +108,52 @@ async function refreshLists() {
 
 /** A token that is about to expire (or already refused): get a new one, then carry on. */
 let renewing = null;
+// A closed session that asks for a new token while a background renewal is under way
+// is reconnected when that renewal is done.
+let reconnectAfterRenewal = false;
 function renewToken(reconnect) {
+  if (reconnect) reconnectAfterRenewal = true;
   renewing ??= session
     .renew()
     .then((token) => {
-      if (reconnect) connection.reconnectNow();
+      if (reconnectAfterRenewal) connection.reconnectNow();
       else connection.send(frames.refresh(token));
     })
     .catch(() => {
       // Offline while renewing: try again when the connection comes back.
-      if (reconnect) setTimeout(() => renewToken(true), 5000);
+      if (reconnectAfterRenewal) setTimeout(() => renewToken(true), 5000);
     })
     .finally(() => {
       renewing = null;
+      reconnectAfterRenewal = false;
     });
   return renewing;
 }
 
 session.on('token-needed', () => {
   const dialog = document.getElementById('token-dialog');
+  // With the institution's sign-in there is nothing to paste: the person signs in again.
+  const atProvider = Boolean(session.signIn);
+  document.getElementById('token-paste').hidden = atProvider;
+  document.getElementById('token-input').required = !atProvider;
+  document.getElementById('token-text').textContent = atProvider
+    ? 'Sign in again through your institution. Nothing you wrote is lost: unsent messages wait until you are back.'
+    : 'Sign in again through your institution and paste the new token here. Nothing you wrote is lost: unsent messages wait until you are back.';
+  document.getElementById('token-submit').textContent = atProvider ? 'Sign in again' : 'Continue';
   if (!dialog.open) dialog.showModal();
 });
 
 document.getElementById('token-form').addEventListener('submit', (event) => {
   const input = document.getElementById('token-input');
   const error = document.getElementById('token-error');
+  if (session.signIn) {
+    event.preventDefault();
+    store.persistNow();
+    session.signInAtProvider(location.hash).catch((problem) => {
+      error.textContent = problem.message;
+    });
+    return;
+  }
   try {
     const previous = session.account;
     const next = claimsAccount(input.value);
@@ -162,13 +185,18 @@ document.getElementById('sign-out').addEventListener('click', async () => {
     danger: true,
   }))) return;
   calls.hangUpAll();
+  // Signed out, this device is no longer told about the account.
+  await forgetPushOnSignOut(app);
   connection.stop();
   outbox.useAccount(null);
   localStorage.removeItem(`mh.outbox.${account}`);
   store.forget(account);
   store.useAccount(null);
-  session.signOut();
-  navigate('/signin');
+  clearTimeout(renewTimer);
+  const leave = await session.signOut();
+  // The provider's own session ends too, or the next "Sign in" would be silent.
+  if (leave) location.assign(leave);
+  else navigate('/signin');
 });
 
 // ---- screens ----------------------------------------------------------------------------
@@ -219,6 +247,18 @@ function startSession() {
   connection.start();
 }
 
+/** Renews the provider's access token in the background a little before it expires
+ * (the server's `token_expiring` comes too, but only while connected). */
+let renewTimer = null;
+function scheduleRenewal() {
+  clearTimeout(renewTimer);
+  const seconds = session.renewIn;
+  if (seconds === null) return;
+  renewTimer = setTimeout(() => renewToken(false), seconds * 1000);
+}
+
+session.on('changed', scheduleRenewal);
+
 session.on('changed', (current, previousAccount) => {
   if (current && current.account !== store.accountId) {
     if (store.accountId) store.persistNow();
@@ -229,7 +269,7 @@ session.on('changed', (current, previousAccount) => {
 
 window.addEventListener('hashchange', () => {
   // A hand-over link followed while the app is open is the same document: no reload.
-  const handed = location.hash.match(/^#token=([^&]+)/);
+  const handed = !session.signIn && location.hash.match(/^#token=([^&]+)/);
   if (!handed) return showRoute();
   history.replaceState(null, '', `${location.pathname}#/`);
   acceptHandedToken(decodeURIComponent(handed[1])).then(showRoute);
@@ -240,15 +280,6 @@ window.addEventListener('pagehide', () => store.persistNow());
 
 async function boot() {
   mountConnectionState(app);
-  // A token handed over by the institution's login arrives in the fragment (which no
-  // server ever sees) and is removed from the address bar at once.
-  const handed = location.hash.match(/^#token=([^&]+)/);
-  if (handed) {
-    history.replaceState(null, '', `${location.pathname}#/`);
-    await acceptHandedToken(decodeURIComponent(handed[1]));
-  } else if (session.load()) {
-    startSession();
-  }
   // The server puts its public info in the page (a round trip saved on slow links).
   // Offline start: the cached session and conversations are enough to read and queue.
   const inline = document.getElementById('server-info');
@@ -261,9 +292,38 @@ async function boot() {
       // The server is unreachable: the same as offline.
     }
   }
+  session.signIn = app.server.sign_in || null;
+  const answer = session.signIn && callbackParams(location.hash);
+  // A token handed over by the institution's login arrives in the fragment (which no
+  // server ever sees) and is removed from the address bar at once.
+  const handed = !session.signIn && location.hash.match(/^#token=([^&]+)/);
+  if (answer) {
+    // Back from the identity provider: the code leaves the address bar (and history) at once.
+    const returnTo = pendingReturn();
+    history.replaceState(null, '', `${location.pathname}#/`);
+    await finishSignIn(answer, returnTo);
+  } else if (handed) {
+    history.replaceState(null, '', `${location.pathname}#/`);
+    await acceptHandedToken(decodeURIComponent(handed[1]));
+  } else if (session.load()) {
+    startSession();
+  }
+  scheduleRenewal();
   mountCallView(document.getElementById('call-root'), app);
   showRoute();
   app.shellCached = cacheShell();
+}
+
+/** The provider's answer: a signed-in session, or the reason shown on the sign-in screen. */
+async function finishSignIn(answer, returnTo) {
+  const existing = session.load();
+  try {
+    await session.completeSignIn(answer);
+    if (returnTo && returnTo !== '#/' && !returnTo.startsWith('#/signin')) sessionStorage.setItem(AFTER_SIGN_IN, returnTo);
+  } catch (error) {
+    sessionStorage.setItem('mh.signin-error', error.message);
+    if (existing) startSession();
+  }
 }
 
 /** A token from a link is used only when the person says so: anyone can make a link

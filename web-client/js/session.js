@@ -1,24 +1,17 @@
 // Who is signed in: the token and what it says, kept in localStorage so a reload (even
-// offline) stays signed in. With `--dev` the server mints tokens for any name; otherwise
-// the institution's login hands a token over (`/#token=…`, or pasted on the sign-in screen).
+// offline) stays signed in. Where the server configures it, people sign in at the
+// institution's identity provider (oidc.js) and the access token is renewed with the
+// refresh token before it expires; with `--dev` the server mints tokens for any name;
+// otherwise the institution's login hands a token over (`/#token=…`, or pasted on the
+// sign-in screen).
 
 import { Emitter } from './dom.js';
+import { beginSignIn, claimsOfJwt, completeSignIn, endSessionUrl, refreshTokens } from './oidc.js';
 
 const KEY = 'mh.session';
 
 /** Reads a JWT's claims without verifying it (the server verifies; the client only needs `exp`, `name`, `roles`). */
-export function claimsOf(token) {
-  try {
-    const part = token.split('.')[1];
-    const base64 = part.replace(/-/g, '+').replace(/_/g, '/');
-    const json = decodeURIComponent(
-      Array.from(atob(base64), (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join(''),
-    );
-    return JSON.parse(json);
-  } catch {
-    return null;
-  }
-}
+export const claimsOf = claimsOfJwt;
 
 function rolesOf(claims) {
   const roles = [];
@@ -36,6 +29,8 @@ export class Session extends Emitter {
     this.current = null;
     /** A pending request for a new token (non-dev), resolved by `provideToken`. */
     this.tokenWaiters = [];
+    /** The server's `sign_in` (issuer, client id, scopes, resource), when it offers one. */
+    this.signIn = null;
   }
 
   load() {
@@ -61,8 +56,11 @@ export class Session extends Emitter {
     return claimsOf(this.token || '')?.exp || 0;
   }
 
-  /** Accepts a token (handed over by the institution's login or pasted). */
-  useToken(token, dev = null) {
+  /**
+   * Accepts a token (from the identity provider, handed over or pasted). `oidc` keeps what
+   * renews it: the refresh token and the ID token (for the provider's sign-out).
+   */
+  useToken(token, dev = null, oidc = null) {
     const claims = claimsOf(token.trim());
     if (!claims?.sub || !claims?.exp) throw new Error('This does not look like a Mentorhub token.');
     if (claims.exp * 1000 <= Date.now()) throw new Error('This token has expired; ask for a new one.');
@@ -72,6 +70,7 @@ export class Session extends Emitter {
       name: claims.name || claims.sub,
       roles: rolesOf(claims),
       dev,
+      oidc,
     };
     localStorage.setItem(KEY, JSON.stringify(this.current));
     this.emit('changed', this.current);
@@ -85,12 +84,60 @@ export class Session extends Emitter {
     return this.useToken(reply.token, { name, roles });
   }
 
+  /** Leaves for the identity provider's sign-in page; back at `returnTo` (a hash route). */
+  signInAtProvider(returnTo = '') {
+    return beginSignIn(this.signIn, returnTo);
+  }
+
+  /** Finishes a sign-in the provider sent the browser back from (`params`: the fragment's). */
+  async completeSignIn(params) {
+    const tokens = await completeSignIn(this.signIn, params);
+    return this.useProviderTokens(tokens, null);
+  }
+
+  useProviderTokens(tokens, previous) {
+    if (!claimsOf(tokens.access_token)?.sub) {
+      // An opaque token, or one for the provider's own API: the server could not use it.
+      throw new Error('The identity provider sent an access token this server cannot read: ask the operator to check oidc_resource and oidc_scopes.');
+    }
+    return this.useToken(tokens.access_token, null, {
+      refresh: tokens.refresh_token || previous?.refresh || null,
+      idToken: tokens.id_token || previous?.idToken || null,
+    });
+  }
+
+  /** Seconds from now until the token should be renewed in the background (null: never). */
+  get renewIn() {
+    if (!this.current?.oidc?.refresh || !this.signIn) return null;
+    const claims = claimsOf(this.token) || {};
+    const lifetime = claims.iat ? claims.exp - claims.iat : 300;
+    // A margin before expiry that suits short-lived tokens as well as hour-long ones.
+    const margin = Math.min(120, Math.max(10, lifetime / 4));
+    return Math.max(0, claims.exp - margin - Date.now() / 1000);
+  }
+
   /**
-   * A fresh token for the same account: in dev mode by signing in again under the same
-   * name; otherwise by asking the person for a new token (the `token-needed` event shows
-   * the prompt) and waiting until they provide it.
+   * A fresh token for the same account: with the identity provider's refresh token
+   * (without leaving the page); in dev mode by signing in again under the same name;
+   * otherwise by asking the person (the `token-needed` event shows the prompt: sign in
+   * again at the provider, or paste a token) and waiting until they do.
    */
   async renew() {
+    const oidc = this.current?.oidc;
+    if (oidc?.refresh && this.signIn) {
+      try {
+        const before = this.account;
+        const tokens = await refreshTokens(this.signIn, oidc.refresh);
+        const claims = claimsOf(tokens.access_token);
+        if (claims?.sub === before) {
+          this.useProviderTokens(tokens, oidc);
+          return this.token;
+        }
+      } catch (error) {
+        if (error.code === 'offline') throw error;
+        // Refused (revoked, expired, the provider forgot it): sign in again.
+      }
+    }
     const dev = this.current?.dev;
     if (dev) {
       try {
@@ -106,11 +153,18 @@ export class Session extends Emitter {
     return waiting;
   }
 
-  signOut() {
+  /**
+   * Forgets the tokens. Resolves to the identity provider's sign-out page for this
+   * session (where the caller sends the browser), or null when there is none.
+   */
+  async signOut() {
     const account = this.account;
+    const idToken = this.current?.oidc?.idToken;
+    const leave = this.current?.oidc && this.signIn ? endSessionUrl(this.signIn, idToken) : null;
     this.current = null;
     localStorage.removeItem(KEY);
     this.emit('changed', null, account);
+    return leave;
   }
 
   hasRole(role) {

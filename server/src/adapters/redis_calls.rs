@@ -6,20 +6,19 @@
 //! | `{p}:callstate:{call}` | hash `v` → version, `s` → state JSON | the call |
 //! | `{p}:conv-call:{conversation}` | string | the conversation's live call |
 //! | `{p}:acct-call:{account}` | string | the call the account takes part in |
+//! | `{p}:calls` | set | every live call's id (what a survivor sweeps when nodes die) |
 //!
 //! Every command touches one key (so a cluster needs no hash tags); compare-and-set
 //! on the version is a one-key Lua script. The two index keys may briefly point at a
 //! call that has ended: reads check them against the call itself. Every key expires
 //! after a day without a change, so a crash can leave nothing behind for long.
 
-use async_trait::async_trait;
-use tokio::sync::Mutex as AsyncMutex;
-
 use crate::bus::redis::RedisSettings;
-use crate::bus::redis::conn::Conn;
+use crate::bus::redis::lazy::LazyRedis;
 use crate::ids::{AccountId, CallId, ConversationId};
 use crate::signalling::call::CallState;
 use crate::signalling::registry::{CallRegistry, RegistryError};
+use async_trait::async_trait;
 
 const TTL_SECS: u64 = 24 * 3600;
 
@@ -45,8 +44,7 @@ end
 return 0";
 
 pub struct RedisCallRegistry {
-    settings: RedisSettings,
-    conn: AsyncMutex<Option<Conn>>,
+    redis: LazyRedis,
 }
 
 fn unavailable(error: impl std::fmt::Display) -> RegistryError {
@@ -56,13 +54,12 @@ fn unavailable(error: impl std::fmt::Display) -> RegistryError {
 impl RedisCallRegistry {
     pub fn new(settings: RedisSettings) -> Self {
         RedisCallRegistry {
-            settings,
-            conn: AsyncMutex::new(None),
+            redis: LazyRedis::new(settings),
         }
     }
 
     fn key(&self, rest: &str) -> String {
-        format!("{}:{rest}", self.settings.prefix)
+        format!("{}:{rest}", self.redis.prefix())
     }
 
     fn state_key(&self, id: &str) -> String {
@@ -77,33 +74,12 @@ impl RedisCallRegistry {
         self.key(&format!("acct-call:{account}"))
     }
 
-    /// One command; a broken connection is dropped so the next command reconnects.
+    fn live_key(&self) -> String {
+        self.key("calls")
+    }
+
     async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, RegistryError> {
-        let mut conn = {
-            let mut slot = self.conn.lock().await;
-            match slot.as_ref() {
-                Some(conn) => conn.clone(),
-                None => {
-                    let conn = self
-                        .settings
-                        .target
-                        .connect(self.settings.timeouts, None)
-                        .await
-                        .map_err(unavailable)?;
-                    *slot = Some(conn.clone());
-                    conn
-                }
-            }
-        };
-        match conn.query(&cmd).await {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                if error.is_io_error() || error.is_timeout() || error.is_connection_dropped() {
-                    *self.conn.lock().await = None;
-                }
-                Err(unavailable(error))
-            }
-        }
+        self.redis.run(&cmd).await.map_err(unavailable)
     }
 
     async fn script(
@@ -184,6 +160,13 @@ impl CallRegistry for RedisCallRegistry {
             if claimed.is_some() {
                 self.write_state(call).await?;
                 self.index_participants(call).await?;
+                self.run::<()>(
+                    redis::cmd("SADD")
+                        .arg(self.live_key())
+                        .arg(call.id.as_str())
+                        .to_owned(),
+                )
+                .await?;
                 return Ok(true);
             }
             // Taken: by a live call, or left behind by one that ended on a dead node.
@@ -253,6 +236,8 @@ impl CallRegistry for RedisCallRegistry {
             .await?;
         if removed {
             let id = id.as_str().to_owned();
+            self.run::<()>(redis::cmd("SREM").arg(self.live_key()).arg(&id).to_owned())
+                .await?;
             self.script(
                 REMOVE_IF_EQUAL,
                 self.conversation_key(call.conversation.as_str()),
@@ -278,5 +263,26 @@ impl CallRegistry for RedisCallRegistry {
             .await?
             .filter(|call| call.participant_by_account(account).is_some())
             .map(|call| call.id))
+    }
+
+    async fn live(&self) -> Result<Vec<CallId>, RegistryError> {
+        let ids: Vec<String> = self
+            .run(redis::cmd("SMEMBERS").arg(self.live_key()).to_owned())
+            .await?;
+        let mut live = Vec::new();
+        for raw in ids {
+            let exists: bool = self
+                .run(redis::cmd("EXISTS").arg(self.state_key(&raw)).to_owned())
+                .await?;
+            match CallId::parse(&raw) {
+                Some(id) if exists => live.push(id),
+                // Expired (the day-long backstop) or never valid: forget it.
+                _ => {
+                    self.run::<()>(redis::cmd("SREM").arg(self.live_key()).arg(&raw).to_owned())
+                        .await?
+                }
+            }
+        }
+        Ok(live)
     }
 }

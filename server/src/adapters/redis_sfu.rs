@@ -11,60 +11,34 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use tokio::sync::Mutex as AsyncMutex;
-
 use crate::bus::redis::RedisSettings;
-use crate::bus::redis::conn::Conn;
+use crate::bus::redis::lazy::LazyRedis;
 use crate::ids::now_millis;
 use crate::signalling::sfu::board::{BoardError, SfuBoard, encode_report, fresh_count};
+use async_trait::async_trait;
 
 const LOAD_TTL_SECS: u64 = 24 * 3600;
 
 pub struct RedisSfuBoard {
-    settings: RedisSettings,
-    conn: AsyncMutex<Option<Conn>>,
+    redis: LazyRedis,
 }
 
 impl RedisSfuBoard {
     pub fn new(settings: RedisSettings) -> Self {
         RedisSfuBoard {
-            settings,
-            conn: AsyncMutex::new(None),
+            redis: LazyRedis::new(settings),
         }
     }
 
     fn key(&self, kind: &str, instance: &str) -> String {
-        format!("{}:{kind}:{instance}", self.settings.prefix)
+        format!("{}:{kind}:{instance}", self.redis.prefix())
     }
 
-    /// One command; a broken connection is dropped so the next command reconnects.
     async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, BoardError> {
-        let mut conn = {
-            let mut slot = self.conn.lock().await;
-            match slot.as_ref() {
-                Some(conn) => conn.clone(),
-                None => {
-                    let conn = self
-                        .settings
-                        .target
-                        .connect(self.settings.timeouts, None)
-                        .await
-                        .map_err(|e| BoardError(e.to_string()))?;
-                    *slot = Some(conn.clone());
-                    conn
-                }
-            }
-        };
-        match conn.query(&cmd).await {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                if error.is_io_error() || error.is_timeout() || error.is_connection_dropped() {
-                    *self.conn.lock().await = None;
-                }
-                Err(BoardError(error.to_string()))
-            }
-        }
+        self.redis
+            .run(&cmd)
+            .await
+            .map_err(|e| BoardError(e.to_string()))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{AuthError, Principal, Role};
+use super::{AuthError, EmailAddress, Principal, Role};
 use crate::ids::AccountId;
 
 /// Display names: 1..=200 characters, no control characters.
@@ -25,7 +25,21 @@ pub(super) fn principal(claims: &Map<String, Value>) -> Result<Principal, AuthEr
         name,
         roles: roles(claims)?,
         expires_at: expires_at(claims)?,
+        email: email(claims),
     })
+}
+
+/// `email`, unless `email_verified` is `false`: an address the provider has not checked
+/// could be someone else's, who would then receive the digests. A malformed address is
+/// left out rather than refusing the token: sign-in does not depend on it.
+fn email(claims: &Map<String, Value>) -> Option<EmailAddress> {
+    if claims.get("email_verified") == Some(&Value::Bool(false)) {
+        return None;
+    }
+    claims
+        .get("email")
+        .and_then(Value::as_str)
+        .and_then(EmailAddress::parse)
 }
 
 fn display_name(raw: &str) -> Result<String, AuthError> {
@@ -112,6 +126,48 @@ mod tests {
         assert_eq!(p.roles, [Role::Mentor, Role::Coordinator]);
         assert!(p.has(Role::Mentor) && !p.has(Role::Mentee));
         assert_eq!(p.expires_at, 2_000_000_000);
+        assert_eq!(
+            p.email.as_ref().map(|e| e.as_str()),
+            Some("ada@example.org")
+        );
+        assert!(
+            !format!("{p:?}").contains("ada@"),
+            "Debug hides the address"
+        );
+    }
+
+    #[test]
+    fn email_only_when_plausible_and_not_unverified() {
+        let email = |value: Value, verified: Option<bool>| {
+            let mut map = with("email", value);
+            if let Some(v) = verified {
+                map.insert("email_verified".into(), json!(v));
+            }
+            principal(&map)
+                .unwrap()
+                .email
+                .map(|e| e.as_str().to_owned())
+        };
+        assert_eq!(email(json!(" a@b.org "), None).as_deref(), Some("a@b.org"));
+        assert_eq!(
+            email(json!("a@b.org"), Some(true)).as_deref(),
+            Some("a@b.org")
+        );
+        assert_eq!(email(json!("a@b.org"), Some(false)), None);
+        for bad in [
+            "a",
+            "a@",
+            "@b.org",
+            "a@b",
+            "a b@c.org",
+            "a@b.org>",
+            "a@b.org,c@d.org",
+            "a@@b.org",
+        ] {
+            assert_eq!(email(json!(bad), None), None, "{bad}");
+        }
+        assert_eq!(email(json!(7), None), None);
+        assert!(principal(&claims(base())).unwrap().email.is_none());
     }
 
     #[test]

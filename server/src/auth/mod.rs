@@ -1,9 +1,11 @@
 //! Authentication: a JWT from the institution's identity provider becomes a [`Principal`].
 //!
-//! - [`Verifier`] checks tokens against the one configured key (HS256 secret, or an RS256 /
+//! - [`Verifier`] checks tokens against the configured key (HS256 secret, or an RS256 /
 //!   ES256 / EdDSA public key), which is bound to exactly one algorithm: a token whose
 //!   header names any other algorithm (`none`, or HS256 "signed" with the public key) is
-//!   refused before any signature check.
+//!   refused before any signature check. Or against the identity provider's key set
+//!   ([`ProviderKeys`]: OpenID Connect discovery, a JWKS URL or file), where the token's
+//!   `kid` selects the key and the key's own algorithm is the only one accepted.
 //! - [`Minter`] signs HS256 tokens: per-start random secret for `--dev`, the configured
 //!   secret for `mentorhub token`.
 //!
@@ -20,7 +22,9 @@
 //! Nothing here logs; callers must never log a token either (only [`AuthError::code`]).
 
 mod claims;
+mod key_set;
 mod mint;
+mod provider_keys;
 mod verify;
 
 pub(crate) use verify::public_decoding_key;
@@ -32,8 +36,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::AccountId;
 
+pub use key_set::KeySet;
 pub use mint::{DEV_ISSUER, Minter};
-pub use verify::{DEFAULT_MAX_LIFETIME, Verifier};
+pub use provider_keys::ProviderKeys;
+pub use verify::Verifier;
 
 /// What an account may do. Granted only by the identity provider's token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -92,6 +98,62 @@ pub struct Principal {
     pub roles: Vec<Role>,
     /// The token's `exp`, Unix seconds: the session must be refreshed before then.
     pub expires_at: i64,
+    /// The token's `email`, when it carries a plausible one its provider has not
+    /// marked unverified: where the e-mail digest goes, if the account chose one.
+    pub email: Option<EmailAddress>,
+}
+
+/// An e-mail address from a token. Personal data: `Debug` never shows it, and it is
+/// never logged; the store keeps it sealed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// Longest address (RFC 5321's path limit less the angle brackets).
+    const MAX_BYTES: usize = 254;
+
+    /// A plain `local@domain`: one `@`, both sides non-empty, no spaces, controls,
+    /// quotes or the characters that would let it carry a second address or header.
+    pub fn parse(raw: &str) -> Option<EmailAddress> {
+        let raw = raw.trim();
+        let (local, domain) = raw.split_once('@')?;
+        let plain = |part: &str| {
+            !part.is_empty()
+                && part.chars().all(|c| {
+                    !c.is_whitespace()
+                        && !c.is_control()
+                        && !matches!(c, '@' | '<' | '>' | ',' | ';' | '"' | '\\' | '(' | ')')
+                })
+        };
+        let ok =
+            raw.len() <= Self::MAX_BYTES && plain(local) && plain(domain) && domain.contains('.');
+        ok.then(|| EmailAddress(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EmailAddress(<redacted>)")
+    }
+}
+
+/// The account as the client is told it: in `welcome` and `GET /api/me`.
+impl From<&Principal> for crate::protocol::server::AccountView {
+    fn from(principal: &Principal) -> Self {
+        crate::protocol::server::AccountView {
+            id: principal.account.as_str().to_owned(),
+            name: principal.name.clone(),
+            roles: principal
+                .roles
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+        }
+    }
 }
 
 impl Principal {
@@ -124,6 +186,13 @@ pub enum AuthError {
     InvalidClaim(&'static str),
     #[error("token lives longer than this server accepts")]
     LifetimeTooLong,
+    /// The token names a key the identity provider does not publish (even after a refetch
+    /// within the budget): forged, or signed with a key rotated out.
+    #[error("token is signed with a key the identity provider does not publish")]
+    UnknownKey,
+    /// The identity provider's keys have never been fetched successfully.
+    #[error("the identity provider's keys are not available yet")]
+    KeysUnavailable,
 }
 
 impl AuthError {
@@ -140,6 +209,8 @@ impl AuthError {
             AuthError::MissingClaim(_) => "token_missing_claim",
             AuthError::InvalidClaim(_) => "token_invalid_claim",
             AuthError::LifetimeTooLong => "token_lifetime",
+            AuthError::UnknownKey => "token_unknown_key",
+            AuthError::KeysUnavailable => "token_keys_unavailable",
         }
     }
 }
@@ -229,6 +300,8 @@ mod tests {
             AuthError::MissingClaim("exp"),
             AuthError::InvalidClaim("name"),
             AuthError::LifetimeTooLong,
+            AuthError::UnknownKey,
+            AuthError::KeysUnavailable,
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(AuthError::code).collect();
         assert_eq!(codes.len(), all.len());

@@ -1,4 +1,5 @@
-//! Token verification with one key bound to one algorithm.
+//! Token verification: with one key bound to one algorithm, or with the identity
+//! provider's key set, where each key is bound to its own.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,14 +11,13 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use super::{AuthError, Principal, claims};
+use super::key_set::SetKey;
+use super::{AuthError, Principal, ProviderKeys, claims};
 use crate::config::{AuthConfig, ConfigError, JwtAlgorithm, JwtKey};
 
 /// Tokens longer than this are refused unread (identity providers with many group claims
 /// stay well below; the WebSocket frame limit is larger).
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
-/// Longest lifetime accepted unless configured (`jwt_max_lifetime_secs`): a day.
-pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// Verifies tokens; cheap to clone and share between tasks.
 #[derive(Clone)]
@@ -27,10 +27,7 @@ pub struct Verifier {
 
 #[derive(Clone)]
 struct Inner {
-    key: DecodingKey,
-    algorithm: Algorithm,
-    /// The name the token header must carry, byte for byte.
-    algorithm_name: &'static str,
+    keys: Keys,
     issuer: Option<String>,
     validation: Validation,
     /// Clock skew allowed on `exp`, `nbf` and `iat`, compared in milliseconds.
@@ -39,10 +36,19 @@ struct Inner {
     max_lifetime: Duration,
 }
 
+/// What signatures are checked with.
+#[derive(Clone)]
+enum Keys {
+    /// One key, one algorithm.
+    Single(SetKey),
+    /// The identity provider's set: the token's `kid` picks the key.
+    Provider(Arc<ProviderKeys>),
+}
+
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
-            .field("algorithm", &self.inner.algorithm_name)
+            .field("algorithm", &self.algorithm())
             .field("issuer", &self.inner.issuer)
             .field("audience", &self.inner.validation.aud)
             .field("leeway_secs", &self.inner.validation.leeway)
@@ -75,6 +81,18 @@ impl Verifier {
     pub fn from_config(auth: &AuthConfig) -> Result<Option<Verifier>, ConfigError> {
         let (key, algorithm, name) = match &auth.key {
             None => return Ok(None),
+            Some(JwtKey::KeySet(source)) => {
+                let keys = ProviderKeys::new(source, auth.key_set).map_err(|reason| {
+                    ConfigError::Conflict(format!("the identity provider's key set: {reason}"))
+                })?;
+                let verifier = Verifier::with_keys(
+                    Keys::Provider(Arc::new(keys)),
+                    auth.issuer.clone(),
+                    auth.audience.clone(),
+                    auth.leeway,
+                );
+                return Ok(Some(verifier.with_max_lifetime(auth.max_lifetime)));
+            }
             Some(JwtKey::Hs256(secret)) => (
                 DecodingKey::from_secret(secret.expose()),
                 Algorithm::HS256,
@@ -120,7 +138,22 @@ impl Verifier {
         audience: Option<String>,
         leeway: Duration,
     ) -> Verifier {
-        let mut validation = Validation::new(algorithm);
+        let key = SetKey {
+            key,
+            algorithm,
+            algorithm_name,
+        };
+        Verifier::with_keys(Keys::Single(key), issuer, audience, leeway)
+    }
+
+    fn with_keys(
+        keys: Keys,
+        issuer: Option<String>,
+        audience: Option<String>,
+        leeway: Duration,
+    ) -> Verifier {
+        // The algorithm is set per token, from the key that verifies it.
+        let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = leeway.as_secs();
         // jsonwebtoken ignores nbf unless asked.
         validation.validate_nbf = true;
@@ -137,13 +170,12 @@ impl Verifier {
         validation.set_required_spec_claims(&required);
         Verifier {
             inner: Arc::new(Inner {
-                key,
-                algorithm,
-                algorithm_name,
+                keys,
                 issuer,
                 validation,
                 leeway,
-                max_lifetime: DEFAULT_MAX_LIFETIME,
+                // Until configured: the setting's default.
+                max_lifetime: crate::config::defaults::jwt_max_lifetime(),
             }),
         }
     }
@@ -154,26 +186,76 @@ impl Verifier {
         self
     }
 
-    /// The algorithm tokens must be signed with (`"HS256"`, `"RS256"`, `"ES256"`, `"EdDSA"`).
+    /// The algorithm tokens must be signed with (`"HS256"`, `"RS256"`, `"ES256"`, `"EdDSA"`),
+    /// or `"JWKS"`: each key of the provider's set with its own.
     pub fn algorithm(&self) -> &'static str {
-        self.inner.algorithm_name
+        match &self.inner.keys {
+            Keys::Single(key) => key.algorithm_name,
+            Keys::Provider(_) => "JWKS",
+        }
+    }
+
+    /// With an identity provider's key set: fetches it now (see [`ProviderKeys::prefetch`]).
+    pub async fn prefetch_keys(&self) {
+        if let Keys::Provider(keys) = &self.inner.keys {
+            keys.prefetch().await;
+        }
     }
 
     /// Checks signature, algorithm, exp/nbf/iat (with leeway) and the lifetime, iss/aud,
-    /// then the claims.
-    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        self.verify_at(token, crate::ids::now_millis())
+    /// then the claims. With a key set, a token naming an unknown `kid` may wait for one
+    /// fetch of the provider's keys.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let header = read_header(token)?;
+        let key = match &self.inner.keys {
+            Keys::Single(key) => key.clone(),
+            Keys::Provider(keys) => {
+                // Never fetch for a token that no key of a set could verify anyway.
+                if !matches!(header.alg.as_str(), "RS256" | "ES256" | "EdDSA") {
+                    return Err(AuthError::DisallowedAlgorithm);
+                }
+                keys.key(header.kid.as_deref()).await?
+            }
+        };
+        self.verify_with(token, &header, &key, crate::ids::now_millis())
     }
 
+    /// As [`Verifier::verify`], with the keys at hand only: never fetches.
+    pub fn verify_now(&self, token: &str) -> Result<Principal, AuthError> {
+        let header = read_header(token)?;
+        let key = match &self.inner.keys {
+            Keys::Single(key) => key.clone(),
+            Keys::Provider(_) => return Err(AuthError::KeysUnavailable),
+        };
+        self.verify_with(token, &header, &key, crate::ids::now_millis())
+    }
+
+    #[cfg(test)]
     fn verify_at(&self, token: &str, now_ms: i64) -> Result<Principal, AuthError> {
+        let header = read_header(token)?;
+        let Keys::Single(key) = &self.inner.keys else {
+            return Err(AuthError::KeysUnavailable);
+        };
+        self.verify_with(token, &header, key, now_ms)
+    }
+
+    fn verify_with(
+        &self,
+        token: &str,
+        header: &Header,
+        key: &SetKey,
+        now_ms: i64,
+    ) -> Result<Principal, AuthError> {
         let inner = &*self.inner;
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(AuthError::Malformed);
+        // The key's own algorithm, byte for byte: never `none`, never HS256 with a public key.
+        if header.alg != key.algorithm_name {
+            return Err(AuthError::DisallowedAlgorithm);
         }
-        check_header(token, inner.algorithm_name)?;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &inner.key, &inner.validation)
+        let mut validation = inner.validation.clone();
+        validation.algorithms = vec![key.algorithm];
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
             .map_err(|e| map_error(e.kind()))?;
-        debug_assert_eq!(data.header.alg, inner.algorithm);
+        debug_assert_eq!(data.header.alg, key.algorithm);
         // jsonwebtoken accepts an `iss` array that merely contains ours; we want exact.
         if let Some(issuer) = &inner.issuer
             && data.claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str())
@@ -221,10 +303,19 @@ impl Verifier {
     }
 }
 
+/// What the token's header says, read before any signature check.
+struct Header {
+    alg: String,
+    kid: Option<String>,
+}
+
 /// Reads the header ourselves so an algorithm jsonwebtoken cannot even name (`none`)
 /// is reported as an algorithm refusal rather than a parse error, and refuses headers
 /// with critical extensions we do not implement (RFC 7515 §4.1.11).
-fn check_header(token: &str, expected: &str) -> Result<(), AuthError> {
+fn read_header(token: &str) -> Result<Header, AuthError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(AuthError::Malformed);
+    }
     let mut parts = token.split('.');
     let (Some(header), Some(_payload), Some(_signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -240,13 +331,18 @@ fn check_header(token: &str, expected: &str) -> Result<(), AuthError> {
         .get("alg")
         .and_then(Value::as_str)
         .ok_or(AuthError::Malformed)?;
-    if alg != expected {
-        return Err(AuthError::DisallowedAlgorithm);
-    }
     if header.contains_key("crit") {
         return Err(AuthError::Malformed);
     }
-    Ok(())
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) if kid.len() <= 256 => Some(kid.clone()),
+        Some(_) => return Err(AuthError::Malformed),
+    };
+    Ok(Header {
+        alg: alg.to_owned(),
+        kid,
+    })
 }
 
 fn map_error(kind: &ErrorKind) -> AuthError {

@@ -138,6 +138,22 @@ pub trait SharedState: Send + Sync + 'static {
     fn maintain_interval(&self) -> Duration;
 }
 
+/// Keeps a node's own presence map in step: offline is absence. A poisoned map is
+/// left as it is (the shared copy, where there is one, is still written).
+pub(crate) fn mirror_presence(
+    map: &Mutex<HashMap<AccountId, PresenceStatus>>,
+    account: &AccountId,
+    status: PresenceStatus,
+) {
+    if let Ok(mut presence) = map.lock() {
+        if status == PresenceStatus::Offline {
+            presence.remove(account);
+        } else {
+            presence.insert(account.clone(), status);
+        }
+    }
+}
+
 /// One node: nothing is shared, nothing can die without taking everything with it.
 #[derive(Default)]
 pub struct MemoryState {
@@ -176,13 +192,7 @@ impl SharedState for MemoryState {
         account: &AccountId,
         status: PresenceStatus,
     ) -> Result<(), StateError> {
-        if let Ok(mut presence) = self.presence.lock() {
-            if status == PresenceStatus::Offline {
-                presence.remove(account);
-            } else {
-                presence.insert(account.clone(), status);
-            }
-        }
+        mirror_presence(&self.presence, account, status);
         Ok(())
     }
 

@@ -94,6 +94,8 @@ settings! {
     redis_prefix = "MENTORHUB_REDIS_PREFIX";
     /// Seconds within which a dead node's presence and call legs disappear, 3–600
     node_ttl_secs = "MENTORHUB_NODE_TTL_SECS";
+    /// Longest wait, in microseconds, for a small batch of frequent writes to gather more before it commits, 0–10000 (0: never wait)
+    commit_delay_micros = "MENTORHUB_COMMIT_DELAY_MICROS";
     /// Directory of the browser client's static files [default: the repository's web-client/]
     web_client_dir = "MENTORHUB_WEB_CLIENT_DIR";
     /// Log format: text or json
@@ -109,14 +111,30 @@ settings! {
     jwt_public_key_file = "MENTORHUB_JWT_PUBLIC_KEY_FILE";
     /// Algorithm bound to the public key: RS256, ES256 or EdDSA
     jwt_algorithm = "MENTORHUB_JWT_ALGORITHM";
-    /// Required exact `iss` claim
+    /// Required exact `iss` claim; alone, also where the keys are discovered (OpenID Connect discovery)
     jwt_issuer = "MENTORHUB_JWT_ISSUER";
+    /// URL of the identity provider's JSON Web Key Set (instead of discovery)
+    jwt_jwks_url = "MENTORHUB_JWT_JWKS_URL";
+    /// File holding the identity provider's JSON Web Key Set (air-gapped sites)
+    jwt_jwks_file = "MENTORHUB_JWT_JWKS_FILE";
+    /// Shortest time a fetched key set is trusted before it is fetched again, in seconds
+    jwt_jwks_cache_min_secs = "MENTORHUB_JWT_JWKS_CACHE_MIN_SECS";
+    /// Longest time a fetched key set is trusted, whatever the provider's max-age, in seconds
+    jwt_jwks_cache_max_secs = "MENTORHUB_JWT_JWKS_CACHE_MAX_SECS";
+    /// Least time between two fetches of the key set for a token with an unknown key id, in seconds
+    jwt_jwks_refetch_secs = "MENTORHUB_JWT_JWKS_REFETCH_SECS";
     /// Required `aud` claim
     jwt_audience = "MENTORHUB_JWT_AUDIENCE";
     /// Clock-skew leeway for exp/nbf/iat in seconds
     jwt_leeway_secs = "MENTORHUB_JWT_LEEWAY_SECS";
     /// Longest token lifetime accepted (exp − iat, and exp − now), in seconds
     jwt_max_lifetime_secs = "MENTORHUB_JWT_MAX_LIFETIME_SECS";
+    /// Client id of the web client registered at the identity provider (a public client); enables "Sign in with your institution" (needs --jwt-issuer)
+    oidc_client_id = "MENTORHUB_OIDC_CLIENT_ID";
+    /// Scopes the web client asks for at sign-in, space-separated; must include openid
+    oidc_scopes = "MENTORHUB_OIDC_SCOPES";
+    /// Resource indicator (RFC 8707) the web client names so the access token is for this server
+    oidc_resource = "MENTORHUB_OIDC_RESOURCE";
 
     /// Message-body keys ID:BASE64 (32 bytes), comma-separated; the highest id encrypts [default: key file in the data dir]
     encryption_keys = "MENTORHUB_ENCRYPTION_KEYS";
@@ -179,6 +197,8 @@ settings! {
     max_invite_codes_per_room = "MENTORHUB_MAX_INVITE_CODES_PER_ROOM";
     /// Most requests waiting for one mentor's answer
     max_pending_requests_per_mentor = "MENTORHUB_MAX_PENDING_REQUESTS_PER_MENTOR";
+    /// Longest random delay (seconds, 0–3600) before a pseudonymous member's presence change is shown, drawn anew per conversation and change
+    pseudonymous_presence_delay_secs = "MENTORHUB_PSEUDONYMOUS_PRESENCE_DELAY_SECS";
 
     /// Run the embedded TURN server
     #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
@@ -220,4 +240,35 @@ settings! {
     janus_secret_file = "MENTORHUB_JANUS_SECRET_FILE";
     /// Largest SDP in bytes; must be below max_frame_bytes
     max_sdp_bytes = "MENTORHUB_MAX_SDP_BYTES";
+
+    /// Send Web Push notifications to devices that subscribed
+    #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    push_enabled = "MENTORHUB_PUSH_ENABLED";
+    /// P-256 private key (PEM, or one base64url line) signing push requests (VAPID); every node needs the same one [default: generated in the data dir]
+    vapid_private_key_file = "MENTORHUB_VAPID_PRIVATE_KEY_FILE";
+    /// Contact for push services' operators in the VAPID token: a mailto: or https: URL
+    vapid_subject = "MENTORHUB_VAPID_SUBJECT";
+    /// Seconds a message stays unread, with no device of the recipient connected, before it is pushed
+    push_idle_secs = "MENTORHUB_PUSH_IDLE_SECS";
+    /// Accept http:// push endpoints on loopback addresses (tests only)
+    #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    push_allow_http_loopback = "MENTORHUB_PUSH_ALLOW_HTTP_LOOPBACK";
+    /// The app's public address (https://mentor.example), linked from e-mails; required with smtp_url
+    public_url = "MENTORHUB_PUBLIC_URL";
+    /// Mail server for e-mail digests: smtp://host[:port] (587 by default) or smtps://host[:port] (TLS from the start, 465) [default: no e-mail is sent]
+    smtp_url = "MENTORHUB_SMTP_URL";
+    /// With smtp://: starttls (required before anything is sent) or none (only for a relay on the same host)
+    smtp_tls = "MENTORHUB_SMTP_TLS";
+    /// Sender of e-mail digests, e.g. "Mentorhub <noreply@mentor.example>"; required with smtp_url
+    smtp_from = "MENTORHUB_SMTP_FROM";
+    /// User name at the mail server (with smtp_password or smtp_password_file)
+    smtp_username = "MENTORHUB_SMTP_USERNAME";
+    /// Password at the mail server (prefer the _FILE variant)
+    smtp_password = "MENTORHUB_SMTP_PASSWORD";
+    /// File holding the password at the mail server (surrounding whitespace ignored)
+    smtp_password_file = "MENTORHUB_SMTP_PASSWORD_FILE";
+    /// Length in seconds of the hour e-mail digest windows are counted in (tests only)
+    email_digest_hour_secs = "MENTORHUB_EMAIL_DIGEST_HOUR_SECS";
+    /// Seconds a node holds an account while it sends its e-mail digest (tests only)
+    email_digest_lease_secs = "MENTORHUB_EMAIL_DIGEST_LEASE_SECS";
 }

@@ -10,10 +10,15 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("data_dir", "./mentorhub-data"),
     ("redis_prefix", "mentorhub"),
     ("node_ttl_secs", "30"),
+    ("commit_delay_micros", "1000"),
     ("log_format", "text"),
     ("shutdown_grace_secs", "10"),
     ("jwt_leeway_secs", "60"),
     ("jwt_max_lifetime_secs", "86400"),
+    ("jwt_jwks_cache_min_secs", "300"),
+    ("jwt_jwks_cache_max_secs", "86400"),
+    ("jwt_jwks_refetch_secs", "60"),
+    ("oidc_scopes", "openid profile offline_access"),
     ("max_frame_bytes", "131072"),
     ("ping_interval_secs", "20"),
     ("idle_timeout_secs", "60"),
@@ -36,6 +41,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("max_rooms_per_account", "50"),
     ("max_invite_codes_per_room", "50"),
     ("max_pending_requests_per_mentor", "20"),
+    ("pseudonymous_presence_delay_secs", "60"),
     ("turn_enabled", "true"),
     ("turn_listen", "127.0.0.1:3478"),
     ("turn_ttl_secs", "600"),
@@ -48,6 +54,13 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("call_mesh_max_participants", "4"),
     ("call_sfu_max_participants", "16"),
     ("max_sdp_bytes", "16384"),
+    ("push_enabled", "true"),
+    ("vapid_subject", "mailto:postmaster@mentorhub.invalid"),
+    ("push_idle_secs", "300"),
+    ("push_allow_http_loopback", "false"),
+    ("smtp_tls", "starttls"),
+    ("email_digest_hour_secs", "3600"),
+    ("email_digest_lease_secs", "300"),
 ];
 
 /// The default of a setting that has a value as its default.
@@ -56,6 +69,14 @@ pub fn of(setting: &str) -> Option<&'static str> {
         .iter()
         .find(|(name, _)| *name == setting)
         .map(|(_, value)| *value)
+}
+
+/// `jwt_max_lifetime_secs`'s default, for a verifier built without a configuration
+/// (a minter's own), read from the table above.
+pub fn jwt_max_lifetime() -> std::time::Duration {
+    let secs = of("jwt_max_lifetime_secs").and_then(|raw| raw.parse().ok());
+    // The table is tested to parse; zero would accept no token at all.
+    std::time::Duration::from_secs(secs.unwrap_or(0))
 }
 
 #[cfg(test)]

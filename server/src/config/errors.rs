@@ -10,6 +10,7 @@ pub(super) const SECRET_SETTINGS: &[&str] = &[
     "turn_secret",
     "encryption_keys",
     "janus_secret",
+    "smtp_password",
 ];
 /// Settings that are URLs which may carry a password (masked when shown).
 pub(super) const URL_SETTINGS: &[&str] = &[
@@ -17,6 +18,7 @@ pub(super) const URL_SETTINGS: &[&str] = &[
     "redis_url",
     "redis_cluster_urls",
     "janus_urls",
+    "smtp_url",
 ];
 
 /// Where a value came from, for error messages.
@@ -43,7 +45,8 @@ pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Conflict(String),
     #[error(
-        "no authentication configured: set MENTORHUB_JWT_HS256_SECRET or \
+        "no authentication configured: set MENTORHUB_JWT_ISSUER (OpenID Connect discovery), \
+         MENTORHUB_JWT_JWKS_URL, MENTORHUB_JWT_JWKS_FILE, MENTORHUB_JWT_HS256_SECRET or \
          MENTORHUB_JWT_PUBLIC_KEY_FILE, or run with --dev for local development"
     )]
     NoAuth,

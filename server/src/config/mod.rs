@@ -28,6 +28,10 @@ mod resolve;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_auth;
+#[cfg(test)]
+mod tests_email;
+#[cfg(test)]
 mod tests_sfu;
 
 use std::fmt;
@@ -66,7 +70,9 @@ pub struct Config {
     pub http: HttpConfig,
     pub mentoring: MentoringConfig,
     pub calls: CallConfig,
+    pub push: PushConfig,
     pub scale: ScaleConfig,
+    pub email: EmailConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +110,57 @@ pub struct AuthConfig {
     pub leeway: Duration,
     /// Longest accepted token lifetime (`exp` − `iat`, and `exp` − now).
     pub max_lifetime: Duration,
+    /// How long a fetched key set is trusted and how often it may be fetched.
+    pub key_set: KeySetTiming,
+    /// What the web client needs to sign people in at the identity provider.
+    pub sign_in: Option<SignIn>,
+}
+
+/// The web client's sign-in at the identity provider (authorization code flow with PKCE,
+/// a public client): public values, served to every visitor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignIn {
+    /// `jwt_issuer`: where the client discovers the provider's endpoints.
+    pub issuer: String,
+    pub client_id: String,
+    /// Space-separated; always includes `openid`.
+    pub scopes: String,
+    /// The resource indicator that makes the access token one for this server.
+    pub resource: Option<String>,
+}
+
+/// Caching of an identity provider's key set ([`JwtKey::KeySet`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeySetTiming {
+    /// The provider's `Cache-Control: max-age` is raised to at least this.
+    pub cache_min: Duration,
+    /// …and lowered to at most this.
+    pub cache_max: Duration,
+    /// Least time between two fetches caused by a token naming an unknown `kid` (and
+    /// between retries while the provider is unreachable).
+    pub refetch: Duration,
+}
+
+impl Default for KeySetTiming {
+    fn default() -> Self {
+        KeySetTiming {
+            cache_min: Duration::from_secs(300),
+            cache_max: Duration::from_secs(86_400),
+            refetch: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where an identity provider's JSON Web Key Set comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySetSource {
+    /// OpenID Connect discovery: `<issuer>/.well-known/openid-configuration` names the
+    /// `jwks_uri`.
+    Discovery { issuer: String },
+    /// The key set's URL, fetched directly.
+    Url(String),
+    /// A key set read once at start-up (air-gapped sites); never refetched.
+    File { path: PathBuf, json: Vec<u8> },
 }
 
 impl AuthConfig {
@@ -127,6 +184,8 @@ pub enum JwtKey {
         path: PathBuf,
         pem: Vec<u8>,
     },
+    /// The provider's key set: each key selected by `kid` and bound to its own algorithm.
+    KeySet(KeySetSource),
 }
 
 impl fmt::Debug for JwtKey {
@@ -140,6 +199,11 @@ impl fmt::Debug for JwtKey {
                 .field("algorithm", algorithm)
                 .field("path", path)
                 .finish_non_exhaustive(),
+            JwtKey::KeySet(KeySetSource::File { path, .. }) => f
+                .debug_struct("KeySetFile")
+                .field("path", path)
+                .finish_non_exhaustive(),
+            JwtKey::KeySet(source) => f.debug_tuple("KeySet").field(source).finish(),
         }
     }
 }
@@ -230,6 +294,20 @@ pub struct MentoringConfig {
     pub max_rooms_per_account: u32,
     pub max_invite_codes_per_room: u32,
     pub max_pending_requests_per_mentor: u32,
+    /// Longest random delay before a pseudonymous member's presence change is shown in
+    /// one conversation (drawn independently per conversation and change).
+    pub pseudonymous_presence_delay: Duration,
+}
+
+/// Web Push notifications.
+#[derive(Clone, Debug)]
+pub struct PushConfig {
+    pub enabled: bool,
+    /// `None`: generated into the data dir on first start.
+    pub vapid_private_key_file: Option<PathBuf>,
+    pub vapid_subject: String,
+    pub idle: Duration,
+    pub allow_http_loopback: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -260,6 +338,50 @@ pub struct CallConfig {
     pub janus_secret: Option<Secret>,
 }
 
+/// E-mail digests: the mail server they go out through and the link they carry.
+#[derive(Clone, Debug)]
+pub struct EmailConfig {
+    /// `None`: no e-mail is sent (accounts' choices are still kept).
+    pub smtp: Option<SmtpConfig>,
+    /// The app's public address, ending in `/`; set whenever `smtp` is.
+    pub public_url: Option<String>,
+    /// The hour digest windows are counted in (shorter only in tests).
+    pub digest_hour: Duration,
+    /// How long a node holds an account while it sends its digest: longer than the SMTP
+    /// timeout (shorter only in tests, to see another node take over).
+    pub digest_lease: Duration,
+}
+
+/// Where a mail server is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpServer {
+    pub host: String,
+    pub port: u16,
+    /// `smtps://`: TLS from the first byte.
+    pub implicit_tls: bool,
+}
+
+/// How an `smtp://` connection is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// STARTTLS, required before anything is sent.
+    StartTls,
+    /// In the clear: only for a relay on the same host.
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    pub server: SmtpServer,
+    /// For `smtp://` only (`smtps://` is always TLS).
+    pub security: SmtpSecurity,
+    /// The `From` mailbox, e.g. `Mentorhub <noreply@mentor.example>`.
+    pub from: String,
+    pub username: Option<String>,
+    /// Never printed ([`Secret`]).
+    pub password: Option<Secret>,
+}
+
 /// Storage and cross-node fan-out.
 #[derive(Clone)]
 pub struct ScaleConfig {
@@ -271,6 +393,8 @@ pub struct ScaleConfig {
     pub redis_prefix: String,
     /// A dead node's presence and call legs are gone within this time.
     pub node_ttl: Duration,
+    /// How long a small batch of frequent writes may wait for more before it commits.
+    pub commit_delay: Duration,
 }
 
 impl fmt::Debug for ScaleConfig {
@@ -291,6 +415,7 @@ impl fmt::Debug for ScaleConfig {
             )
             .field("redis_prefix", &self.redis_prefix)
             .field("node_ttl", &self.node_ttl)
+            .field("commit_delay", &self.commit_delay)
             .finish()
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::layers::ParseResult;
-use super::{DatabaseConfig, LogFormat, Secret};
+use super::{DatabaseConfig, LogFormat, Secret, SmtpSecurity, SmtpServer};
 use crate::crypto::MessageKey;
 
 pub(super) fn socket_addr(s: &str) -> ParseResult<SocketAddr> {
@@ -47,6 +47,32 @@ pub(super) fn non_empty_text(s: &str) -> ParseResult<String> {
     Ok(s.to_owned())
 }
 
+/// A client id or resource indicator: printable ASCII without spaces (what OAuth allows
+/// in a query parameter without surprises).
+pub(super) fn oauth_text(s: &str) -> ParseResult<String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("must be printable ASCII without spaces".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// OAuth scopes, separated by spaces, with `openid` among them (it makes the sign-in an
+/// OpenID Connect one: an ID token with the nonce comes back).
+pub(super) fn oidc_scopes(s: &str) -> ParseResult<String> {
+    let scopes: Vec<&str> = s.split_ascii_whitespace().collect();
+    if let Some(bad) = scopes.iter().find(|scope| {
+        !scope
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    }) {
+        return Err(format!("scope {bad:?} is not a valid OAuth scope"));
+    }
+    if !scopes.contains(&"openid") {
+        return Err("must include openid".into());
+    }
+    Ok(scopes.join(" "))
+}
+
 /// A whole number within `min..=max`.
 pub(super) fn int<T>(min: T, max: T) -> impl Fn(&str) -> ParseResult<T>
 where
@@ -67,6 +93,11 @@ where
 pub(super) fn secs(min: u64, max: u64) -> impl Fn(&str) -> ParseResult<Duration> {
     let n = int(min, max);
     move |s| n(s).map(Duration::from_secs)
+}
+
+pub(super) fn micros(min: u64, max: u64) -> impl Fn(&str) -> ParseResult<Duration> {
+    let n = int(min, max);
+    move |s| n(s).map(Duration::from_micros)
 }
 
 pub(super) fn rate(s: &str) -> ParseResult<f64> {
@@ -160,6 +191,41 @@ pub(super) fn url_with_scheme(s: &str, schemes: &[&str]) -> ParseResult<String> 
     Ok(s.to_owned())
 }
 
+/// The VAPID `sub` (RFC 8292 §2.1): `mailto:` an address, or an `https://` URL.
+pub(super) fn vapid_subject(s: &str) -> ParseResult<String> {
+    if let Some(address) = s.strip_prefix("mailto:") {
+        let ok = address.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && !host.is_empty() && !host.contains('@')
+        }) && !s.contains(char::is_whitespace);
+        return if ok {
+            Ok(s.to_owned())
+        } else {
+            Err("must be mailto:someone@host or an https:// URL".into())
+        };
+    }
+    url_with_scheme(s, &["https"])
+}
+
+/// An identity provider's URL: `https://`, or `http://` to this machine only (a test
+/// provider), since keys fetched in the clear could be anyone's.
+pub(super) fn provider_url(s: &str) -> ParseResult<String> {
+    let url = url_with_scheme(s, &["https", "http"])?;
+    if let Some(rest) = url.strip_prefix("http://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(authority, |(host, _)| host);
+        if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+            return Err("must be https:// (plain http:// only to localhost)".into());
+        }
+    }
+    if url.contains('@') {
+        return Err("must not carry credentials".into());
+    }
+    Ok(url)
+}
+
 pub(super) fn redis_url(s: &str) -> ParseResult<String> {
     url_with_scheme(s, &["redis", "rediss"])
 }
@@ -237,4 +303,73 @@ pub(super) fn origin(s: &str) -> ParseResult<String> {
 
 pub(super) fn message_key(s: &str) -> ParseResult<MessageKey> {
     MessageKey::parse(s).map_err(str::to_owned)
+}
+
+/// `smtp://host[:port]` (587 by default) or `smtps://host[:port]` (TLS from the first
+/// byte, 465 by default). Credentials go in their own settings, never in the URL.
+pub(super) fn smtp_url(s: &str) -> ParseResult<SmtpServer> {
+    const SHAPE: &str = "must look like smtp://host[:port] or smtps://host[:port]";
+    let (scheme, rest) = s.split_once("://").ok_or(SHAPE)?;
+    let (implicit_tls, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "smtp" => (false, 587),
+        "smtps" => (true, 465),
+        _ => return Err(SHAPE.into()),
+    };
+    if rest.contains('@') {
+        return Err("must not carry credentials (use smtp_username and smtp_password_file)".into());
+    }
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty()
+        || authority.contains(['/', '?', '#'])
+        || s.contains(char::is_whitespace)
+    {
+        return Err(SHAPE.into());
+    }
+    const BAD_PORT: &str = "has a port that is not a number from 1 to 65535";
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']').ok_or(SHAPE)?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = match port {
+        None => default_port,
+        Some(port) => match port.parse::<u16>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(BAD_PORT.into()),
+        },
+    };
+    if host.is_empty() {
+        return Err(SHAPE.into());
+    }
+    Ok(SmtpServer {
+        host: host.to_owned(),
+        port,
+        implicit_tls,
+    })
+}
+
+pub(super) fn smtp_security(s: &str) -> ParseResult<SmtpSecurity> {
+    match s.to_ascii_lowercase().as_str() {
+        "starttls" => Ok(SmtpSecurity::StartTls),
+        "none" => Ok(SmtpSecurity::None),
+        _ => Err("is not one of starttls, none".into()),
+    }
+}
+
+/// The app's public address, normalised to end in `/` (links are built under it).
+pub(super) fn public_url(s: &str) -> ParseResult<String> {
+    let url = url_with_scheme(s, &["https", "http"])?;
+    if url.contains(['@', '?', '#']) || !url.is_ascii() {
+        return Err("must be a plain ASCII address like https://mentor.example (no credentials, query or fragment; a Unicode host in its xn-- form)".into());
+    }
+    Ok(if url.ends_with('/') {
+        url
+    } else {
+        format!("{url}/")
+    })
 }

@@ -47,15 +47,26 @@ pub(super) fn resolve(l: &Layers<'_>) -> Result<Config, ConfigError> {
                 .or_default("max_invite_codes_per_room", int(1, 100_000))?,
             max_pending_requests_per_mentor: l
                 .or_default("max_pending_requests_per_mentor", int(1, 100_000))?,
+            pseudonymous_presence_delay: l
+                .or_default("pseudonymous_presence_delay_secs", secs(0, 3600))?,
         },
         calls: resolve_calls(l)?,
+        push: PushConfig {
+            enabled: l.or_default("push_enabled", boolean)?,
+            vapid_private_key_file: l.one("vapid_private_key_file", path)?,
+            vapid_subject: l.or_default("vapid_subject", vapid_subject)?,
+            idle: l.or_default("push_idle_secs", secs(0, 7 * 86_400))?,
+            allow_http_loopback: l.or_default("push_allow_http_loopback", boolean)?,
+        },
         scale: ScaleConfig {
             database: l.or("database_url", default_sqlite, database)?,
             redis_url: l.one("redis_url", redis_url)?,
             redis_cluster_urls: l.list("redis_cluster_urls", redis_url)?,
             redis_prefix: l.or_default("redis_prefix", node_id)?,
             node_ttl: l.or_default("node_ttl_secs", secs(3, 600))?,
+            commit_delay: l.or_default("commit_delay_micros", micros(0, 10_000))?,
         },
+        email: resolve_email(l)?,
         data_dir,
     };
     check_combinations(&config)?;
@@ -68,6 +79,11 @@ pub(super) fn resolve_auth(l: &Layers<'_>, dev: bool) -> Result<AuthConfig, Conf
     let secret_file = l.one_at("jwt_hs256_secret_file", path)?;
     let public_key = l.one_at("jwt_public_key_file", path)?;
     let algorithm = l.one("jwt_algorithm", |s| s.parse::<JwtAlgorithm>())?;
+    let jwks_url = l.one("jwt_jwks_url", provider_url)?;
+    let jwks_file = l.one_at("jwt_jwks_file", path)?;
+    let issuer_at = l.one_at("jwt_issuer", non_empty_text)?;
+    let issuer = issuer_at.as_ref().map(|(issuer, _)| issuer.clone());
+    let sign_in = resolve_sign_in(l, issuer_at.as_ref())?;
 
     if inline.is_some() && secret_file.is_some() {
         return Err(ConfigError::Conflict(format!(
@@ -83,6 +99,23 @@ pub(super) fn resolve_auth(l: &Layers<'_>, dev: bool) -> Result<AuthConfig, Conf
             named("jwt_public_key_file")
         )));
     }
+    let sources = [
+        (hs_set, "an HS256 secret"),
+        (public_key.is_some(), "jwt_public_key_file"),
+        (jwks_url.is_some(), "jwt_jwks_url"),
+        (jwks_file.is_some(), "jwt_jwks_file"),
+    ];
+    let set: Vec<&str> = sources
+        .iter()
+        .filter(|(is_set, _)| *is_set)
+        .map(|(_, name)| *name)
+        .collect();
+    if set.len() > 1 {
+        return Err(ConfigError::Conflict(format!(
+            "{} are mutually exclusive: each deployment trusts exactly one source of keys",
+            set.join(" and ")
+        )));
+    }
     if public_key.is_some() != algorithm.is_some() {
         return Err(ConfigError::Conflict(format!(
             "{} and {} go together: the public key is bound to one of RS256, ES256, EdDSA",
@@ -94,25 +127,8 @@ pub(super) fn resolve_auth(l: &Layers<'_>, dev: bool) -> Result<AuthConfig, Conf
     let key = if let Some(secret) = inline {
         Some(JwtKey::Hs256(secret))
     } else if let Some((file, origin)) = secret_file {
-        let shown = file.display().to_string();
-        let text = std::fs::read(&file).map_err(|e| {
-            invalid(
-                "jwt_hs256_secret_file",
-                origin.clone(),
-                &shown,
-                format!("cannot be read: {e}"),
-            )
-        })?;
-        let trimmed = text.trim_ascii();
-        if trimmed.len() < MIN_SECRET {
-            return Err(invalid(
-                "jwt_hs256_secret_file",
-                origin,
-                &shown,
-                format!("holds fewer than {MIN_SECRET} bytes (surrounding whitespace ignored)"),
-            ));
-        }
-        Some(JwtKey::Hs256(Secret::new(trimmed)))
+        let secret = secret_file_text("jwt_hs256_secret_file", &file, origin, MIN_SECRET)?;
+        Some(JwtKey::Hs256(secret))
     } else if let (Some((file, origin)), Some(algorithm)) = (public_key, algorithm) {
         let shown = file.display().to_string();
         let pem = std::fs::read(&file).map_err(|e| {
@@ -141,6 +157,21 @@ pub(super) fn resolve_auth(l: &Layers<'_>, dev: bool) -> Result<AuthConfig, Conf
             path: file,
             pem,
         })
+    } else if let Some(url) = jwks_url {
+        Some(JwtKey::KeySet(KeySetSource::Url(url)))
+    } else if let Some((file, origin)) = jwks_file {
+        Some(JwtKey::KeySet(read_key_set_file(file, origin)?))
+    } else if let Some((issuer, origin)) = issuer_at {
+        // The issuer alone: its OpenID Connect discovery document names the keys.
+        provider_url(&issuer).map_err(|reason| {
+            invalid(
+                "jwt_issuer",
+                origin,
+                &issuer,
+                format!("{reason} (the issuer alone means OpenID Connect discovery)"),
+            )
+        })?;
+        Some(JwtKey::KeySet(KeySetSource::Discovery { issuer }))
     } else {
         None
     };
@@ -149,11 +180,105 @@ pub(super) fn resolve_auth(l: &Layers<'_>, dev: bool) -> Result<AuthConfig, Conf
     }
     Ok(AuthConfig {
         key,
-        issuer: l.one("jwt_issuer", non_empty_text)?,
+        issuer,
         audience: l.one("jwt_audience", non_empty_text)?,
         leeway: l.or_default("jwt_leeway_secs", secs(0, 600))?,
         max_lifetime: l.or_default("jwt_max_lifetime_secs", secs(60, 365 * 86_400))?,
+        key_set: resolve_key_set_timing(l)?,
+        sign_in,
     })
+}
+
+/// The web client's sign-in: a client id turns it on; the issuer is `jwt_issuer`'s.
+fn resolve_sign_in(
+    l: &Layers<'_>,
+    issuer_at: Option<&(String, Origin)>,
+) -> Result<Option<SignIn>, ConfigError> {
+    let client_id = l.one("oidc_client_id", oauth_text)?;
+    let scopes = l.one("oidc_scopes", oidc_scopes)?;
+    let resource = l.one("oidc_resource", oauth_text)?;
+    let Some(client_id) = client_id else {
+        if let Some(name) = [
+            scopes.is_some().then_some("oidc_scopes"),
+            resource.is_some().then_some("oidc_resource"),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        {
+            return Err(ConfigError::Conflict(format!(
+                "{} needs {}: without a client id there is no sign-in to configure",
+                named(name),
+                named("oidc_client_id")
+            )));
+        }
+        return Ok(None);
+    };
+    let Some((issuer, origin)) = issuer_at else {
+        return Err(ConfigError::Conflict(format!(
+            "{} needs {}: the web client discovers the provider from its issuer",
+            named("oidc_client_id"),
+            named("jwt_issuer")
+        )));
+    };
+    // The browser fetches the discovery document and the token endpoint from here.
+    provider_url(issuer).map_err(|reason| {
+        invalid(
+            "jwt_issuer",
+            origin.clone(),
+            issuer,
+            format!("{reason} (the web client signs in there)"),
+        )
+    })?;
+    let scopes = match scopes {
+        Some(scopes) => scopes,
+        None => l.or_default("oidc_scopes", oidc_scopes)?,
+    };
+    Ok(Some(SignIn {
+        issuer: issuer.clone(),
+        client_id,
+        scopes,
+        resource,
+    }))
+}
+
+fn resolve_key_set_timing(l: &Layers<'_>) -> Result<KeySetTiming, ConfigError> {
+    let timing = KeySetTiming {
+        cache_min: l.or_default("jwt_jwks_cache_min_secs", secs(1, 7 * 86_400))?,
+        cache_max: l.or_default("jwt_jwks_cache_max_secs", secs(1, 7 * 86_400))?,
+        refetch: l.or_default("jwt_jwks_refetch_secs", secs(1, 86_400))?,
+    };
+    if timing.cache_min > timing.cache_max {
+        return Err(ConfigError::Conflict(format!(
+            "{} must not exceed {}",
+            named("jwt_jwks_cache_min_secs"),
+            named("jwt_jwks_cache_max_secs")
+        )));
+    }
+    Ok(timing)
+}
+
+/// Reads and checks a key set file now, so a bad file stops start-up, not the first login.
+fn read_key_set_file(file: PathBuf, origin: Origin) -> Result<KeySetSource, ConfigError> {
+    let shown = file.display().to_string();
+    let json = std::fs::read(&file).map_err(|e| {
+        invalid(
+            "jwt_jwks_file",
+            origin.clone(),
+            &shown,
+            format!("cannot be read: {e}"),
+        )
+    })?;
+    match crate::auth::KeySet::parse(&json) {
+        Ok(keys) if keys.is_empty() => Err(invalid(
+            "jwt_jwks_file",
+            origin,
+            &shown,
+            "holds no usable signing key (RSA, P-256 or Ed25519 public keys)",
+        )),
+        Ok(_) => Ok(KeySetSource::File { path: file, json }),
+        Err(reason) => Err(invalid("jwt_jwks_file", origin, &shown, reason)),
+    }
 }
 
 pub(super) fn resolve_encryption(l: &Layers<'_>) -> Result<EncryptionConfig, ConfigError> {
@@ -216,6 +341,35 @@ pub(super) fn resolve_calls(l: &Layers<'_>) -> Result<CallConfig, ConfigError> {
 /// for the rest of a `send` or `edit` frame.
 const MIN_FRAME_BYTES: usize = 6 * crate::mentoring::MAX_BODY_BYTES + 2048;
 
+/// The secret a `*_secret_file` setting names: the file's contents, surrounding
+/// whitespace trimmed, at least `min` bytes.
+fn secret_file_text(
+    setting: &'static str,
+    file: &std::path::Path,
+    origin: Origin,
+    min: usize,
+) -> Result<Secret, ConfigError> {
+    let shown = file.display().to_string();
+    let text = std::fs::read(file).map_err(|e| {
+        invalid(
+            setting,
+            origin.clone(),
+            &shown,
+            format!("cannot be read: {e}"),
+        )
+    })?;
+    let trimmed = text.trim_ascii();
+    if trimmed.len() < min {
+        return Err(invalid(
+            setting,
+            origin,
+            &shown,
+            format!("holds fewer than {min} bytes (surrounding whitespace ignored)"),
+        ));
+    }
+    Ok(Secret::new(trimmed))
+}
+
 /// `janus_secret` or the contents of `janus_secret_file` (whitespace trimmed).
 fn janus_secret(l: &Layers<'_>) -> Result<Option<Secret>, ConfigError> {
     const MIN_SECRET: usize = 16;
@@ -229,28 +383,86 @@ fn janus_secret(l: &Layers<'_>) -> Result<Option<Secret>, ConfigError> {
         ))),
         (Some(secret), None) => Ok(Some(secret)),
         (None, Some((file, origin))) => {
-            let shown = file.display().to_string();
-            let text = std::fs::read(&file).map_err(|e| {
-                invalid(
-                    "janus_secret_file",
-                    origin.clone(),
-                    &shown,
-                    format!("cannot be read: {e}"),
-                )
-            })?;
-            let trimmed = text.trim_ascii();
-            if trimmed.len() < MIN_SECRET {
-                return Err(invalid(
-                    "janus_secret_file",
-                    origin,
-                    &shown,
-                    format!("holds fewer than {MIN_SECRET} bytes (surrounding whitespace ignored)"),
-                ));
-            }
-            Ok(Some(Secret::new(trimmed)))
+            secret_file_text("janus_secret_file", &file, origin, MIN_SECRET).map(Some)
         }
         (None, None) => Ok(None),
     }
+}
+
+pub(super) fn resolve_email(l: &Layers<'_>) -> Result<EmailConfig, ConfigError> {
+    let server = l.one("smtp_url", smtp_url)?;
+    let security = l.or_default("smtp_tls", smtp_security)?;
+    let from = l.one("smtp_from", non_empty_text)?;
+    let username = l.one("smtp_username", non_empty_text)?;
+    let password = match (
+        l.one("smtp_password", secret(1))?,
+        l.one_at("smtp_password_file", path)?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Conflict(format!(
+                "set only one of {} and {}",
+                named("smtp_password"),
+                named("smtp_password_file")
+            )));
+        }
+        (Some(secret), None) => Some(secret),
+        (None, Some((file, origin))) => {
+            Some(secret_file_text("smtp_password_file", &file, origin, 1)?)
+        }
+        (None, None) => None,
+    };
+    let public_url = l.one("public_url", public_url)?;
+    let digest_hour = l.or_default("email_digest_hour_secs", secs(1, 3600))?;
+    let digest_lease = l.or_default("email_digest_lease_secs", secs(1, 3600))?;
+    let Some(server) = server else {
+        return Ok(EmailConfig {
+            smtp: None,
+            public_url,
+            digest_hour,
+            digest_lease,
+        });
+    };
+    if server.implicit_tls && security == SmtpSecurity::None {
+        return Err(ConfigError::Conflict(format!(
+            "{} is smtps:// (TLS from the start), which {} = none contradicts",
+            named("smtp_url"),
+            named("smtp_tls")
+        )));
+    }
+    let Some(from) = from else {
+        return Err(ConfigError::Conflict(format!(
+            "{} needs {}: the sender of the e-mails",
+            named("smtp_url"),
+            named("smtp_from")
+        )));
+    };
+    if public_url.is_none() {
+        return Err(ConfigError::Conflict(format!(
+            "{} needs {}: every e-mail links to the app",
+            named("smtp_url"),
+            named("public_url")
+        )));
+    }
+    if username.is_some() != password.is_some() {
+        return Err(ConfigError::Conflict(format!(
+            "{} and {} (or {}) go together",
+            named("smtp_username"),
+            named("smtp_password"),
+            named("smtp_password_file")
+        )));
+    }
+    Ok(EmailConfig {
+        smtp: Some(SmtpConfig {
+            server,
+            security,
+            from,
+            username,
+            password,
+        }),
+        public_url,
+        digest_hour,
+        digest_lease,
+    })
 }
 
 pub(super) fn check_combinations(c: &Config) -> Result<(), ConfigError> {

@@ -14,9 +14,9 @@ use super::bodies::{
 use super::error::{ApiResult, parse_body};
 use super::extract::{Body, Params};
 use crate::mentoring::relationships::MentorRequest;
-use crate::protocol::call::IceConfig;
 use crate::protocol::client::HistoryQuery;
 use crate::protocol::server::{AccountView, Settings};
+use crate::protocol::webrtc::IceConfig;
 
 /// The caller's account (as the token names it) and settings.
 #[utoipa::path(get, path = "/api/me", tag = "account", security(("bearer" = [])),
@@ -27,15 +27,7 @@ pub async fn me(
 ) -> ApiResult<Json<MeBody>> {
     let account = state.mentoring.remember(&principal).await?;
     Ok(Json(MeBody {
-        account: AccountView {
-            id: principal.account.as_str().to_owned(),
-            name: principal.name.clone(),
-            roles: principal
-                .roles
-                .iter()
-                .map(|r| r.as_str().to_owned())
-                .collect(),
-        },
+        account: AccountView::from(&principal),
         settings: account.settings,
     }))
 }

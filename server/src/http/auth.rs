@@ -29,12 +29,16 @@ impl FromRequestParts<HttpState> for Authed {
                     "missing `Authorization: Bearer` token",
                 )
             })?;
-        let principal = state.verifier.verify(header.trim()).map_err(|error| {
-            ApiError::new(
-                ErrorCode::Unauthorized,
-                format!("token refused: {}", error.code()),
-            )
-        })?;
+        let principal = state
+            .verifier
+            .verify(header.trim())
+            .await
+            .map_err(|error| {
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    format!("token refused: {}", error.code()),
+                )
+            })?;
         if parts.method != Method::GET && parts.method != Method::HEAD {
             state.mentoring.spend(&principal.account).await?;
         }

@@ -71,6 +71,12 @@ bodies! {
         protocol: u32,
         /// `--dev` sign-in is offered.
         dev: bool,
+        /// Web Push, when the server sends it: the key a service worker subscribes with.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        push: Option<crate::protocol::notify::PushInfo>,
+        /// Sign-in at the institution's identity provider (absent when not configured).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sign_in: Option<SignInBody>,
     }
     /// Where the node stands.
     ReadyBody {
@@ -86,6 +92,32 @@ bodies! {
     }
     /// Every refused REST request: nothing was changed.
     ErrorBody { error: ErrorDetail }
+}
+
+/// How the web client signs people in at the identity provider: OpenID Connect
+/// authorization code flow with PKCE, as a public client (no secret).
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SignInBody {
+    /// The provider's issuer; its `/.well-known/openid-configuration` names the endpoints.
+    pub issuer: String,
+    /// The web client's id at the provider.
+    pub client_id: String,
+    /// Scopes to ask for, space-separated.
+    pub scopes: String,
+    /// The resource indicator (RFC 8707) to name, so the access token is for this server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+impl From<&crate::config::SignIn> for SignInBody {
+    fn from(s: &crate::config::SignIn) -> Self {
+        SignInBody {
+            issuer: s.issuer.clone(),
+            client_id: s.client_id.clone(),
+            scopes: s.scopes.clone(),
+            resource: s.resource.clone(),
+        }
+    }
 }
 
 /// Why a request was refused: the same codes as WebSocket `error` frames.

@@ -2,7 +2,8 @@
 //!
 //! Headers (set only where a route did not set its own):
 //! - `Content-Security-Policy`: scripts, styles, connections and workers from this origin
-//!   only (and `blob:` scripts: the packed web client's modules, which only a script
+//!   only (connections also to the identity provider's origin when the web client signs
+//!   people in there: discovery, the token endpoint), and `blob:` scripts: the packed web client's modules, which only a script
 //!   already running here can create), no inline script, no plugins, no `<base>`, and
 //!   no framing;
 //! - `X-Frame-Options: DENY` for browsers that predate `frame-ancestors`;
@@ -32,18 +33,44 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; \
      connect-src 'self'; worker-src 'self'; manifest-src 'self'; font-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// [`CONTENT_SECURITY_POLICY`], with the identity provider's origin (from its issuer URL)
+/// added to `connect-src` when the web client signs people in there.
+pub fn content_security_policy(issuer: Option<&str>) -> String {
+    match issuer.and_then(origin_of) {
+        Some(origin) => CONTENT_SECURITY_POLICY.replace(
+            "connect-src 'self';",
+            &format!("connect-src 'self' {origin};"),
+        ),
+        None => CONTENT_SECURITY_POLICY.to_owned(),
+    }
+}
+
+/// `scheme://host[:port]` of a URL, if it is one that can stand in a CSP source list.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+    };
+    (plain(scheme) && plain(authority)).then(|| format!("{scheme}://{authority}"))
+}
 pub const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), display-capture=(), \
      geolocation=(), payment=(), usb=(), serial=(), bluetooth=()";
 /// A year, the preload lists' minimum. Sub-domains are the deployment's to decide.
 pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
 
 /// The response-header layers, outermost last.
-pub fn header_layers(behind_tls: bool) -> Vec<SetResponseHeaderLayer<HeaderValue>> {
+pub fn header_layers(
+    behind_tls: bool,
+    issuer: Option<&str>,
+) -> Vec<SetResponseHeaderLayer<HeaderValue>> {
+    let csp = HeaderValue::from_str(&content_security_policy(issuer))
+        .unwrap_or_else(|_| HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     let mut layers = vec![
-        SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ),
+        SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, csp),
         SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
@@ -158,5 +185,18 @@ mod tests {
         ] {
             assert!(!guard.permits(refused), "{refused}");
         }
+    }
+
+    #[test]
+    fn the_identity_providers_origin_may_be_connected_to() {
+        let csp = content_security_policy(Some("https://idp.example.edu:8443/realms/medicine"));
+        assert!(
+            csp.contains("connect-src 'self' https://idp.example.edu:8443;"),
+            "{csp}"
+        );
+        assert_eq!(content_security_policy(None), CONTENT_SECURITY_POLICY);
+        // Nothing that could end the directive and start another one.
+        let odd = content_security_policy(Some("https://idp.example;script-src*/x"));
+        assert_eq!(odd, CONTENT_SECURITY_POLICY);
     }
 }

@@ -18,6 +18,7 @@ use super::bodies::{
 };
 use super::error::{ApiResult, parse_body};
 use crate::mentoring::membership::RoleRequest;
+use crate::mentoring::presence::PresenceChoice;
 use crate::mentoring::relationships::{Assignment, MentorOffer};
 use crate::mentoring::rooms::{InviteRequest, JoinRequest, RoomRequest, RoomSettingsRequest};
 
@@ -43,6 +44,7 @@ pub fn routes() -> Router<HttpState> {
         .route("/invitations", get(invitations))
         .route("/invitations/{room}/decline", post(decline_invitation))
         .route("/conversations/{id}/reveal", post(reveal))
+        .route("/conversations/{id}/presence", put(presence))
 }
 
 /// A 201 answer.
@@ -336,5 +338,22 @@ pub(super) async fn reveal(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConversationBody>> {
     let conversation = state.mentoring.reveal(&principal, &id).await?;
+    Ok(Json(ConversationBody { conversation }))
+}
+
+/// Shows or hides the caller's presence in one conversation (off by default where the
+/// caller is pseudonymous).
+#[utoipa::path(put, path = "/api/conversations/{id}/presence", tag = "conversations", params(("id" = String, Path, description = "A conversation id")), request_body = PresenceChoice, responses((status = 200, body = ConversationBody)), security(("bearer" = [])))]
+pub(super) async fn presence(
+    State(state): State<HttpState>,
+    Authed(principal): Authed,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<ConversationBody>> {
+    let choice: PresenceChoice = parse_body(&body)?;
+    let conversation = state
+        .mentoring
+        .choose_presence(&principal, &id, choice.shown)
+        .await?;
     Ok(Json(ConversationBody { conversation }))
 }

@@ -7,12 +7,14 @@ mod assets;
 mod auth;
 mod bodies;
 mod client_addr;
+mod digest;
 mod error;
 mod extract;
 mod hardening;
 pub mod limits;
 pub mod listener;
 mod mentoring;
+mod notify;
 pub mod openapi;
 mod ops;
 mod origin;
@@ -64,6 +66,10 @@ pub struct HttpState {
     pub bus: Arc<dyn Bus>,
     pub verifier: Verifier,
     pub dev_minter: Option<Arc<Minter>>,
+    /// Push subscriptions and notification preferences.
+    pub notifications: Arc<crate::notify::service::Notifications>,
+    /// Where the web client signs people in (public; served in the server info).
+    pub sign_in: Option<bodies::SignInBody>,
     pub origins: OriginPolicy,
     pub buffers: SocketBuffers,
     pub metrics: PrometheusHandle,
@@ -85,7 +91,12 @@ pub struct RouterSettings {
 pub fn router(state: HttpState, settings: RouterSettings) -> Router {
     let web_client = Arc::new(assets::WebClient::load(
         &settings.web_client_dir,
-        &serde_json::to_value(ops::server_info(state.dev_minter.is_some())).unwrap_or_default(),
+        &serde_json::to_value(ops::server_info(
+            state.dev_minter.is_some(),
+            state.sign_in.as_ref(),
+            state.notifications.push_info(),
+        ))
+        .unwrap_or_default(),
     ));
     let mut api = Router::new()
         .route("/info", get(ops::info))
@@ -103,6 +114,8 @@ pub fn router(state: HttpState, settings: RouterSettings) -> Router {
         )
         .merge(mentoring::routes())
         .merge(safety::routes())
+        .merge(notify::routes())
+        .merge(digest::routes())
         .route("/ice-servers", get(api::ice_servers))
         .route("/sfu/turn-credentials", post(sfu::turn_credentials));
     if state.dev_minter.is_some() {
@@ -132,7 +145,8 @@ pub fn router(state: HttpState, settings: RouterSettings) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ));
-    for layer in hardening::header_layers(settings.behind_tls) {
+    let issuer = state.sign_in.as_ref().map(|s| s.issuer.clone());
+    for layer in hardening::header_layers(settings.behind_tls, issuer.as_deref()) {
         router = router.layer(layer);
     }
     router = router.layer(axum::middleware::from_fn_with_state(

@@ -14,16 +14,21 @@ use super::bodies::*;
 use super::mentoring::{AcceptBody, EndBody};
 use super::ops::DevLogin;
 use super::sfu::TurnRequest;
-use super::{api, mentoring, ops, safety, sfu};
+use super::{api, digest, mentoring, notify, ops, safety, sfu};
 use crate::contract::{SCHEMAS, Schemas};
+use crate::mentoring::digest::EmailDigestSettings;
 use crate::mentoring::directory::ProfileUpdate;
 use crate::mentoring::membership::RoleRequest;
+use crate::mentoring::presence::PresenceChoice;
 use crate::mentoring::relationships::{Assignment, MentorOffer, MentorRequest};
 use crate::mentoring::reports::ReportRequest;
 use crate::mentoring::rooms::{InviteRequest, JoinRequest, RoomRequest, RoomSettingsRequest};
 use crate::mentoring::safety::BlockRequest;
-use crate::protocol::call::IceConfig;
+use crate::protocol::notify::{
+    NotificationPreferences, PushSubscriptionBody, PushSubscriptionRequest,
+};
 use crate::protocol::server::Settings;
+use crate::protocol::webrtc::IceConfig;
 use crate::signalling::sfu::SfuTurn;
 
 /// Lets a handler annotation name a body type; the schema itself is schemars', put in
@@ -61,10 +66,10 @@ bodies_of! {
         InviteCodeBody, LeftBody, DeclinedBody, MemberBody, MentorsBody, MentorBody, ProfileBody,
         BlocksBody, BlockBody, ReportReceiptBody, ReportReceiptsBody, FiledReportsBody,
         ReportBody, OversightBody, PeopleBody, DevLoginBody, InfoBody, ReadyBody, ErrorBody,
-        SfuTurn;
+        SfuTurn, PushSubscriptionBody, NotificationPreferences, EmailDigestSettings;
     received: MentorRequest, MentorOffer, Assignment, AcceptBody, EndBody, RoomRequest,
         RoomSettingsRequest, JoinRequest, InviteRequest, RoleRequest, ProfileUpdate,
-        BlockRequest, ReportRequest, DevLogin, TurnRequest;
+        BlockRequest, ReportRequest, DevLogin, TurnRequest, PresenceChoice, PushSubscriptionRequest;
 }
 
 #[derive(OpenApi)]
@@ -107,6 +112,7 @@ bodies_of! {
         mentoring::invitations,
         mentoring::decline_invitation,
         mentoring::reveal,
+        mentoring::presence,
         safety::directory,
         safety::mentor,
         safety::my_profile,
@@ -121,12 +127,20 @@ bodies_of! {
         safety::close_report,
         safety::oversight,
         safety::people,
+        notify::subscribe,
+        notify::unsubscribe,
+        notify::preferences,
+        notify::put_preferences,
         ops::info,
         ops::dev_login,
         ops::healthz,
         ops::readyz,
         ops::metrics,
         sfu::turn_credentials,
+        digest::choice,
+        digest::put_choice,
+        digest::unsubscribe_page,
+        digest::unsubscribe,
         openapi_json,
         asyncapi_json,
     )

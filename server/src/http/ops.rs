@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use super::HttpState;
-use super::bodies::{DevLoginBody, InfoBody, ReadyBody};
+use super::bodies::{DevLoginBody, InfoBody, ReadyBody, SignInBody};
 use super::error::{ApiError, ApiResult, parse_body};
 use super::extract::Body;
 use crate::auth::Role;
@@ -102,19 +102,30 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     )
 }
 
-/// What a client needs to know before signing in: the protocol version and whether
-/// `--dev` sign-in is offered (the web client shows demo accounts only then).
+/// What a client needs to know before signing in: the protocol version, whether
+/// `--dev` sign-in is offered (the web client shows demo accounts only then) and where
+/// people sign in at the institution's identity provider.
 #[utoipa::path(get, path = "/api/info", tag = "operations", responses((status = 200, body = InfoBody)))]
 pub async fn info(State(state): State<HttpState>) -> Json<InfoBody> {
-    Json(server_info(state.dev_minter.is_some()))
+    Json(server_info(
+        state.dev_minter.is_some(),
+        state.sign_in.as_ref(),
+        state.notifications.push_info(),
+    ))
 }
 
 /// What any visitor may know about this server (`GET /api/info`, and inlined in the
 /// web client's page to save a round trip).
-pub fn server_info(dev: bool) -> InfoBody {
+pub fn server_info(
+    dev: bool,
+    sign_in: Option<&SignInBody>,
+    push: Option<crate::protocol::notify::PushInfo>,
+) -> InfoBody {
     InfoBody {
         protocol: crate::protocol::server::PROTOCOL_VERSION,
         dev,
+        sign_in: sign_in.cloned(),
+        push,
     }
 }
 
@@ -164,10 +175,10 @@ pub async fn dev_login(
     let token = minter.mint(&account, name, &roles, Duration::from_secs(12 * 3600));
     // Recorded now, as a first request with the token would, so the account can be
     // named (a mentor requested, say) before it has ever connected.
-    let principal = state
-        .verifier
-        .verify(&token)
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "a freshly minted token did not verify"))?;
+    let principal =
+        state.verifier.verify(&token).await.map_err(|_| {
+            ApiError::new(ErrorCode::Internal, "a freshly minted token did not verify")
+        })?;
     state.mentoring.remember(&principal).await?;
     Ok(Json(DevLoginBody { token, account }))
 }

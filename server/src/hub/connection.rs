@@ -16,6 +16,7 @@ use super::transport::{Gone, Incoming, Outgoing, Transport};
 use super::writer::{Cursor, Writer};
 use super::{Hub, reader::Reader};
 use crate::auth::Principal;
+use crate::error::Refusal;
 use crate::ids::{ConversationId, Seq};
 use crate::observability;
 use crate::protocol::server::{AccountView, Heartbeat, Limits, PROTOCOL_VERSION};
@@ -67,6 +68,19 @@ async fn refuse<T: Transport>(
     metrics::counter!("mentorhub_errors_total", "code" => code.as_str()).increment(1);
     let _ = send_frame(socket, &ServerFrame::error(code, message)).await;
     let _ = send_close(socket, close_code, reason).await;
+}
+
+/// Refuses a session the server cannot start just now; the client reconnects.
+async fn refuse_for_now<T: Transport>(socket: &mut T, refusal: Refusal) {
+    let message = refusal.message.into_owned();
+    refuse(
+        socket,
+        refusal.code,
+        message,
+        close::GOING_AWAY,
+        "try again",
+    )
+    .await;
 }
 
 /// Waits for `hello` (within the hello timeout) and verifies its token.
@@ -138,7 +152,7 @@ async fn await_hello<T: Transport>(
             return None;
         }
     };
-    match hub.verifier.verify(&hello.token) {
+    match hub.verifier.verify(&hello.token).await {
         Ok(principal) => Some((principal, hello.cursors)),
         Err(error) => {
             tracing::info!(reason = error.code(), "hello refused");
@@ -213,14 +227,7 @@ async fn open_session<T: Transport>(
     let start = match hub.mentoring.start_session(principal).await {
         Ok(start) => start,
         Err(refusal) => {
-            refuse(
-                &mut socket,
-                refusal.code,
-                refusal.message.into_owned(),
-                close::GOING_AWAY,
-                "try again",
-            )
-            .await;
+            refuse_for_now(&mut socket, refusal).await;
             return None;
         }
     };
@@ -258,14 +265,7 @@ async fn open_session<T: Transport>(
         Ok(summaries) => summaries,
         Err(refusal) => {
             hub.unregister(&conn);
-            refuse(
-                &mut socket,
-                refusal.code,
-                refusal.message.into_owned(),
-                close::GOING_AWAY,
-                "try again",
-            )
-            .await;
+            refuse_for_now(&mut socket, refusal).await;
             return None;
         }
     };
@@ -298,15 +298,7 @@ async fn open_session<T: Transport>(
         protocol: PROTOCOL_VERSION,
         session: format!("s{}", conn.id),
         node: hub.mentoring.node().to_string(),
-        account: AccountView {
-            id: principal.account.to_string(),
-            name: principal.name.clone(),
-            roles: principal
-                .roles
-                .iter()
-                .map(|r| r.as_str().to_owned())
-                .collect(),
-        },
+        account: AccountView::from(principal),
         settings: start.account.settings.clone(),
         expires_at: principal.expires_at,
         heartbeat: Heartbeat {

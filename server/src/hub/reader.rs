@@ -280,7 +280,7 @@ impl Reader {
                 ErrorCode::ProtocolViolation,
                 "already said hello",
             )),
-            ClientFrame::Refresh { reference, token } => self.refresh(reference, &token),
+            ClientFrame::Refresh { reference, token } => self.refresh(reference, &token).await,
             // `on_text` queues sends; one arriving here is completed in line.
             ClientFrame::Send(send) => {
                 self.queue_send(send).await?.await;
@@ -374,8 +374,8 @@ impl Reader {
     }
 
     /// Extends the session with a new token for the same account.
-    fn refresh(&mut self, reference: Option<String>, token: &str) -> Result<(), Refusal> {
-        let principal = self.hub.verifier.verify(token).map_err(|error| {
+    async fn refresh(&mut self, reference: Option<String>, token: &str) -> Result<(), Refusal> {
+        let principal = self.hub.verifier.verify(token).await.map_err(|error| {
             Refusal::new(
                 ErrorCode::Unauthorized,
                 format!("token refused: {}", error.code()),
@@ -475,6 +475,11 @@ fn reply_to(frame: &ClientFrame) -> ReplyTo {
         | ClientFrame::Threads {
             reference,
             conversation,
+        }
+        | ClientFrame::Typing {
+            reference,
+            conversation,
+            ..
         } => ReplyTo {
             reference: reference.clone(),
             conversation: Some(conversation.clone()),
@@ -483,15 +488,6 @@ fn reply_to(frame: &ClientFrame) -> ReplyTo {
         ClientFrame::History(query) => ReplyTo {
             reference: query.reference.clone(),
             conversation: Some(query.conversation.clone()),
-            client_id: None,
-        },
-        ClientFrame::Typing {
-            reference,
-            conversation,
-            ..
-        } => ReplyTo {
-            reference: reference.clone(),
-            conversation: Some(conversation.clone()),
             client_id: None,
         },
         ClientFrame::Ping { reference }

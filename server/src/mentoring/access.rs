@@ -50,8 +50,14 @@ impl MemberCtx {
         }
     }
 
-    /// Applies the blocks that concern this conversation.
+    /// Applies the blocks made on memberships of this conversation (the store reads
+    /// only those, and none while a facilitator is present), as the contact policy
+    /// says for everything that flows inside it.
     pub fn with_blocks(mut self, edges: &[BlockEdge]) -> Self {
+        const SILENCED: bool = super::contact::silenced_where_made();
+        if !SILENCED {
+            return self;
+        }
         for edge in edges.iter().filter(|e| e.conversation == self.conversation) {
             match edge.side {
                 BlockSide::Hidden => self.hidden.push(HiddenSender {
@@ -94,6 +100,16 @@ impl MemberCtx {
                 crate::protocol::ErrorCode::ConversationClosed,
                 "this conversation has nothing to read yet",
             ));
+        }
+        Ok(())
+    }
+
+    /// A seq a request acts on (a thread root, a message to edit or delete). One from
+    /// before the member's `visible_from` is answered as one that does not exist: what
+    /// was said before they could read is not theirs to learn, not even its shape.
+    pub fn check_target(&self, seq: Seq) -> DomainResult<()> {
+        if seq < self.visible_from {
+            return Err(crate::store::WriteError::TargetNotFound.into());
         }
         Ok(())
     }

@@ -94,6 +94,11 @@ fn check_text(text: &str, max: usize, what: &str) -> DomainResult<String> {
     Ok(text.trim().to_owned())
 }
 
+// The directory reads no blocks: the policy shows it the same to everyone.
+const _: () = assert!(super::contact::never_silenced(
+    super::contact::Channel::Directory
+));
+
 /// A profile as everyone sees it. Blocks change nothing here: a mentor shown as full
 /// to the one person they blocked would tell her so.
 fn view(profile: &MentorProfileRecord, active: u64) -> MentorProfileView {

@@ -132,10 +132,8 @@ impl Mentoring {
             ));
         }
         self.check_body(&frame.body)?;
-        // A thread root from before the member's `visible_from` is answered as one that
-        // does not exist: whether it is a top-level message is not theirs to learn.
-        if frame.thread.is_some_and(|root| root < ctx.visible_from) {
-            return Err(crate::store::WriteError::TargetNotFound.into());
+        if let Some(root) = frame.thread {
+            ctx.check_target(root)?;
         }
         self.spend(&ctx.account).await?;
         let sealed = self.seal_body(&ctx.conversation, &frame.body);
@@ -199,6 +197,7 @@ impl Mentoring {
     pub async fn edit(&self, ctx: &MemberCtx, target: Seq, body: &str) -> DomainResult<Acked> {
         ctx.check_post()?;
         self.check_body(body)?;
+        ctx.check_target(target)?;
         self.spend(&ctx.account).await?;
         let sealed = self.seal_body(&ctx.conversation, body);
         let publisher = self.publisher();
@@ -219,30 +218,18 @@ impl Mentoring {
             });
             publisher.publish_event(&conversation, appended.seq, &event, except);
         });
-        let request = AppendRequest {
-            conversation: ctx.conversation.clone(),
-            sender: Some(ctx.member.clone()),
-            client_id: None,
-            kind: AppendKind::Edit {
-                target,
-                body: sealed,
-            },
-            now: now_millis(),
+        let kind = AppendKind::Edit {
+            target,
+            body: sealed,
         };
-        let appended = self.store.append(request, Some(on_commit)).await?;
-        Ok(Acked {
-            conversation: ctx.conversation.clone(),
-            client_id: None,
-            seq: appended.seq,
-            ts: appended.created_at,
-            duplicate: false,
-        })
+        self.append_change(ctx, kind, on_commit).await
     }
 
     /// Deletes one's own message: the ciphertext is removed from the store; a
     /// tombstone (seq, sender, time) stays so the timeline keeps its shape.
     pub async fn delete(&self, ctx: &MemberCtx, target: Seq) -> DomainResult<Acked> {
         ctx.check_post()?;
+        ctx.check_target(target)?;
         self.spend(&ctx.account).await?;
         let publisher = self.publisher();
         let (conversation, sender, except) = (
@@ -260,11 +247,22 @@ impl Mentoring {
             });
             publisher.publish_event(&conversation, appended.seq, &event, except);
         });
+        self.append_change(ctx, AppendKind::Delete { target }, on_commit)
+            .await
+    }
+
+    /// Appends the member's edit or deletion, acknowledged once committed.
+    async fn append_change(
+        &self,
+        ctx: &MemberCtx,
+        kind: AppendKind,
+        on_commit: CommitHook,
+    ) -> DomainResult<Acked> {
         let request = AppendRequest {
             conversation: ctx.conversation.clone(),
             sender: Some(ctx.member.clone()),
             client_id: None,
-            kind: AppendKind::Delete { target },
+            kind,
             now: now_millis(),
         };
         let appended = self.store.append(request, Some(on_commit)).await?;

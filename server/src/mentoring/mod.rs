@@ -9,16 +9,18 @@
 mod access;
 mod budget;
 mod contact;
+pub mod digest;
 pub mod directory;
 mod lifecycle;
 pub mod membership;
 mod messaging;
 mod oversight;
-mod presence;
+pub mod presence;
 pub mod programme;
 pub mod relationships;
 mod render;
 pub mod reports;
+mod room_texts;
 pub mod rooms;
 pub mod rules;
 pub mod safety;
@@ -68,6 +70,9 @@ pub struct MentoringLimits {
     pub max_invite_codes_per_room: u32,
     /// Requests one mentor may have waiting for an answer.
     pub max_pending_requests_per_mentor: u32,
+    /// Longest random delay before a pseudonymous member's presence change is shown in
+    /// one conversation (see `presence.rs`).
+    pub pseudonymous_presence_delay: std::time::Duration,
 }
 
 /// A history page's largest serialised size (the socket's write buffer may cap it lower).
@@ -115,13 +120,16 @@ impl EventPublisher {
     }
 }
 
-/// The domain services shared by every connection and request.
+/// The domain services shared by every connection and request. Cheap to clone (shared
+/// handles), for work done after an answer.
+#[derive(Clone)]
 pub struct Mentoring {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     cipher: BodyCipher,
     node: Arc<str>,
     limits: MentoringLimits,
+    pseudonymous_presence: Arc<presence::PseudonymousPresence>,
 }
 
 impl Mentoring {
@@ -132,12 +140,18 @@ impl Mentoring {
         node: Arc<str>,
         limits: MentoringLimits,
     ) -> Self {
+        let pseudonymous_presence = presence::PseudonymousPresence::new(
+            bus.clone(),
+            node.clone(),
+            limits.pseudonymous_presence_delay,
+        );
         Mentoring {
             store,
             bus,
             cipher,
             node,
             limits,
+            pseudonymous_presence,
         }
     }
 
@@ -153,13 +167,13 @@ impl Mentoring {
         &self.node
     }
 
-    /// Records the account behind a verified token (name and roles may change at the
-    /// identity provider; the latest token wins).
+    /// Records the account behind a verified token (name, roles and the e-mail digest's
+    /// address may change at the identity provider; the latest token wins).
     pub async fn remember(
         &self,
         principal: &Principal,
     ) -> DomainResult<crate::store::AccountRecord> {
-        Ok(self
+        let account = self
             .store
             .upsert_account(
                 &principal.account,
@@ -167,7 +181,9 @@ impl Mentoring {
                 &principal.roles,
                 crate::ids::now_millis(),
             )
-            .await?)
+            .await?;
+        self.refresh_digest_address(principal).await?;
+        Ok(account)
     }
 
     pub(crate) fn publisher(&self) -> EventPublisher {

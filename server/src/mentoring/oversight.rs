@@ -22,6 +22,7 @@ use crate::protocol::vocabulary::PartyRole;
 use crate::store::ActivityRecord;
 
 use super::Mentoring;
+use super::room_texts::RoomText;
 
 /// Weeks of per-week message counts.
 pub const WEEKS: u32 = 8;
@@ -102,11 +103,12 @@ impl Mentoring {
             .into_iter()
             .map(|room| {
                 let c = room.conversation;
+                let title = self.open_room_text(&c.id, RoomText::Title, c.title.as_ref());
                 RoomOverviewView {
                     activity: activity_view(activity.get(&c.id)),
                     id: c.id,
                     room_kind: c.room_kind,
-                    title: c.title,
+                    title,
                     state: c.state,
                     members: room.members,
                     agreed: room.agreed,

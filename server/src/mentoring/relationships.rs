@@ -19,10 +19,11 @@ use crate::protocol::ErrorCode;
 use crate::protocol::server::RelationshipView;
 use crate::protocol::vocabulary::{Origin, PartyRole, RelationshipState, Response};
 use crate::store::{
-    AccountRecord, NewRelationship, RelationshipParty, RelationshipRecord, WriteError,
+    AccountRecord, DecideCount, NewRelationship, RelationshipParty, RelationshipRecord, WriteError,
 };
 
 use super::Mentoring;
+use super::rules::caps;
 use super::rules::relationship::capacity_reached;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -387,20 +388,23 @@ impl Mentoring {
             .map(|i| self.cipher.seal(&intro_aad(&id), i.as_bytes()));
         let mut parties = vec![start.mentee];
         parties.extend(start.mentors);
+        let max_waiting = self.limits.max_pending_requests_per_mentor;
+        let may_wait = move |waiting| caps::one_more(waiting, max_waiting);
         self.store
-            .create_relationship(NewRelationship {
-                id: id.clone(),
-                conversation: ConversationId::random(),
-                origin: start.origin,
-                created_by: start.created_by,
-                coordinator: start.coordinator,
-                introduction,
-                parties,
-                first_conversation: start.first_conversation,
-                max_pending_requests: (start.origin == Origin::Requested)
-                    .then_some(self.limits.max_pending_requests_per_mentor),
-                now: now_millis(),
-            })
+            .create_relationship(
+                NewRelationship {
+                    id: id.clone(),
+                    conversation: ConversationId::random(),
+                    origin: start.origin,
+                    created_by: start.created_by,
+                    coordinator: start.coordinator,
+                    introduction,
+                    parties,
+                    first_conversation: start.first_conversation,
+                    now: now_millis(),
+                },
+                (start.origin == Origin::Requested).then_some(&may_wait as &DecideCount),
+            )
             .await
             // A simultaneous request to the same mentor landed first (the database
             // keeps one open request per mentee and mentor).
@@ -418,6 +422,16 @@ impl Mentoring {
             .await?
             .ok_or_else(Refusal::not_found)?;
         self.announce_relationship(&record).await;
+        // Everyone whose answer it waits for, the initiator never (its own request).
+        let waiting: Vec<AccountId> = record
+            .parties
+            .iter()
+            .filter(|p| p.response == Response::Pending && p.account != record.created_by)
+            .map(|p| p.account.clone())
+            .collect();
+        crate::notify::Notifier::new(self.store.clone())
+            .relationship_waiting(&record.id, &waiting)
+            .await;
         Ok(record)
     }
 

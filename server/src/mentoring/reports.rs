@@ -21,9 +21,11 @@ use crate::protocol::mentoring::{
 };
 use crate::protocol::vocabulary::{ReportAction, ReportState};
 use crate::protocol::{ErrorCode, ServerFrame};
-use crate::store::{EventKind, EventQuery, MemberRecord, NewReport, StoredEvent};
+use crate::store::{
+    EventKind, EventQuery, MemberRecord, NewReport, ReportFiling, StoredEvent, WriteError,
+};
 
-use super::{MemberCtx, Mentoring};
+use super::{MemberCtx, Mentoring, rules};
 
 /// Messages copied from each side of the reported one.
 const CONTEXT_EACH_SIDE: usize = 5;
@@ -133,14 +135,17 @@ impl Mentoring {
         let filed = self
             .store
             .create_report(NewReport {
-                id: id.clone(),
-                conversation: ctx.conversation.clone(),
-                target: request.seq,
-                reporter: principal.account.clone(),
-                reporter_member: ctx.member.clone(),
-                reported: reported.account.clone(),
-                reported_member: sender,
-                snapshot: self.cipher.seal(&report_aad(&id), &plain),
+                filing: ReportFiling {
+                    id: id.clone(),
+                    conversation: ctx.conversation.clone(),
+                    target: request.seq,
+                    reporter: principal.account.clone(),
+                    reporter_member: ctx.member.clone(),
+                    reported: reported.account.clone(),
+                    reported_member: sender,
+                    snapshot: self.cipher.seal(&report_aad(&id), &plain),
+                },
+                state: rules::report::FILED,
                 now,
             })
             .await?;
@@ -150,7 +155,7 @@ impl Mentoring {
                 "you already reported this message",
             ));
         }
-        let filed = receipt(id, ReportState::Open, now);
+        let filed = receipt(id, rules::report::FILED, now);
         self.tell_safeguarding(&ServerFrame::ReportFiled {
             report: filed.clone(),
         })
@@ -173,9 +178,9 @@ impl Mentoring {
         Ok(records
             .into_iter()
             .map(|r| FiledReportView {
-                id: r.id,
-                conversation: r.conversation,
-                seq: r.target,
+                id: r.filing.id,
+                conversation: r.filing.conversation,
+                seq: r.filing.target,
                 state: r.state,
                 created_at: r.created_at,
                 closed_at: r.closed_at,
@@ -235,13 +240,13 @@ impl Mentoring {
     pub async fn reports(&self, principal: &Principal) -> DomainResult<Vec<ReportReceipt>> {
         Self::require_safeguarding(principal)?;
         let records = self.store.reports().await?;
-        let ids: Vec<ReportId> = records.iter().map(|r| r.id.clone()).collect();
+        let ids: Vec<ReportId> = records.iter().map(|r| r.filing.id.clone()).collect();
         self.store
             .record_report_access(&ids, &principal.account, ReportAction::Listed, now_millis())
             .await?;
         Ok(records
             .into_iter()
-            .map(|r| receipt(r.id, r.state, r.created_at))
+            .map(|r| receipt(r.filing.id, r.state, r.created_at))
             .collect())
     }
 
@@ -270,12 +275,16 @@ impl Mentoring {
         let not_found = || Refusal::new(ErrorCode::NotFound, "no such report");
         let id = ReportId::parse(raw).ok_or_else(not_found)?;
         let now = now_millis();
-        if !self.store.close_report(&id, now).await? {
-            return Err(match self.store.report(&id).await? {
-                Some(_) => Refusal::new(ErrorCode::Conflict, "the report is already closed"),
-                None => not_found(),
-            });
-        }
+        self.store
+            .close_report(&id, now, &rules::report::close)
+            .await
+            .map_err(|e| match e {
+                WriteError::TargetNotFound => not_found(),
+                WriteError::Conflict => {
+                    Refusal::new(ErrorCode::Conflict, "the report is already closed")
+                }
+                other => other.into(),
+            })?;
         self.store
             .record_report_access(
                 std::slice::from_ref(&id),
@@ -297,15 +306,16 @@ impl Mentoring {
         let Some(record) = self.store.report(id).await? else {
             return Ok(None);
         };
+        let filing = &record.filing;
         let snapshot: Snapshot = self
             .cipher
-            .open(&report_aad(id), &record.snapshot)
+            .open(&report_aad(id), &filing.snapshot)
             .ok()
             .and_then(|plain| serde_json::from_slice(&plain).ok())
             .ok_or_else(|| Refusal::new(ErrorCode::Internal, "the report cannot be decrypted"))?;
         let members: HashMap<_, _> = self
             .store
-            .members(&record.conversation)
+            .members(&filing.conversation)
             .await?
             .into_iter()
             .map(|m| (m.member.clone(), m.display_name))
@@ -338,13 +348,13 @@ impl Mentoring {
             })
             .collect();
         Ok(Some(ReportView {
-            id: record.id.clone(),
+            id: filing.id.clone(),
             state: record.state,
-            conversation: record.conversation.clone(),
+            conversation: filing.conversation.clone(),
             conversation_kind: record.conversation_kind,
-            seq: record.target,
-            reporter: person(&record.reporter, &record.reporter_member).await?,
-            reported: person(&record.reported, &record.reported_member).await?,
+            seq: filing.target,
+            reporter: person(&filing.reporter, &filing.reporter_member).await?,
+            reported: person(&filing.reported, &filing.reported_member).await?,
             reason: snapshot.reason,
             messages: snapshot.messages,
             created_at: record.created_at,

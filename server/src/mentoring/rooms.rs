@@ -23,8 +23,10 @@ use crate::store::{
     WriteError,
 };
 
-use super::contact::Contact;
+use super::contact::{Channel, Contact};
+use super::room_texts::RoomText;
 use super::rules::membership::join;
+use super::rules::{caps, invitation, room};
 use super::{MemberCtx, Mentoring};
 
 /// The agreement a room gets when its creator writes none.
@@ -103,12 +105,13 @@ pub(crate) fn code_hash(code: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn invitation_view(record: &InvitationRecord) -> InvitationView {
+fn invitation_view(mentoring: &Mentoring, record: &InvitationRecord) -> InvitationView {
+    let room = &record.conversation;
     InvitationView {
-        room: record.conversation.id.clone(),
-        title: record.conversation.title.clone(),
-        room_kind: record.conversation.room_kind,
-        agreement: record.conversation.agreement.clone(),
+        room: room.id.clone(),
+        title: mentoring.open_room_text(&room.id, RoomText::Title, room.title.as_ref()),
+        room_kind: room.room_kind,
+        agreement: mentoring.open_room_text(&room.id, RoomText::Agreement, room.agreement.as_ref()),
         history_visible: record.conversation.history_visible,
         invited_at: record.created_at,
     }
@@ -121,6 +124,9 @@ fn bounded(text: &str, max: usize, what: &str) -> DomainResult<String> {
     }
     Ok(text.to_owned())
 }
+
+// Room joins read no blocks: the policy leaves a room both join whole.
+const _: () = assert!(super::contact::never_silenced(Channel::RoomJoin));
 
 impl Mentoring {
     /// A mentor or coordinator creates a room and becomes its facilitator.
@@ -165,25 +171,27 @@ impl Mentoring {
         let id = ConversationId::random();
         let creator_member = MemberId::random();
         self.store
-            .create_room(NewRoom {
-                id: id.clone(),
-                title,
-                room_kind,
-                agreement,
-                member_limit,
-                history_visible: request.history_visible,
-                calls: request.calls.unwrap_or(CallRouting::Auto),
-                creator: principal.account.clone(),
-                event: SystemKind::RoomCreated {
-                    member: creator_member.clone(),
-                }
-                .to_meta(),
-                creator_member,
-                creator_name: name,
-                creator_pseudonymous: pseudonymous,
-                max_open_rooms: self.limits.max_rooms_per_account,
-                now: now_millis(),
-            })
+            .create_room(
+                NewRoom {
+                    id: id.clone(),
+                    title: self.seal_room_text(&id, RoomText::Title, &title),
+                    room_kind,
+                    agreement: self.seal_room_text(&id, RoomText::Agreement, &agreement),
+                    member_limit,
+                    history_visible: request.history_visible,
+                    calls: request.calls.unwrap_or(CallRouting::Auto),
+                    creator: principal.account.clone(),
+                    event: SystemKind::RoomCreated {
+                        member: creator_member.clone(),
+                    }
+                    .to_meta(),
+                    creator_member,
+                    creator_name: name,
+                    creator_pseudonymous: pseudonymous,
+                    now: now_millis(),
+                },
+                &|open| caps::one_more(open, self.limits.max_rooms_per_account),
+            )
             .await
             .map_err(|e| match e {
                 WriteError::LimitReached => Refusal::limit_reached(format!(
@@ -227,17 +235,20 @@ impl Mentoring {
         let ctx = self.facilitator_ctx(principal, raw_room).await?;
         let changed = self
             .store
-            .set_room_calls(RoomCallsChange {
-                conversation: ctx.conversation.clone(),
-                calls: request.calls,
-                by: ctx.member.clone(),
-                event: SystemKind::RoomCallsChanged {
+            .set_room_calls(
+                RoomCallsChange {
+                    conversation: ctx.conversation.clone(),
                     calls: request.calls,
                     by: ctx.member.clone(),
-                }
-                .to_meta(),
-                now: now_millis(),
-            })
+                    event: SystemKind::RoomCallsChanged {
+                        calls: request.calls,
+                        by: ctx.member.clone(),
+                    }
+                    .to_meta(),
+                    now: now_millis(),
+                },
+                &|room| room::change_calls(room, request.calls),
+            )
             .await?;
         if let Some((appended, meta)) = changed {
             self.publish_system(&ctx.conversation, appended, &meta);
@@ -251,7 +262,7 @@ impl Mentoring {
     /// The answer never depends on who the invitee is: an account that does not exist,
     /// is already in the room (perhaps under a pseudonym), is the facilitator, or
     /// blocked the facilitator gets the same `201` as a fresh invitation, dated at the
-    /// request, and nothing is sent to anyone.
+    /// request, after the same work, and nothing is sent to anyone.
     pub async fn invite(
         &self,
         principal: &Principal,
@@ -280,12 +291,30 @@ impl Mentoring {
                 ));
             }
         };
-        if let Some(invitee) = invitee
-            && self.invitation_reaches(principal, &ctx, &invitee).await?
-        {
-            self.deliver_invite(principal, &ctx, &invitee).await?;
+        if let Some(invitee) = invitee {
+            self.deliver_after_answer(principal, &ctx, invitee);
         }
         self.room_invitation_view(principal, &ctx).await
+    }
+
+    /// Whether an invitation reaches the invitee is decided, and the invitation stored
+    /// and sent, after the answer and off the request path: the answer's timing then
+    /// cannot tell a fresh invitation (a write) from one that reaches nobody (a member
+    /// already, perhaps under a pseudonym; blocked; invited before; no such account).
+    fn deliver_after_answer(&self, principal: &Principal, ctx: &MemberCtx, invitee: AccountId) {
+        let (this, principal, ctx) = (self.clone(), principal.clone(), ctx.clone());
+        tokio::spawn(async move {
+            let delivered = async {
+                if this.invitation_reaches(&principal, &ctx, &invitee).await? {
+                    this.deliver_invite(&principal, &ctx, &invitee).await?;
+                }
+                DomainResult::Ok(())
+            }
+            .await;
+            if let Err(refusal) = delivered {
+                tracing::warn!(room = %ctx.conversation, code = ?refusal.code, "an invitation could not be delivered");
+            }
+        });
     }
 
     /// Whether an invitation is stored and sent: not to oneself, not to a member,
@@ -302,7 +331,10 @@ impl Mentoring {
                 .membership(&ctx.conversation, invitee)
                 .await?
                 .is_none()
-            && self.contact(&principal.account, invitee).await? == Contact::Delivered)
+            && self
+                .contact(Channel::Invitation, &principal.account, invitee)
+                .await?
+                == Contact::Delivered)
     }
 
     /// The room as an invitation shows it, dated now (what a member-id invitation
@@ -317,10 +349,13 @@ impl Mentoring {
             .membership(&ctx.conversation, &principal.account)
             .await?
             .ok_or_else(Refusal::not_found)?;
-        Ok(invitation_view(&InvitationRecord {
-            conversation: room.conversation,
-            created_at: now_millis(),
-        }))
+        Ok(invitation_view(
+            self,
+            &InvitationRecord {
+                conversation: room.conversation,
+                created_at: now_millis(),
+            },
+        ))
     }
 
     /// Stores the invitation (one pending per account and room) and tells the invitee.
@@ -330,17 +365,20 @@ impl Mentoring {
         ctx: &MemberCtx,
         invitee: &AccountId,
     ) -> DomainResult<()> {
+        let invite_id = opaque_token();
         self.store
-            .create_invite(NewInvite {
-                id: opaque_token(),
-                conversation: ctx.conversation.clone(),
-                account: Some(invitee.clone()),
-                code_hash: None,
-                created_by: principal.account.clone(),
-                expires_at: None,
-                max_live_codes: self.limits.max_invite_codes_per_room,
-                now: now_millis(),
-            })
+            .create_invite(
+                NewInvite {
+                    id: invite_id.clone(),
+                    conversation: ctx.conversation.clone(),
+                    account: Some(invitee.clone()),
+                    code_hash: None,
+                    created_by: principal.account.clone(),
+                    expires_at: None,
+                    now: now_millis(),
+                },
+                &|found| invitation::create(found, self.limits.max_invite_codes_per_room),
+            )
             .await?;
         let view = self
             .store
@@ -348,9 +386,12 @@ impl Mentoring {
             .await?
             .iter()
             .find(|i| i.conversation.id == ctx.conversation)
-            .map(invitation_view)
+            .map(|record| invitation_view(self, record))
             .ok_or_else(Refusal::not_found)?;
         self.push_to_account(invitee, &ServerFrame::Invitation { invitation: view });
+        crate::notify::Notifier::new(self.store.clone())
+            .invited(&invite_id, invitee)
+            .await;
         Ok(())
     }
 
@@ -372,9 +413,8 @@ impl Mentoring {
                 code_hash: Some(code_hash(&code)),
                 created_by: principal.account.clone(),
                 expires_at: Some(expires_at),
-                max_live_codes: self.limits.max_invite_codes_per_room,
                 now,
-            })
+            }, &|found| invitation::create(found, self.limits.max_invite_codes_per_room))
             .await
             .map_err(|e| match e {
                 WriteError::LimitReached => Refusal::limit_reached(format!(
@@ -392,7 +432,10 @@ impl Mentoring {
 
     pub async fn invitations(&self, principal: &Principal) -> DomainResult<Vec<InvitationView>> {
         let records = self.store.invitations_for(&principal.account).await?;
-        Ok(records.iter().map(invitation_view).collect())
+        Ok(records
+            .iter()
+            .map(|record| invitation_view(self, record))
+            .collect())
     }
 
     pub async fn decline_invitation(
@@ -415,6 +458,9 @@ impl Mentoring {
 
     /// Joins with a code or an invitation, under a pseudonym if asked (or the default
     /// one). The new member is not yet agreed: they see the title and agreement only.
+    ///
+    /// A join reads no blocks: the policy leaves a room both join whole (hiding one
+    /// member from another there would identify the blocked person to the room).
     pub async fn join_room(
         &self,
         principal: &Principal,

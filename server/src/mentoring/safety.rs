@@ -1,15 +1,14 @@
 //! Blocking: a member can block another member, silently.
 //!
-//! A block is between accounts, made through a member id the blocker saw (so a
-//! pseudonymous member can be blocked without anyone learning who they are). In every
-//! conversation the two share *without a current facilitator* (dyads, triads, peer
-//! rooms whose facilitator left), nothing the blocked account sends from the block on
-//! reaches the blocker: its messages, edits, deletions, typing and receipts are left out
-//! at fan-out (`Audience::Except`) and in the blocker's history and catch-up reads (what
-//! it said before the block stays, unless it edits it afterwards). The
-//! blocked account's new requests and offers to the blocker are refused exactly as if
-//! the blocker had no free place / did not exist. The blocked party is never told.
-//! Where a facilitator is present, the facilitator moderates and the room stays whole.
+//! A block is made on one membership, through the member id the blocker saw (so a
+//! pseudonymous member can be blocked without anyone learning who they are). It acts
+//! where it was made and on new contact only, as the contact policy says
+//! ([`super::contact`]): in that conversation, while it has no current facilitator,
+//! nothing the blocked member sends from the block on reaches the blocker (left out at
+//! fan-out with `Audience::Except`, in history, catch-up, threads and unread counts;
+//! what it said before the block stays, unless it edits it afterwards), and requests,
+//! offers, invitations from the account behind it are silenced. The blocker's other
+//! conversations show no change. The blocked party is never told.
 
 use serde::Deserialize;
 
@@ -74,8 +73,7 @@ impl Mentoring {
                 now,
             })
             .await?;
-        self.refresh_shared(&principal.account, &target.account)
-            .await?;
+        self.refresh_pair(&principal.account, &target.account, &ctx.conversation);
         let existing = self.store.blocks_of(&principal.account).await?;
         Ok(existing
             .iter()
@@ -115,9 +113,10 @@ impl Mentoring {
             .map(|m| m.account)
             .ok_or_else(not_found)?;
         self.store
-            .remove_block(&principal.account, &blocked)
+            .remove_block(&principal.account, &conversation, &member)
             .await?;
-        self.refresh_shared(&principal.account, &blocked).await
+        self.refresh_pair(&principal.account, &blocked, &conversation);
+        Ok(())
     }
 
     pub async fn blocks(&self, principal: &Principal) -> DomainResult<Vec<BlockView>> {
@@ -130,24 +129,11 @@ impl Mentoring {
             .collect())
     }
 
-    /// Both accounts' connections re-read their standing in every conversation they
-    /// share, so fan-out and catch-up apply the block (or stop applying it) at once.
-    /// Nothing visible is sent: the blocked account is not told.
-    async fn refresh_shared(&self, a: &AccountId, b: &AccountId) -> DomainResult<()> {
-        let theirs: Vec<ConversationId> = self
-            .store
-            .memberships(b)
-            .await?
-            .into_iter()
-            .map(|m| m.conversation.id)
-            .collect();
-        for mine in self.store.memberships(a).await? {
-            let conversation = mine.conversation.id;
-            if theirs.contains(&conversation) {
-                self.resubscribe(a, &conversation, 0);
-                self.resubscribe(b, &conversation, 0);
-            }
-        }
-        Ok(())
+    /// Both accounts' connections re-read their standing in the conversation where
+    /// the block was made, so fan-out and catch-up apply it (or stop applying it) at
+    /// once. Nothing visible is sent, and no other conversation is touched.
+    fn refresh_pair(&self, a: &AccountId, b: &AccountId, conversation: &ConversationId) {
+        self.resubscribe(a, conversation, 0);
+        self.resubscribe(b, conversation, 0);
     }
 }

@@ -7,6 +7,7 @@ use crate::protocol::server::{ConversationSummary, MemberView};
 use crate::protocol::vocabulary::{ConversationKind, ConversationState};
 use crate::store::{AccountRecord, BlockEdge, MemberRecord, Membership};
 
+use super::room_texts::RoomText;
 use super::{MemberCtx, Mentoring};
 
 /// A new session's account and the memberships it may see (closed conversations,
@@ -100,22 +101,28 @@ impl Mentoring {
         let conversation = &membership.conversation;
         let me = &membership.member;
         let gated = conversation.kind == ConversationKind::Room && !ctx.agreed;
+        let choices: std::collections::HashMap<crate::ids::MemberId, bool> = self
+            .store
+            .presence_choices(&conversation.id)
+            .await?
+            .into_iter()
+            .collect();
+        let presence_shown = choices.get(&me.member).copied().unwrap_or(!me.pseudonymous);
         let (members, unread, last_seq) = if gated {
             (Vec::new(), Default::default(), 0)
         } else {
             let members = self.store.members(&conversation.id).await?;
-            let unread = if ctx.can_read() {
-                self.store.unread(me).await?
-            } else {
-                Default::default()
-            };
             let blocks = self
                 .store
                 .block_edges(&me.account, Some(&conversation.id))
                 .await?;
-            let presence = self
-                .member_presence(&ctx.clone().with_blocks(&blocks), &members)
-                .await;
+            let ctx = ctx.with_blocks(&blocks);
+            let unread = if ctx.can_read() {
+                self.store.unread(me, &ctx.hidden).await?
+            } else {
+                Default::default()
+            };
+            let presence = self.member_presence(&ctx, &members, &choices).await;
             (
                 members
                     .iter()
@@ -142,7 +149,11 @@ impl Mentoring {
             id: conversation.id.clone(),
             kind: conversation.kind,
             state: conversation.state,
-            title: conversation.title.clone(),
+            title: self.open_room_text(
+                &conversation.id,
+                RoomText::Title,
+                conversation.title.as_ref(),
+            ),
             room_kind: conversation.room_kind,
             relationship,
             me: me.member.clone(),
@@ -154,13 +165,18 @@ impl Mentoring {
             thread_unread: unread.threads,
             agreement_required: gated,
             agreement: if conversation.kind == ConversationKind::Room {
-                conversation.agreement.clone()
+                self.open_room_text(
+                    &conversation.id,
+                    RoomText::Agreement,
+                    conversation.agreement.as_ref(),
+                )
             } else {
                 None
             },
             calls: (conversation.kind == ConversationKind::Room && !gated)
                 .then_some(conversation.calls),
             members,
+            presence_shown,
         })
     }
 }

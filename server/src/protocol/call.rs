@@ -1,17 +1,15 @@
 //! Call signalling frames: `{"type":"call","action":…}` in, `{"type":"call","event":…}`
 //! out (see `server/PROTOCOL.md`, "Calls").
 //!
-//! Our own fields are snake_case like the rest of the protocol. The three WebRTC
-//! dictionaries a browser hands to `RTCPeerConnection` as they are — the session
-//! description (`{type, sdp}`), the ICE candidate (`{candidate, sdpMid, sdpMLineIndex,
-//! usernameFragment}`) and the ICE configuration (`{iceServers, iceTransportPolicy}`) —
-//! keep their W3C camelCase names, so a client passes them through untouched.
+//! Our own fields are snake_case like the rest of the protocol; the WebRTC dictionaries
+//! they carry are in [`super::webrtc`].
 //!
 //! Participants are named by their per-conversation [`MemberId`], never by account.
 
 use serde::{Deserialize, Serialize};
 
 use super::sfu::{Quality, SfuLeg, SfuStream, Topology, TopologyReason};
+use super::webrtc::{IceCandidate, IceConfig, SessionDescription};
 use crate::ids::{CallId, ConversationId, MemberId};
 
 /// A call frame from a client. Every action may carry a `ref`, echoed in the reply.
@@ -25,17 +23,23 @@ pub enum CallRequest {
         conversation: String,
         media: Media,
     },
-    /// Answer a call that rings this account (on this device).
+    /// Answer a call that rings this account (on this device). `media: "audio"` takes
+    /// part without video, sent or received, in a video call.
     Accept {
         #[serde(rename = "ref", default)]
         reference: Option<String>,
         call: String,
+        #[serde(default)]
+        media: Option<Media>,
     },
-    /// Join a call in progress, or rejoin one after a dropped connection.
+    /// Join a call in progress, or rejoin one after a dropped connection (`media` as
+    /// for `accept`; a rejoin without it keeps the place's media).
     Join {
         #[serde(rename = "ref", default)]
         reference: Option<String>,
         call: String,
+        #[serde(default)]
+        media: Option<Media>,
     },
     /// Refuse a call that rings this account (on every device).
     Decline {
@@ -76,6 +80,23 @@ pub enum CallRequest {
         sfu: Option<SfuLeg>,
         candidate: IceCandidate,
     },
+    /// Mesh calls: ask every other participant to send this device at most
+    /// `max_video_kbps` of video (0: no video at all); omitted or `null` lifts the cap.
+    ReceiveLimit {
+        #[serde(rename = "ref", default)]
+        reference: Option<String>,
+        call: String,
+        #[serde(default)]
+        max_video_kbps: Option<u32>,
+    },
+    /// Content-free figures about this device's call quality, for the operator's
+    /// per-node histograms (never stored, never kept per account).
+    Stats {
+        #[serde(rename = "ref", default)]
+        reference: Option<String>,
+        call: String,
+        stats: CallStats,
+    },
     /// SFU calls: the quality to receive, from everyone or from one `member`.
     Receive {
         #[serde(rename = "ref", default)]
@@ -97,6 +118,8 @@ impl CallRequest {
             | CallRequest::Leave { reference, .. }
             | CallRequest::Description { reference, .. }
             | CallRequest::Candidate { reference, .. }
+            | CallRequest::ReceiveLimit { reference, .. }
+            | CallRequest::Stats { reference, .. }
             | CallRequest::Receive { reference, .. } => reference.as_deref(),
         }
     }
@@ -111,6 +134,8 @@ impl CallRequest {
             CallRequest::Leave { .. } => "leave",
             CallRequest::Description { .. } => "description",
             CallRequest::Candidate { .. } => "candidate",
+            CallRequest::ReceiveLimit { .. } => "receive_limit",
+            CallRequest::Stats { .. } => "stats",
             CallRequest::Receive { .. } => "receive",
         }
     }
@@ -124,6 +149,15 @@ pub enum Media {
 }
 
 impl Media {
+    /// What a participant asking for `requested` gets in a call of `self`: never more
+    /// than the call (video in an audio call is audio).
+    pub fn for_participant(self, requested: Option<Media>) -> Media {
+        match (self, requested) {
+            (Media::Audio, _) | (_, Some(Media::Audio)) => Media::Audio,
+            _ => Media::Video,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Media::Audio => "audio",
@@ -136,41 +170,35 @@ impl Media {
     }
 }
 
-/// `RTCSessionDescriptionInit`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct SessionDescription {
-    #[serde(rename = "type")]
-    pub kind: SdpKind,
-    pub sdp: String,
+/// The most video a participant may ask to receive, in kbit/s (more is no cap).
+pub const MAX_VIDEO_KBPS: u32 = 20_000;
+/// The least non-zero cap: below it no codec sends a usable picture (ask for 0).
+pub const MIN_VIDEO_KBPS: u32 = 30;
+
+/// Content-free call quality figures a client measured on its own connections
+/// (`RTCPeerConnection.getStats()`), averaged over the last interval.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
+pub struct CallStats {
+    /// Round-trip time of the selected candidate pair, in milliseconds (0..=60000).
+    pub rtt_ms: u32,
+    /// Share of inbound packets lost, 0.0..=1.0.
+    pub loss: f64,
+    /// Inbound bitrate, audio and video, in kbit/s (0..=100000).
+    pub inbound_kbps: u32,
+    /// Whether media goes through a TURN relay.
+    pub relayed: bool,
 }
 
-/// `rollback` is local to a peer connection and never signalled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SdpKind {
-    Offer,
-    Answer,
-    Pranswer,
-}
+/// Bounds of [`CallStats`]: beyond them a figure is a client bug, not a measurement.
+pub const MAX_STATS_RTT_MS: u32 = 60_000;
+pub const MAX_STATS_KBPS: u32 = 100_000;
 
-/// `RTCIceCandidateInit`. An empty `candidate` marks the end of candidates.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct IceCandidate {
-    pub candidate: String,
-    #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
-    pub sdp_mid: Option<String>,
-    #[serde(
-        rename = "sdpMLineIndex",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub sdp_mline_index: Option<u16>,
-    #[serde(
-        rename = "usernameFragment",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub username_fragment: Option<String>,
+/// A participant's standing request for less video, as others see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ReceiveLimit {
+    pub member: MemberId,
+    /// Most kbit/s of video to send this member; 0: no video.
+    pub max_video_kbps: u32,
 }
 
 /// Why a member declined (sent by the client).
@@ -277,35 +305,6 @@ pub enum RingStop {
     InviteTimeout,
 }
 
-/// `RTCConfiguration`'s ICE part, plus when the TURN credentials expire.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct IceConfig {
-    #[serde(rename = "iceServers")]
-    pub ice_servers: Vec<IceServer>,
-    #[serde(rename = "iceTransportPolicy")]
-    pub ice_transport_policy: IcePolicy,
-    /// Unix seconds after which the TURN credentials are refused (fetch new ones from
-    /// `GET /api/ice-servers` for an ICE restart after that).
-    pub expires_at: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct IceServer {
-    pub urls: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub credential: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum IcePolicy {
-    All,
-    /// Only TURN-relayed candidates: the member's IP address never reaches a peer.
-    Relay,
-}
-
 /// A participant's own view of the call, sent when it starts, joins or rejoins.
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct CallView {
@@ -326,6 +325,14 @@ pub struct CallView {
     pub reconnecting: Vec<MemberId>,
     /// Members still being rung.
     pub ringing: Vec<MemberId>,
+    /// Participants (you included) who send no video: expect none from them (they
+    /// still receive video unless they set a `receive_limit`; omitted when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub audio_only: Vec<MemberId>,
+    /// Participants' standing `receive_limit` requests (you included): send each at
+    /// most this much video (omitted when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub receive_limits: Vec<ReceiveLimit>,
     pub ice: IceConfig,
     /// This device took over a place the account already held (reconnect).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -354,11 +361,13 @@ pub enum CallEvent {
         conversation: ConversationId,
         reason: RingStop,
     },
-    /// To participants: expect an offer from this member.
+    /// To participants: expect an offer from this member. `media: audio`: it sends
+    /// no video (and still receives it).
     ParticipantJoined {
         call: CallId,
         conversation: ConversationId,
         member: MemberId,
+        media: Media,
     },
     ParticipantLeft {
         call: CallId,
@@ -377,6 +386,16 @@ pub enum CallEvent {
         call: CallId,
         conversation: ConversationId,
         member: MemberId,
+        media: Media,
+    },
+    /// To the other participants: `member` asks for at most `max_video_kbps` of video
+    /// from each of them (0: none; `null`: the cap is lifted). Honour it on the video
+    /// sent to that member.
+    ReceiveLimit {
+        call: CallId,
+        conversation: ConversationId,
+        member: MemberId,
+        max_video_kbps: Option<u32>,
     },
     /// To participants: a member rung refused.
     Declined {
@@ -440,6 +459,7 @@ impl CallEvent {
             CallEvent::ParticipantLeft { .. } => "participant_left",
             CallEvent::ParticipantDisconnected { .. } => "participant_disconnected",
             CallEvent::ParticipantReconnected { .. } => "participant_reconnected",
+            CallEvent::ReceiveLimit { .. } => "receive_limit",
             CallEvent::Declined { .. } => "declined",
             CallEvent::Left { .. } => "left",
             CallEvent::Ended { .. } => "ended",
@@ -452,105 +472,5 @@ impl CallEvent {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
-
-    #[test]
-    fn decodes_call_actions() {
-        let frame = ClientFrame::decode(
-            r#"{"type":"call","action":"description","ref":"r1","call":"k_a","to":"m_b",
-                "description":{"type":"offer","sdp":"v=0"}}"#,
-        )
-        .unwrap();
-        let ClientFrame::Call(CallRequest::Description {
-            reference,
-            description,
-            ..
-        }) = frame
-        else {
-            panic!("unexpected {frame:?}");
-        };
-        assert_eq!(reference.as_deref(), Some("r1"));
-        assert_eq!(description.kind, SdpKind::Offer);
-
-        let frame = ClientFrame::decode(
-            r#"{"type":"call","action":"candidate","call":"k_a","to":"m_b",
-                "candidate":{"candidate":"","sdpMid":"0","sdpMLineIndex":0}}"#,
-        )
-        .unwrap();
-        assert!(matches!(
-            frame,
-            ClientFrame::Call(CallRequest::Candidate { .. })
-        ));
-    }
-
-    #[test]
-    fn bad_call_frames_are_invalid_frame_with_ref() {
-        for text in [
-            r#"{"type":"call","ref":"x","action":"teleport","call":"k_a"}"#,
-            r#"{"type":"call","ref":"x","action":"start","conversation":"c_a","media":"smell"}"#,
-            r#"{"type":"call","ref":"x","action":"description","call":"k_a","to":"m_b",
-                "description":{"type":"rollback","sdp":""}}"#,
-            r#"{"type":"call","ref":"x"}"#,
-        ] {
-            let error = ClientFrame::decode(text).unwrap_err();
-            assert_eq!(error.code, ErrorCode::InvalidFrame, "{text}");
-            assert_eq!(error.reference.as_deref(), Some("x"));
-        }
-    }
-
-    #[test]
-    fn events_serialise_as_type_call_with_event() {
-        let frame = ServerFrame::Call(CallEvent::Ended {
-            call: CallId::from_stored("k_a".into()),
-            conversation: ConversationId::from_stored("c_b".into()),
-            reason: Reason::InviteTimeout,
-        });
-        let value: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
-        assert_eq!(value["type"], "call");
-        assert_eq!(value["event"], "ended");
-        assert_eq!(value["reason"], "invite_timeout");
-
-        let view = CallView {
-            reference: Some("r".into()),
-            call: CallId::from_stored("k_a".into()),
-            conversation: ConversationId::from_stored("c_b".into()),
-            media: Media::Video,
-            topology: Topology::Mesh,
-            me: MemberId::from_stored("m_me".into()),
-            participants: vec![],
-            reconnecting: vec![],
-            ringing: vec![MemberId::from_stored("m_x".into())],
-            ice: IceConfig {
-                ice_servers: vec![IceServer {
-                    urls: vec!["turn:127.0.0.1:3478?transport=udp".into()],
-                    username: Some("1:x".into()),
-                    credential: Some("c".into()),
-                }],
-                ice_transport_policy: IcePolicy::Relay,
-                expires_at: 1,
-            },
-            rejoined: false,
-        };
-        let value: serde_json::Value =
-            serde_json::from_str(&ServerFrame::Call(CallEvent::Started(view)).to_json()).unwrap();
-        assert_eq!(value["type"], "call");
-        assert_eq!(value["event"], "started");
-        assert_eq!(value["ref"], "r");
-        assert_eq!(value["ice"]["iceTransportPolicy"], "relay");
-        assert_eq!(value["ice"]["iceServers"][0]["username"], "1:x");
-        assert!(value.get("rejoined").is_none());
-    }
-
-    #[test]
-    fn reason_names_round_trip() {
-        for reason in [
-            Reason::InviteTimeout,
-            Reason::UserBusy,
-            Reason::ConnectionLost,
-        ] {
-            assert_eq!(Reason::parse(reason.as_str()), Some(reason));
-        }
-    }
-}
+#[path = "call_tests.rs"]
+mod tests;

@@ -7,10 +7,12 @@ pub mod call;
 pub mod client;
 pub mod codes;
 pub mod mentoring;
+pub mod notify;
 pub mod server;
 pub mod sfu;
 pub mod system;
 pub mod vocabulary;
+pub mod webrtc;
 
 pub use client::{ClientFrame, DecodeError};
 pub use codes::{ErrorCode, close};

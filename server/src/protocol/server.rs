@@ -150,6 +150,9 @@ pub struct ConversationSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calls: Option<CallRouting>,
     pub members: Vec<MemberView>,
+    /// Whether the caller's presence is shown to the others here: off by default where
+    /// the caller is pseudonymous (`PUT /api/conversations/{id}/presence`).
+    pub presence_shown: bool,
 }
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]

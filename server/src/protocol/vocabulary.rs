@@ -63,6 +63,16 @@ macro_rules! words {
 }
 
 words! {
+    /// How often an account is e-mailed about its unread messages: never, unless it
+    /// chooses so.
+    pub enum EmailDigest {
+        Off = "off",
+        /// At most one e-mail a day.
+        Daily = "daily",
+        /// Once messages have been unread for the account's number of hours.
+        AfterHours = "after_hours",
+    }
+
     /// What a conversation belongs to.
     pub enum ConversationKind {
         Relationship = "relationship",

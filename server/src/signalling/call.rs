@@ -17,8 +17,13 @@ use super::sfu::SfuRoom;
 use crate::error::Refusal;
 use crate::ids::{AccountId, CallId, ConversationId, MemberId, Millis};
 use crate::protocol::ErrorCode;
-use crate::protocol::call::{CallEvent, Media, Reason, RingStop};
+use crate::protocol::call::{
+    CallEvent, MAX_VIDEO_KBPS, MIN_VIDEO_KBPS, Media, Reason, ReceiveLimit, RingStop,
+};
 use crate::protocol::sfu::Topology;
+
+// Leaving, declining, lost connections and the end of a call.
+mod ending;
 
 /// One connection, on one node.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,11 +46,51 @@ pub struct Participant {
     pub joined_at: Millis,
     /// Set while the device's connection is gone and the grace period runs.
     pub lost_at: Option<Millis>,
+    /// `audio`: takes part without video, sent or received (never more than the call).
+    #[serde(default = "video")]
+    pub media: Media,
+    /// Most kbit/s of video this participant asked the others to send it (0: none).
+    #[serde(default)]
+    pub receive_limit: Option<u32>,
+}
+
+fn video() -> Media {
+    Media::Video
 }
 
 impl Participant {
     pub fn connected(&self) -> bool {
         self.lost_at.is_none()
+    }
+
+    /// The cap on video sent to this participant, if it asked for one. Taking part with
+    /// audio only is about what it sends: it still receives video unless it asks not to.
+    pub fn video_cap(&self) -> Option<u32> {
+        self.receive_limit
+    }
+}
+
+/// A `receive_limit` request, checked: `None` lifts the cap, `Some(0)` asks for no
+/// video, otherwise a bitrate within [`MIN_VIDEO_KBPS`]..=[`MAX_VIDEO_KBPS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VideoCap(Option<u32>);
+
+impl VideoCap {
+    pub fn parse(kbps: Option<u32>) -> Result<VideoCap, Refusal> {
+        match kbps {
+            None | Some(0) => Ok(VideoCap(kbps)),
+            Some(k) if (MIN_VIDEO_KBPS..=MAX_VIDEO_KBPS).contains(&k) => Ok(VideoCap(kbps)),
+            Some(_) => Err(Refusal::new(
+                ErrorCode::InvalidFrame,
+                format!(
+                    "max_video_kbps is 0 (no video), {MIN_VIDEO_KBPS} to {MAX_VIDEO_KBPS}, or null (no cap)"
+                ),
+            )),
+        }
+    }
+
+    pub fn kbps(self) -> Option<u32> {
+        self.0
     }
 }
 
@@ -67,6 +112,10 @@ pub struct Invitee {
     /// Pseudonymous in the conversation: relay-only once in the call.
     #[serde(default)]
     pub relay_only: bool,
+    /// Blocked the caller here: listed as ringing to the caller and missed when the
+    /// ring times out, as anyone who does not answer, but never rung or told.
+    #[serde(default)]
+    pub silenced: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -100,6 +149,8 @@ pub enum Target {
     Members(Vec<MemberId>),
     /// Every device of every member of the conversation.
     Everyone,
+    /// Every device of every member of the conversation but these.
+    EveryoneExcept(Vec<MemberId>),
 }
 
 #[derive(Clone, Debug)]
@@ -153,7 +204,7 @@ impl CallState {
             sfu: None,
         };
         let mut step = Step::default();
-        let ringing = call.members_with(Answer::Ringing);
+        let ringing = call.rung_with(Answer::Ringing);
         if !ringing.is_empty() {
             step.deliveries.push(Delivery {
                 to: Target::Members(ringing),
@@ -187,8 +238,12 @@ impl CallState {
             .find(|p| &p.device == device && p.connected())
     }
 
+    /// The account's place among those the call rang (a silenced invitee has none:
+    /// for them the call does not exist).
     pub fn invitee(&self, account: &AccountId) -> Option<&Invitee> {
-        self.invitees.iter().find(|i| &i.account == account)
+        self.invitees
+            .iter()
+            .find(|i| &i.account == account && !i.silenced)
     }
 
     /// Someone who knows about this call: rung, or in it.
@@ -206,6 +261,25 @@ impl CallState {
         self.invitees
             .iter()
             .filter(|i| i.answer == answer)
+            .map(|i| i.member.clone())
+            .collect()
+    }
+
+    /// Like [`Self::members_with`], leaving out silenced invitees: who is actually
+    /// rung or told that the ringing stopped.
+    pub fn rung_with(&self, answer: Answer) -> Vec<MemberId> {
+        self.invitees
+            .iter()
+            .filter(|i| i.answer == answer && !i.silenced)
+            .map(|i| i.member.clone())
+            .collect()
+    }
+
+    /// Silenced invitees: no event of this call reaches them.
+    pub fn silenced(&self) -> Vec<MemberId> {
+        self.invitees
+            .iter()
+            .filter(|i| i.silenced)
             .map(|i| i.member.clone())
             .collect()
     }
@@ -265,6 +339,8 @@ impl CallState {
             }
             let previous = std::mem::replace(&mut held.device, joiner.device.clone());
             let was_connected = held.lost_at.take().is_none();
+            held.media = joiner.media;
+            let media = held.media;
             let member = held.member.clone();
             step.gone.push((member.clone(), previous.clone()));
             if was_connected {
@@ -281,6 +357,7 @@ impl CallState {
                 call: self.id.clone(),
                 conversation: self.conversation.clone(),
                 member: member.clone(),
+                media,
             };
             self.tell_others(&mut step, &member, event);
             step.rejoined = true;
@@ -289,7 +366,7 @@ impl CallState {
         let invitee = self
             .invitees
             .iter()
-            .position(|i| i.account == joiner.account);
+            .position(|i| i.account == joiner.account && !i.silenced);
         let ringing = invitee.is_some_and(|i| self.invitees[i].answer == Answer::Ringing);
         if answering && !ringing {
             return Err(call_state("this call is not ringing for you"));
@@ -321,183 +398,60 @@ impl CallState {
             call: self.id.clone(),
             conversation: self.conversation.clone(),
             member: joiner.member.clone(),
+            media: joiner.media,
         };
         self.tell_others(&mut step, &joiner.member, event);
         self.participants.push(joiner);
         Ok(step)
     }
 
-    /// A rung member refuses (on every device).
-    pub fn decline(&mut self, account: &AccountId, reason: Reason) -> Result<Step, Refusal> {
-        let invitee = self
-            .invitees
-            .iter_mut()
-            .find(|i| &i.account == account && i.answer == Answer::Ringing)
-            .ok_or_else(|| call_state("this call is not ringing for you"))?;
-        invitee.answer = if reason == Reason::UserBusy {
-            Answer::Busy
-        } else {
-            Answer::Declined
-        };
-        let member = invitee.member.clone();
-        let mut step = Step::default();
-        step.deliveries.push(Delivery {
-            to: Target::Members(vec![member.clone()]),
-            event: CallEvent::RingStopped {
-                call: self.id.clone(),
-                conversation: self.conversation.clone(),
-                reason: RingStop::Declined,
-            },
-        });
-        let event = self.declined(member.clone(), reason);
-        self.tell_others(&mut step, &member, event);
-        self.end_if_unanswered(&mut step);
-        Ok(step)
-    }
-
-    /// The device carrying the account's place hangs up. Another device of the same
-    /// account (one displaced by `joined_elsewhere`, or one that never joined) is
-    /// refused: it would end a call it does not carry behind the carrying device's back.
-    pub fn leave(
+    /// The participant on `device` asks the others to send it at most this much video.
+    /// `None` if the request changes nothing (the same cap again).
+    pub fn limit_receive(
         &mut self,
-        account: &AccountId,
         device: &Device,
-        reason: Reason,
-    ) -> Result<Step, Refusal> {
-        let index = self
-            .participants
-            .iter()
-            .position(|p| &p.account == account)
-            .ok_or_else(|| call_state("you are not in this call"))?;
-        let held = &self.participants[index];
-        if &held.device != device || !held.connected() {
-            return Err(call_state(
-                "another of your devices carries this call: leave there, or join here first",
-            ));
-        }
-        Ok(self.remove_participant(index, reason))
-    }
-
-    /// The server removes the account's place, whichever device holds it (it may no
-    /// longer call in the conversation). `None` if it holds none.
-    pub fn remove_account(&mut self, account: &AccountId, reason: Reason) -> Option<Step> {
-        let index = self
-            .participants
-            .iter()
-            .position(|p| &p.account == account)?;
-        Some(self.remove_participant(index, reason))
-    }
-
-    /// A participant's connection dropped. `None` if the device was not in the call.
-    pub fn lose(&mut self, device: &Device, now: Millis, grace_ms: u64) -> Option<Step> {
+        cap: VideoCap,
+    ) -> Result<Option<Step>, Refusal> {
         let held = self
             .participants
             .iter_mut()
-            .find(|p| &p.device == device && p.lost_at.is_none())?;
-        held.lost_at = Some(now);
+            .find(|p| &p.device == device && p.connected())
+            .ok_or_else(|| call_state("you are not in this call on this connection"))?;
+        if held.receive_limit == cap.kbps() {
+            return Ok(None);
+        }
+        held.receive_limit = cap.kbps();
         let member = held.member.clone();
-        let mut step = Step {
-            grace: Some((member.clone(), device.clone())),
-            ..Step::default()
-        };
-        let event = CallEvent::ParticipantDisconnected {
+        let mut step = Step::default();
+        let event = CallEvent::ReceiveLimit {
             call: self.id.clone(),
             conversation: self.conversation.clone(),
             member: member.clone(),
-            grace_ms,
+            max_video_kbps: cap.kbps(),
         };
         self.tell_others(&mut step, &member, event);
-        Some(step)
+        Ok(Some(step))
     }
 
-    /// The grace period ran out. `None` if the participant came back (or left) since.
-    pub fn expire_grace(&mut self, member: &MemberId, device: &Device) -> Option<Step> {
-        let index = self
+    /// Participants without video, and the standing caps on video sent to the others.
+    pub fn video_caps(&self) -> (Vec<MemberId>, Vec<ReceiveLimit>) {
+        let audio_only = self
             .participants
             .iter()
-            .position(|p| &p.member == member && &p.device == device && p.lost_at.is_some())?;
-        Some(self.remove_participant(index, Reason::ConnectionLost))
-    }
-
-    /// Nobody answered in time: stop ringing; end the call if nobody answered at all.
-    /// `None` if nobody was ringing any more.
-    pub fn ring_timeout(&mut self) -> Option<Step> {
-        let ringing = self.members_with(Answer::Ringing);
-        if ringing.is_empty() {
-            return None;
-        }
-        for invitee in &mut self.invitees {
-            if invitee.answer == Answer::Ringing {
-                invitee.answer = Answer::Missed;
-            }
-        }
-        let mut step = Step::default();
-        if self.answered_at.is_some() {
-            step.deliveries.push(Delivery {
-                to: Target::Members(ringing),
-                event: CallEvent::RingStopped {
-                    call: self.id.clone(),
-                    conversation: self.conversation.clone(),
-                    reason: RingStop::InviteTimeout,
-                },
-            });
-        } else {
-            self.end(&mut step, Reason::InviteTimeout);
-        }
-        Some(step)
-    }
-
-    fn remove_participant(&mut self, index: usize, reason: Reason) -> Step {
-        let gone = self.participants.remove(index);
-        let mut step = Step::default();
-        step.gone.push((gone.member.clone(), gone.device.clone()));
-        let event = CallEvent::ParticipantLeft {
-            call: self.id.clone(),
-            conversation: self.conversation.clone(),
-            member: gone.member.clone(),
-            reason,
-        };
-        self.tell_others(&mut step, &gone.member, event);
-        if self.participants.is_empty() {
-            let reason = if self.answered_at.is_none() && reason == Reason::UserHangup {
-                Reason::UserCancelled
-            } else {
-                reason
-            };
-            self.end(&mut step, reason);
-        }
-        step
-    }
-
-    /// Unanswered and nobody left ringing: every member rung refused.
-    fn end_if_unanswered(&mut self, step: &mut Step) {
-        if self.answered_at.is_some() || !self.members_with(Answer::Ringing).is_empty() {
-            return;
-        }
-        let all_busy = self.invitees.iter().all(|i| i.answer == Answer::Busy);
-        let reason = if all_busy {
-            Reason::UserBusy
-        } else {
-            Reason::UserDeclined
-        };
-        self.end(step, reason);
-    }
-
-    fn end(&mut self, step: &mut Step, reason: Reason) {
-        for invitee in &mut self.invitees {
-            if invitee.answer == Answer::Ringing {
-                invitee.answer = Answer::Missed;
-            }
-        }
-        step.ended = Some(reason);
-        step.deliveries.push(Delivery {
-            to: Target::Everyone,
-            event: CallEvent::Ended {
-                call: self.id.clone(),
-                conversation: self.conversation.clone(),
-                reason,
-            },
-        });
+            .filter(|p| p.media == Media::Audio)
+            .map(|p| p.member.clone())
+            .collect();
+        let limits = self
+            .participants
+            .iter()
+            .filter_map(|p| {
+                p.receive_limit.map(|max_video_kbps| ReceiveLimit {
+                    member: p.member.clone(),
+                    max_video_kbps,
+                })
+            })
+            .collect();
+        (audio_only, limits)
     }
 }
 

@@ -24,6 +24,8 @@ fn participant(name: &str, conn: u64) -> Participant {
         avoid: vec![],
         joined_at: 1_000,
         lost_at: None,
+        media: Media::Video,
+        receive_limit: None,
     }
 }
 
@@ -33,6 +35,7 @@ fn invitee(name: &str, answer: Answer) -> Invitee {
         account: account(name),
         answer,
         relay_only: false,
+        silenced: false,
     }
 }
 
@@ -75,7 +78,11 @@ fn start_rings_every_invitee_and_reports_busy_ones_to_the_caller() {
 fn start_with_everyone_busy_ends_user_busy() {
     let (_, step) = start(vec![invitee("a", Answer::Busy)]);
     assert_eq!(step.ended, Some(Reason::UserBusy));
-    assert_eq!(events(&step).last(), Some(&(&Target::Everyone, "ended")));
+    // The busy member was never rung: the call's end is not theirs to hear.
+    assert_eq!(
+        events(&step).last(),
+        Some(&(&Target::EveryoneExcept(vec![member("a")]), "ended"))
+    );
 }
 
 #[test]
@@ -277,4 +284,128 @@ fn only_the_carrying_device_leaves_and_only_an_invitee_accepts() {
         .remove_account(&account("caller"), Reason::ConversationClosed)
         .unwrap();
     assert_eq!(step.ended, Some(Reason::ConversationClosed));
+}
+
+#[test]
+fn a_member_who_was_busy_is_not_told_the_call_ended() {
+    let (_, step) = start(vec![invitee("busy", Answer::Busy)]);
+    assert_eq!(step.ended, Some(Reason::UserBusy));
+    assert_eq!(
+        events(&step).last(),
+        Some(&(&Target::EveryoneExcept(vec![member("busy")]), "ended"))
+    );
+}
+
+#[test]
+fn audio_only_joiner_is_announced_with_its_media_and_listed_in_the_view() {
+    let (mut call, _) = start(vec![invitee("a", Answer::Ringing)]);
+    let joiner = Participant {
+        media: Media::Video.for_participant(Some(Media::Audio)),
+        ..participant("a", 2)
+    };
+    let step = call.join(joiner, true, 6).unwrap();
+    let announced = step
+        .deliveries
+        .iter()
+        .find_map(|d| match &d.event {
+            CallEvent::ParticipantJoined { media, .. } => Some(*media),
+            _ => None,
+        })
+        .expect("participant_joined");
+    assert_eq!(announced, Media::Audio);
+    let (audio_only, limits) = call.video_caps();
+    assert_eq!(audio_only, vec![member("a")]);
+    assert!(limits.is_empty());
+    // Audio only is about sending: she still receives video until she asks for less.
+    assert_eq!(call.participants[1].video_cap(), None);
+    call.limit_receive(&device(2), VideoCap::parse(Some(300)).unwrap())
+        .unwrap()
+        .expect("a new limit is told to the others");
+    assert_eq!(call.participants[1].video_cap(), Some(300));
+}
+
+#[test]
+fn receive_limit_is_told_to_the_others_kept_and_validated() {
+    let (mut call, _) = start(vec![invitee("a", Answer::Ringing)]);
+    call.join(participant("a", 2), true, 6).unwrap();
+    let step = call
+        .limit_receive(&device(2), VideoCap::parse(Some(150)).unwrap())
+        .unwrap()
+        .expect("a change");
+    assert_eq!(
+        events(&step),
+        vec![(&Target::Device(device(1)), "receive_limit")]
+    );
+    assert!(
+        call.limit_receive(&device(2), VideoCap::parse(Some(150)).unwrap())
+            .unwrap()
+            .is_none(),
+        "the same cap again changes nothing"
+    );
+    assert_eq!(
+        call.video_caps().1,
+        vec![ReceiveLimit {
+            member: member("a"),
+            max_video_kbps: 150
+        }]
+    );
+    let lifted = call
+        .limit_receive(&device(2), VideoCap::parse(None).unwrap())
+        .unwrap()
+        .expect("a change");
+    assert!(matches!(
+        lifted.deliveries[0].event,
+        CallEvent::ReceiveLimit {
+            max_video_kbps: None,
+            ..
+        }
+    ));
+    assert_eq!(
+        call.limit_receive(&device(9), VideoCap::parse(Some(0)).unwrap())
+            .unwrap_err()
+            .code,
+        ErrorCode::CallState,
+        "a connection not in the call"
+    );
+    for bad in [1, MIN_VIDEO_KBPS - 1, MAX_VIDEO_KBPS + 1, u32::MAX] {
+        assert_eq!(
+            VideoCap::parse(Some(bad)).unwrap_err().code,
+            ErrorCode::InvalidFrame
+        );
+    }
+    assert!(VideoCap::parse(Some(0)).is_ok());
+    assert!(VideoCap::parse(Some(MAX_VIDEO_KBPS)).is_ok());
+}
+
+#[test]
+fn media_never_exceeds_the_call() {
+    assert_eq!(
+        Media::Audio.for_participant(Some(Media::Video)),
+        Media::Audio
+    );
+    assert_eq!(Media::Video.for_participant(None), Media::Video);
+    assert_eq!(
+        Media::Video.for_participant(Some(Media::Audio)),
+        Media::Audio
+    );
+}
+
+#[test]
+fn a_silenced_invitee_is_never_rung_and_the_call_rings_out_for_the_caller() {
+    let mut blocker = invitee("a", Answer::Ringing);
+    blocker.silenced = true;
+    let (mut call, step) = start(vec![blocker]);
+    assert!(step.ended.is_none(), "the caller hears it ring");
+    assert!(
+        events(&step).is_empty(),
+        "nobody is rung: {:?}",
+        events(&step)
+    );
+    assert_eq!(call.members_with(Answer::Ringing), vec![member("a")]);
+    assert!(call.invitee(&account("a")).is_none());
+    assert!(call.decline(&account("a"), Reason::UserDeclined).is_err());
+    let step = call.ring_timeout().expect("it rang");
+    assert_eq!(step.ended, Some(Reason::InviteTimeout));
+    assert_eq!(events(&step), vec![(&Target::Everyone, "ended")]);
+    assert_eq!(call.silenced(), vec![member("a")]);
 }

@@ -14,8 +14,8 @@
 //! `static-auth-secret` as is).
 
 use std::fs;
-use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -163,35 +163,12 @@ fn read_secret_file(path: &Path, mut file: fs::File) -> Result<Secret, SecretErr
     Ok(Secret::new(secret.as_bytes().to_vec()))
 }
 
-/// Writes to a temporary file and hard-links it into place, so the file is complete
-/// or absent, and two nodes starting at once on one data dir agree on one secret.
+/// A fresh secret, created so two nodes starting at once on one data dir agree on one.
 fn create_secret_file(path: &Path) -> Result<(), SecretError> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let tmp = path.with_file_name(format!(
-        "{SECRET_FILE_NAME}.tmp-{}",
-        crate::ids::opaque_token()
-    ));
-    let written = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(format!("{}\n", hex(&bytes)).as_bytes())?;
-        file.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(file_error(path, e));
-    }
-    let linked = fs::hard_link(&tmp, path);
-    let _ = fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(file_error(path, e)),
-    }
+    let contents = format!("{}\n", hex(&bytes));
+    crate::crypto::create_private_file(path, contents.as_bytes()).map_err(|e| file_error(path, e))
 }
 
 #[cfg(test)]

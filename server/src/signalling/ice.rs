@@ -3,7 +3,7 @@
 //! Served by `GET /api/ice-servers` and inside `started` / `joined` call events.
 
 use crate::ids::{AccountId, now_millis};
-use crate::protocol::call::{IceConfig, IcePolicy, IceServer};
+use crate::protocol::webrtc::{IceConfig, IcePolicy, IceServer};
 
 use super::credentials::TurnCredentials;
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::call::{Answer, CallState, Device, Invitee, Participant};
+use super::call::{Answer, CallState, Device, Invitee, Participant, Step};
 use super::{DeviceLink, Signalling, call_state, no_call};
 use crate::error::Refusal;
 use crate::ids::{CallId, MemberId, now_millis};
@@ -45,13 +45,27 @@ impl Signalling {
         let avoid = avoided(&ctx);
         let mut invitees = Vec::new();
         for member in self.store.members(&ctx.conversation).await? {
-            // Blocks hold both ways: neither side is rung by the other's calls.
+            // A pseudonymous member cannot take part without a TURN relay: ringing her
+            // would ask for an answer the server must refuse.
             let eligible = member.account != account
-                && !avoid.contains(&member.member)
+                && !ctx.hidden.iter().any(|h| h.member == member.member)
                 && member.left_at.is_none()
                 && member.agreed_at.is_some()
-                && !member.muted;
+                && !member.muted
+                && (!member.pseudonymous || self.ice.has_turn());
             if !eligible {
+                continue;
+            }
+            // Someone who blocked the caller here is never rung; to the caller the
+            // call rings out as with anyone who does not answer (the contact policy).
+            if ctx.blocked_by.contains(&member.member) {
+                invitees.push(Invitee {
+                    member: member.member,
+                    account: member.account,
+                    answer: Answer::Ringing,
+                    relay_only: member.pseudonymous,
+                    silenced: true,
+                });
                 continue;
             }
             let busy = self
@@ -64,6 +78,7 @@ impl Signalling {
                 account: member.account,
                 answer: if busy { Answer::Busy } else { Answer::Ringing },
                 relay_only: member.pseudonymous,
+                silenced: false,
             });
         }
         if invitees.is_empty() {
@@ -77,6 +92,8 @@ impl Signalling {
             avoid,
             joined_at: now_millis(),
             lost_at: None,
+            media,
+            receive_limit: None,
         };
         let ring_ms = self.settings.ring_timeout.as_millis() as u64;
         let (call, step) = CallState::start(
@@ -93,7 +110,11 @@ impl Signalling {
                 "a call is already in progress in this conversation: join it",
             ));
         }
-        if let Err(error) = self.store.record_call_start(&super::record_of(&call)).await {
+        if let Err(error) = self
+            .store
+            .record_call_start(&super::steps::record_of(&call))
+            .await
+        {
             if live {
                 self.registry.remove(&call.id, call.version).await?;
             }
@@ -113,7 +134,24 @@ impl Signalling {
             self.arm_ring_timeout(call.id.clone());
         }
         self.apply(&call, step).await;
+        if live {
+            let rung = invitees_with(&call, Answer::Ringing);
+            crate::notify::Notifier::new(self.store.clone())
+                .ringing(&call.id, &call.conversation, &rung)
+                .await;
+        }
         Ok(())
+    }
+
+    /// Invitees whose call stopped ringing unanswered are told it was missed (once per
+    /// call and account, however often this runs).
+    pub(super) async fn notify_missed(&self, call: &CallState) {
+        let missed = invitees_with(call, Answer::Missed);
+        if !missed.is_empty() {
+            crate::notify::Notifier::new(self.store.clone())
+                .missed(&call.id, &call.conversation, &missed)
+                .await;
+        }
     }
 
     /// `accept` (`answering`) or `join`.
@@ -123,6 +161,7 @@ impl Signalling {
         reference: Option<String>,
         raw_call: &str,
         answering: bool,
+        media: Option<Media>,
     ) -> Result<(), Refusal> {
         let account = device.account().clone();
         let id = CallId::parse(raw_call).ok_or_else(no_call)?;
@@ -153,11 +192,23 @@ impl Signalling {
             avoid: avoided(&ctx),
             joined_at: now_millis(),
             lost_at: None,
+            media: found.media.for_participant(media),
+            receive_limit: None,
         };
         let max = self.max_participants();
         let (call, step) = self
             .update(&id, |call| {
-                call.join(joiner.clone(), answering, max).map(Some)
+                // A rejoin without `media` keeps the place's own.
+                let held = call.participant_by_account(&joiner.account);
+                let media = match (media, held) {
+                    (None, Some(held)) => held.media,
+                    _ => call.media.for_participant(media),
+                };
+                let joiner = Participant {
+                    media,
+                    ..joiner.clone()
+                };
+                call.join(joiner, answering, max).map(Some)
             })
             .await?;
         self.devices.insert(device.id(), device.clone());
@@ -181,13 +232,10 @@ impl Signalling {
         reason: Reason,
     ) -> Result<(), Refusal> {
         let account = device.account().clone();
-        let found = self.visible_call(&account, raw_call).await?;
-        let (call, step) = self
-            .update(&found.id, |call| call.decline(&account, reason).map(Some))
-            .await?;
-        device.send(&ServerFrame::Ok { reference });
-        self.apply(&call, step).await;
-        Ok(())
+        self.change_own_call(device, reference, raw_call, |call| {
+            call.decline(&account, reason).map(Some)
+        })
+        .await
     }
 
     pub(super) async fn leave(
@@ -198,13 +246,27 @@ impl Signalling {
         reason: Reason,
     ) -> Result<(), Refusal> {
         let account = device.account().clone();
-        let found = self.visible_call(&account, raw_call).await?;
         let carrier = self.device_of(device);
-        let (call, step) = self
-            .update(&found.id, |call| {
-                call.leave(&account, &carrier, reason).map(Some)
-            })
-            .await?;
+        self.change_own_call(device, reference, raw_call, |call| {
+            call.leave(&account, &carrier, reason).map(Some)
+        })
+        .await
+    }
+
+    /// A device's own change to a call it can see: applied with compare-and-set,
+    /// answered with `ok`, then carried out for everyone else.
+    async fn change_own_call<F>(
+        &self,
+        device: &Arc<dyn DeviceLink>,
+        reference: Option<String>,
+        raw_call: &str,
+        change: F,
+    ) -> Result<(), Refusal>
+    where
+        F: FnMut(&mut CallState) -> Result<Option<Step>, Refusal>,
+    {
+        let found = self.visible_call(device.account(), raw_call).await?;
+        let (call, step) = self.update(&found.id, change).await?;
         device.send(&ServerFrame::Ok { reference });
         self.apply(&call, step).await;
         Ok(())
@@ -213,6 +275,7 @@ impl Signalling {
     /// A connection closed. If it was in a call, its place is kept for the grace
     /// period (the others are told), after which it is gone.
     pub async fn disconnected(&self, device_id: u64) {
+        self.stats_at.remove(&device_id);
         let Some((_, link)) = self.devices.remove(&device_id) else {
             return; // never started or joined a call
         };
@@ -239,30 +302,25 @@ impl Signalling {
     }
 
     /// Nodes died (their heartbeat expired): their connections closed without anyone
-    /// running [`Self::disconnected`] for them. Every participant of this node's calls
-    /// that was connected through one of them is treated as a dropped connection: the
-    /// others are told (`participant_disconnected`) and the grace period runs, so the
-    /// participant can rejoin through another node. Each surviving node does this for
-    /// the calls its own devices are in; a second pass changes nothing.
+    /// running [`Self::disconnected`] for them, and their timers died with them. Every
+    /// participant of any live call that was connected through one of them is treated
+    /// as a dropped connection: the others are told (`participant_disconnected`) and
+    /// the grace period runs here, so the participant can rejoin through another node —
+    /// and a call whose participants were all on dead nodes ends when the grace period
+    /// runs out (`connection_lost`) instead of staying in the registry. Every surviving
+    /// node sweeps; compare-and-set lets one of them change each place, and only that
+    /// one arms its timer.
     pub async fn nodes_lost(&self, nodes: &[String]) {
         if nodes.is_empty() {
             return;
         }
-        let mut accounts: Vec<crate::ids::AccountId> = self
-            .devices
-            .iter()
-            .map(|d| d.value().account().clone())
-            .collect();
-        accounts.sort();
-        accounts.dedup();
-        let mut calls: Vec<CallId> = Vec::new();
-        for account in &accounts {
-            if let Ok(Some(id)) = self.registry.participating(account).await
-                && !calls.contains(&id)
-            {
-                calls.push(id);
+        let calls = match self.registry.live().await {
+            Ok(calls) => calls,
+            Err(error) => {
+                tracing::warn!(%error, "node lost: live calls not read");
+                return;
             }
-        }
+        };
         let grace_ms = self.settings.reconnect_grace.as_millis() as u64;
         for id in calls {
             let Ok(Some(found)) = self.registry.get(&id).await else {
@@ -284,6 +342,19 @@ impl Signalling {
                     Err(refusal) => tracing::debug!(%refusal, "node lost: call already gone"),
                 }
             }
+            // Places already in their grace period may have had their timer on a dead
+            // node: arm one here for the time left (a second expiry changes nothing).
+            for held in found.participants.iter() {
+                if let Some(lost_at) = held.lost_at {
+                    let left = (lost_at + grace_ms as i64 - now_millis()).max(0) as u64;
+                    self.arm_grace_after(
+                        id.clone(),
+                        held.member.clone(),
+                        held.device.clone(),
+                        std::time::Duration::from_millis(left),
+                    );
+                }
+            }
         }
     }
 
@@ -300,14 +371,26 @@ impl Signalling {
 
     async fn ring_expired(&self, id: &CallId) {
         match self.update(id, |call| Ok(call.ring_timeout())).await {
-            Ok((call, step)) => self.apply(&call, step).await,
+            Ok((call, step)) => {
+                self.apply(&call, step).await;
+                self.notify_missed(&call).await;
+            }
             Err(refusal) => tracing::debug!(%refusal, "ring timeout: call already gone"),
         }
     }
 
     pub(super) fn arm_grace(&self, id: CallId, member: MemberId, device: Device) {
+        self.arm_grace_after(id, member, device, self.settings.reconnect_grace);
+    }
+
+    fn arm_grace_after(
+        &self,
+        id: CallId,
+        member: MemberId,
+        device: Device,
+        after: std::time::Duration,
+    ) {
         let me = self.me.clone();
-        let after = self.settings.reconnect_grace;
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
             if let Some(signalling) = me.upgrade() {
@@ -328,6 +411,16 @@ impl Signalling {
 }
 
 /// Members on either side of a block with this member here.
+/// Accounts of invitees with this answer, leaving out those never told of the call
+/// (silenced: they blocked the caller here).
+fn invitees_with(call: &CallState, answer: Answer) -> Vec<crate::ids::AccountId> {
+    call.invitees
+        .iter()
+        .filter(|i| i.answer == answer && !i.silenced)
+        .map(|i| i.account.clone())
+        .collect()
+}
+
 fn avoided(ctx: &MemberCtx) -> Vec<MemberId> {
     let mut avoid: Vec<MemberId> = ctx.hidden.iter().map(|h| h.member.clone()).collect();
     avoid.extend(ctx.blocked_by.iter().cloned());

@@ -9,10 +9,12 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | `call.rs` | one call's state and its transitions (pure) |
+//! | `call.rs`, `call/ending.rs` | one call's state and its transitions (pure); the ones that end it |
 //! | `registry.rs` | where live calls are kept (in-process; Redis: `adapters::redis_calls`) |
 //! | `lifecycle.rs` | start, accept/join, decline, leave, dropped connections, timers |
+//! | `steps.rs` | carrying out a transition: compare-and-set, delivery, the end record |
 //! | `signals.rs` | relaying descriptions and candidates |
+//! | `quality.rs` | receive limits (less video for a weak link) and call quality figures |
 //! | `topology.rs` | mesh or SFU: moving a growing call to the SFU, rooms, instance loss |
 //! | `sfu_signals.rs` | relaying a device's offers, answers and candidates to its SFU legs |
 //! | `sfu/` | the Janus client: API, sessions, instance pool, per-device legs |
@@ -28,11 +30,13 @@ pub mod candidate;
 pub mod credentials;
 pub mod ice;
 mod lifecycle;
+mod quality;
 pub mod registry;
 pub mod sdp;
 pub mod sfu;
 mod sfu_signals;
 mod signals;
+mod steps;
 mod topology;
 pub mod turn;
 
@@ -43,22 +47,23 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 
-use self::call::{CallState, Delivery, Device, Participant, Step, Target};
+use self::call::{CallState, Device, Participant};
 use self::credentials::TurnCredentials;
 use self::ice::IceDirectory;
 use self::registry::{CallRegistry, RegistryError};
 use self::sfu::board::SfuBoard;
 use self::sfu::{Sfu, SfuSettings};
 use self::turn::{EmbeddedTurn, TurnSettings};
-use crate::bus::{Audience, Bus, Envelope, Payload, Topic};
+use crate::bus::Bus;
 use crate::config::CallConfig;
 use crate::error::Refusal;
 use crate::ids::{AccountId, CallId, ConversationId};
 use crate::mentoring::MemberCtx;
-use crate::protocol::call::{CallRequest, CallView, IceConfig, IcePolicy, Reason};
+use crate::protocol::call::{CallRequest, CallView, Reason};
 use crate::protocol::vocabulary::{CallRouting, ConversationState};
+use crate::protocol::webrtc::{IceConfig, IcePolicy};
 use crate::protocol::{ErrorCode, ServerFrame};
-use crate::store::{CallRecord, Store};
+use crate::store::Store;
 
 /// What signalling reads of an account's membership of a call's conversation.
 struct Standing {
@@ -149,12 +154,11 @@ pub struct Signalling {
     sfu: Option<Sfu>,
     /// Connections on this node that started or joined a call, until they close.
     devices: DashMap<u64, Arc<dyn DeviceLink>>,
+    /// When each connection's last call quality figures counted (`quality.rs`).
+    stats_at: DashMap<u64, crate::ids::Millis>,
     /// For timers, which must not keep the service alive.
     me: Weak<Signalling>,
 }
-
-/// After this many lost compare-and-set rounds a request gives up (`unavailable`).
-const MAX_ATTEMPTS: usize = 16;
 
 fn no_call() -> Refusal {
     Refusal::new(ErrorCode::NotFound, "no such call, or you are not a member")
@@ -223,6 +227,7 @@ impl Signalling {
             turn,
             sfu,
             devices: DashMap::new(),
+            stats_at: DashMap::new(),
             me: me.clone(),
         });
         signalling.watch_instances(lost_instances);
@@ -321,12 +326,29 @@ impl Signalling {
                 self.start_call(&device, reference, &conversation, media)
                     .await
             }
-            CallRequest::Accept { reference, call } => {
-                self.join(&device, reference, &call, true).await
+            CallRequest::Accept {
+                reference,
+                call,
+                media,
+            } => self.join(&device, reference, &call, true, media).await,
+            CallRequest::Join {
+                reference,
+                call,
+                media,
+            } => self.join(&device, reference, &call, false, media).await,
+            CallRequest::ReceiveLimit {
+                reference,
+                call,
+                max_video_kbps,
+            } => {
+                let cap = call::VideoCap::parse(max_video_kbps)?;
+                self.limit_receive(&device, reference, &call, cap).await
             }
-            CallRequest::Join { reference, call } => {
-                self.join(&device, reference, &call, false).await
-            }
+            CallRequest::Stats {
+                reference,
+                call,
+                stats,
+            } => self.quality(&device, reference, &call, stats).await,
             CallRequest::Decline {
                 reference,
                 call,
@@ -445,92 +467,6 @@ impl Signalling {
         Ok(())
     }
 
-    /// Applies `change` to the stored call with compare-and-set, retrying from a fresh
-    /// read when another change won. `Ok(None)` from `change` means nothing to do.
-    async fn update<F>(&self, id: &CallId, mut change: F) -> Result<(CallState, Step), Refusal>
-    where
-        F: FnMut(&mut CallState) -> Result<Option<Step>, Refusal>,
-    {
-        for _ in 0..MAX_ATTEMPTS {
-            let mut call = self.registry.get(id).await?.ok_or_else(no_call)?;
-            let expected = call.version;
-            let Some(step) = change(&mut call)? else {
-                return Ok((call, Step::default()));
-            };
-            call.version = expected + 1;
-            let stored = if step.ended.is_some() {
-                self.registry.remove(id, expected).await?
-            } else {
-                self.registry.replace(&call, expected).await?
-            };
-            if stored {
-                return Ok((call, step));
-            }
-        }
-        Err(Refusal::new(
-            ErrorCode::Unavailable,
-            "the call kept changing; retry",
-        ))
-    }
-
-    /// Delivers a transition's events, arms its timer, ends the SFU legs of devices no
-    /// longer in the call and records its end.
-    async fn apply(&self, call: &CallState, step: Step) {
-        for delivery in step.deliveries {
-            self.deliver(&call.conversation, delivery);
-        }
-        self.end_legs(call, &step.gone).await;
-        if let Some((member, device)) = step.grace {
-            self.arm_grace(call.id.clone(), member, device);
-        }
-        if let Some(reason) = step.ended {
-            self.record_end(call, reason).await;
-        }
-    }
-
-    fn deliver(&self, conversation: &ConversationId, delivery: Delivery) {
-        metrics::counter!("mentorhub_call_events_total", "event" => delivery.event.name())
-            .increment(1);
-        let frame = ServerFrame::Call(delivery.event);
-        let audience = match delivery.to {
-            Target::Device(device) => {
-                if self.send_to_device(&device, &frame) || device.node == *self.node {
-                    return;
-                }
-                // A device on another node: the conversation's topic reaches that
-                // node, whose hub hands it to that one connection only.
-                Audience::Device {
-                    node: device.node,
-                    conn: device.conn,
-                }
-            }
-            Target::Members(members) => Audience::Only(members),
-            Target::Everyone => Audience::Members,
-        };
-        self.bus.publish(Envelope {
-            origin: self.node.clone(),
-            topic: Topic::Conversation(conversation.clone()),
-            audience,
-            payload: Payload::Frame {
-                json: frame.to_json().into(),
-            },
-        });
-    }
-
-    /// A device that is a connection on this node (others are reached over the bus).
-    fn send_to_device(&self, device: &Device, frame: &ServerFrame) -> bool {
-        if device.node != *self.node {
-            return false;
-        }
-        match self.devices.get(&device.conn) {
-            Some(link) => {
-                link.send(frame);
-                true
-            }
-            None => false,
-        }
-    }
-
     fn view(
         &self,
         call: &CallState,
@@ -541,6 +477,7 @@ impl Signalling {
         let others = call.participants.iter().filter(|p| p.member != me.member);
         let (connected, lost): (Vec<&Participant>, Vec<&Participant>) =
             others.partition(|p| p.connected());
+        let (audio_only, receive_limits) = call.video_caps();
         CallView {
             reference,
             call: call.id.clone(),
@@ -551,28 +488,14 @@ impl Signalling {
             participants: connected.iter().map(|p| p.member.clone()).collect(),
             reconnecting: lost.iter().map(|p| p.member.clone()).collect(),
             ringing: call.members_with(call::Answer::Ringing),
+            audio_only,
+            receive_limits,
             // Relay-only towards a pseudonymous member on both sides: her peers are told
             // so too, and their signals to her are stripped like hers (signals.rs).
             ice: self
                 .ice
                 .config(&me.account, policy(me.relay_only || call.has_relay_only())),
             rejoined,
-        }
-    }
-
-    async fn record_end(&self, call: &CallState, reason: Reason) {
-        metrics::counter!("mentorhub_calls_ended_total", "reason" => reason.as_str()).increment(1);
-        tracing::info!(call = %call.id, reason = reason.as_str(), participants = call.took_part.len(), "call ended");
-        let record = CallRecord {
-            ended_at: Some(crate::ids::now_millis()),
-            end_reason: Some(reason),
-            ..record_of(call)
-        };
-        if let Err(error) = self.store.record_call_end(&record).await {
-            tracing::warn!(call = %call.id, %error, "could not record the end of a call");
-        }
-        if let (Some(sfu), Some(room)) = (&self.sfu, &call.sfu) {
-            sfu.destroy_room(room).await;
         }
     }
 }
@@ -582,18 +505,5 @@ fn policy(relay_only: bool) -> IcePolicy {
         IcePolicy::Relay
     } else {
         IcePolicy::All
-    }
-}
-
-fn record_of(call: &CallState) -> CallRecord {
-    CallRecord {
-        id: call.id.clone(),
-        conversation: call.conversation.clone(),
-        media: call.media,
-        started_at: call.started_at,
-        answered_at: call.answered_at,
-        ended_at: None,
-        participants: call.took_part.len() as u32,
-        end_reason: None,
     }
 }

@@ -35,6 +35,8 @@ pub trait CallRegistry: Send + Sync + 'static {
     async fn remove(&self, id: &CallId, expected: u64) -> Result<bool, RegistryError>;
     /// The call `account` is a participant of, if any (an account is in one call at a time).
     async fn participating(&self, account: &AccountId) -> Result<Option<CallId>, RegistryError>;
+    /// Every live call (ids; a call may end before it is read).
+    async fn live(&self) -> Result<Vec<CallId>, RegistryError>;
 }
 
 #[derive(Default)]
@@ -125,6 +127,10 @@ impl CallRegistry for MemoryRegistry {
             .find(|c| c.participant_by_account(account).is_some())
             .map(|c| c.id.clone()))
     }
+
+    async fn live(&self) -> Result<Vec<CallId>, RegistryError> {
+        Ok(self.lock()?.by_id.keys().cloned().collect())
+    }
 }
 
 #[cfg(test)]
@@ -150,6 +156,8 @@ mod tests {
                 avoid: vec![],
                 joined_at: 0,
                 lost_at: None,
+                media: Media::Audio,
+                receive_limit: None,
             },
             vec![],
             1,
@@ -164,6 +172,12 @@ mod tests {
         assert!(registry.create(&first).await.unwrap());
         assert!(!registry.create(&call("k_2", "c_1", "bob")).await.unwrap());
         assert!(registry.create(&call("k_3", "c_2", "bob")).await.unwrap());
+        let mut live = registry.live().await.unwrap();
+        live.sort();
+        assert_eq!(
+            live,
+            vec![first.id.clone(), CallId::from_stored("k_3".into())]
+        );
 
         let mut changed = first.clone();
         changed.version = 1;

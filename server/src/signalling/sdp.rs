@@ -97,6 +97,13 @@ pub struct MediaSection {
     pub sends: bool,
 }
 
+/// Whether a (validated) description sends a video section.
+pub fn sends_video(sdp: &str) -> bool {
+    media_sections(sdp)
+        .iter()
+        .any(|s| s.kind == "video" && s.sends)
+}
+
 /// The mids of the audio and video sections a description sends.
 pub fn media_mids(sdp: &str) -> Vec<String> {
     media_sections(sdp)

@@ -19,8 +19,9 @@ use super::{DeviceLink, SignalError, Signalling, call_state, sdp};
 use crate::error::Refusal;
 use crate::ids::MemberId;
 use crate::protocol::ServerFrame;
-use crate::protocol::call::{IceCandidate, Media, SdpKind, SessionDescription};
+use crate::protocol::call::Media;
 use crate::protocol::sfu::{Quality, SfuLeg};
+use crate::protocol::webrtc::{IceCandidate, SdpKind, SessionDescription};
 
 impl Signalling {
     pub(super) async fn sfu_description(
@@ -53,7 +54,10 @@ impl Signalling {
         } else {
             description.sdp
         };
-        if leg == SfuLeg::Publish && call.media == Media::Audio && sends_video(&sdp) {
+        if leg == SfuLeg::Publish
+            && (call.media == Media::Audio || me.media == Media::Audio)
+            && sdp::sends_video(&sdp)
+        {
             return Err(SignalError::Sdp("sends video in an audio call").into());
         }
         let link = self.open_leg(device, &call, &me).await?;
@@ -158,11 +162,4 @@ impl Signalling {
         }
         Ok((call, me))
     }
-}
-
-/// Whether a (validated) description sends a video section.
-fn sends_video(sdp: &str) -> bool {
-    sdp::media_sections(sdp)
-        .iter()
-        .any(|s| s.kind == "video" && s.sends)
 }

@@ -16,7 +16,8 @@ use super::{DeviceLink, SignalError, Signalling, call_state, candidate, sdp};
 use crate::error::Refusal;
 use crate::ids::MemberId;
 use crate::protocol::ServerFrame;
-use crate::protocol::call::{CallEvent, IceCandidate, SessionDescription};
+use crate::protocol::call::{CallEvent, Media};
+use crate::protocol::webrtc::{IceCandidate, SessionDescription};
 
 const MAX_MID_CHARS: usize = 64;
 const MAX_UFRAG_CHARS: usize = 256;
@@ -32,6 +33,11 @@ impl Signalling {
     ) -> Result<(), Refusal> {
         let (call, sender, target) = self.route(device, raw_call, raw_to).await?;
         sdp::validate(&description.sdp, self.settings.max_sdp_bytes)?;
+        // Audio-only is the participant's own word to the others: its descriptions
+        // never offer or answer video, whatever its client would send.
+        if sender.media == Media::Audio && sdp::sends_video(&description.sdp) {
+            return Err(SignalError::Sdp("sends video, and you take part audio only").into());
+        }
         let sdp = if sender.relay_only || target.relay_only {
             sdp::relay_only(&description.sdp)
         } else {
@@ -97,7 +103,7 @@ impl Signalling {
             to: Target::Device(target.device),
             event,
         };
-        self.deliver(&call.conversation, delivery);
+        self.deliver(call, delivery);
         if reference.is_some() {
             device.send(&ServerFrame::Ok { reference });
         }

@@ -260,6 +260,8 @@ impl Signalling {
             device: link.clone(),
             avoid: me.avoid.clone(),
             muted: ctx.muted,
+            // Audio only is about what a participant sends: it receives video (and
+            // lowers it with `receive` like anyone else).
             quality: Quality::High,
         };
         Ok(sfu.leg(link.id(), spec).await?)

@@ -36,9 +36,10 @@ pub struct MentorProfileRecord {
 #[derive(Clone, Debug)]
 pub struct NewRoom {
     pub id: ConversationId,
-    pub title: String,
+    /// Sealed by the domain: the store never sees a room's title or agreement in clear.
+    pub title: Sealed,
     pub room_kind: RoomKind,
-    pub agreement: String,
+    pub agreement: Sealed,
     pub member_limit: u32,
     pub history_visible: bool,
     pub calls: CallRouting,
@@ -46,8 +47,6 @@ pub struct NewRoom {
     pub creator_member: MemberId,
     pub creator_name: String,
     pub creator_pseudonymous: bool,
-    /// Refused (`LimitReached`) if the creator already has this many open rooms.
-    pub max_open_rooms: u32,
     /// The `room_created` system event, as stored.
     pub event: String,
     pub now: Millis,
@@ -63,10 +62,33 @@ pub struct NewInvite {
     pub code_hash: Option<String>,
     pub created_by: AccountId,
     pub expires_at: Option<Millis>,
-    /// For a code: refused (`LimitReached`) if the room has this many live codes.
-    pub max_live_codes: u32,
     pub now: Millis,
 }
+
+/// Decides whether one more of something fits, from how many there are, counted
+/// inside the committing transaction under the owner's row lock.
+pub type DecideCount<'a> = dyn Fn(u64) -> Result<(), WriteError> + Send + Sync + 'a;
+
+/// What an invitation finds where it commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteAtCreate {
+    /// For one account: whether it already has a pending invitation to the room.
+    Account { pending: bool },
+    /// A code: how many unused, unexpired codes the room has (under its row lock).
+    Code { live: u64 },
+}
+
+/// Whether an invitation is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteDecision {
+    Write,
+    /// Nothing is written and nothing refused: the pending one stands.
+    AlreadyPending,
+}
+
+/// Decides an invitation (see [`MentoringStore::create_invite`]).
+pub type DecideInvite<'a> =
+    dyn Fn(&InviteAtCreate) -> Result<InviteDecision, WriteError> + Send + Sync + 'a;
 
 /// A pending invitation of one account to a room.
 #[derive(Clone, Debug)]
@@ -171,6 +193,30 @@ pub struct MemberChanged {
     pub meta: String,
 }
 
+/// A room as a change of its calls finds it, read under its row lock.
+#[derive(Clone, Debug)]
+pub struct RoomAtCallsChange {
+    /// `None`: a word this version does not know.
+    pub kind: Option<ConversationKind>,
+    pub state: Option<ConversationState>,
+    pub calls: Option<CallRouting>,
+    /// The member asking, if a current member.
+    pub by: Option<super::MemberRecord>,
+}
+
+/// Whether a change of a room's calls is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallsDecision {
+    Write,
+    /// The room already routes its calls so: nothing written.
+    AlreadySo,
+}
+
+/// Decides a change of a room's calls (see [`MentoringStore::set_room_calls`]); `None`:
+/// no such conversation.
+pub type DecideCalls<'a> =
+    dyn Fn(Option<&RoomAtCallsChange>) -> Result<CallsDecision, WriteError> + Send + Sync + 'a;
+
 /// A facilitator's change of how a room's calls carry media.
 #[derive(Clone, Debug)]
 pub struct RoomCallsChange {
@@ -219,6 +265,22 @@ pub struct RelationshipChanged {
     pub events: Vec<(Appended, String)>,
 }
 
+/// A room whose title or agreement was stored in plaintext (before they were sealed).
+#[derive(Clone, Debug)]
+pub struct PlaintextRoomTexts {
+    pub conversation: ConversationId,
+    pub title: Option<String>,
+    pub agreement: Option<String>,
+}
+
+/// The same texts sealed, to replace the plaintext.
+#[derive(Clone, Debug)]
+pub struct SealedRoomTexts {
+    pub conversation: ConversationId,
+    pub title: Option<Sealed>,
+    pub agreement: Option<Sealed>,
+}
+
 #[async_trait]
 pub trait MentoringStore: Send + Sync + 'static {
     // ---- directory -------------------------------------------------------------
@@ -250,9 +312,26 @@ pub trait MentoringStore: Send + Sync + 'static {
     // ---- rooms -----------------------------------------------------------------
 
     /// Creates a room with its creator as the facilitator (agreement accepted) and a
-    /// `room_created` system event.
-    async fn create_room(&self, room: NewRoom) -> Result<Appended, WriteError>;
-    async fn create_invite(&self, invite: NewInvite) -> Result<(), WriteError>;
+    /// `room_created` system event, if `may_open` allows one more for the creator's
+    /// open rooms, counted under the creator's row lock.
+    async fn create_room(
+        &self,
+        room: NewRoom,
+        may_open: &DecideCount<'_>,
+    ) -> Result<Appended, WriteError>;
+    /// Rooms whose title or agreement is still stored in plaintext.
+    async fn plaintext_room_texts(&self) -> StoreResult<Vec<PlaintextRoomTexts>>;
+    /// Stores the sealed texts and erases the plaintext (also from the engine's files:
+    /// SQLite's log is checkpointed, PostgreSQL's table rewritten). Idempotent.
+    async fn seal_room_texts(&self, sealed: Vec<SealedRoomTexts>) -> StoreResult<()>;
+    /// Stores an invitation as `decide` says from what the room already has: for an
+    /// account, whether one is pending; for a code, the live codes under the room's
+    /// row lock.
+    async fn create_invite(
+        &self,
+        invite: NewInvite,
+        decide: &DecideInvite<'_>,
+    ) -> Result<(), WriteError>;
     /// Pending invitations of an account to active rooms it is not in.
     async fn invitations_for(&self, account: &AccountId) -> StoreResult<Vec<InvitationRecord>>;
     async fn decline_invitation(
@@ -280,11 +359,13 @@ pub trait MentoringStore: Send + Sync + 'static {
         update: MemberUpdate,
         decide: &DecideMember<'_>,
     ) -> Result<MemberChanged, WriteError>;
-    /// Sets how an active room's calls carry media, with a `room_calls_changed` event,
-    /// if `by` is still a facilitator who accepted the agreement (checked in the same
-    /// statement). Already so: `None`, nothing written. Otherwise `Conflict`.
+    /// Sets how a room's calls carry media, with a `room_calls_changed` event, as
+    /// `decide` says from the room and the asking member read under the room's row
+    /// lock, written only if the calls are still as read. Already so: `None`, nothing
+    /// written.
     async fn set_room_calls(
         &self,
         change: RoomCallsChange,
+        decide: &DecideCalls<'_>,
     ) -> Result<Option<(Appended, String)>, WriteError>;
 }

@@ -8,14 +8,18 @@
 //! Two engines, one SQL text: [`sql::SqlStore`] is generic over the sqlx driver and
 //! implemented for SQLite (embedded default) and PostgreSQL (several nodes).
 
+mod digest;
 mod mentoring;
+mod notify;
 mod records;
 mod safety;
 pub mod sql;
 
 use async_trait::async_trait;
 
+pub use digest::*;
 pub use mentoring::*;
+pub use notify::*;
 pub use records::*;
 pub use safety::*;
 
@@ -94,7 +98,9 @@ pub struct PoolUsage {
 }
 
 #[async_trait]
-pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
+pub trait Store:
+    MentoringStore + SafetyStore + NotifyStore + DigestStore + Send + Sync + 'static
+{
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 
@@ -134,8 +140,13 @@ pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
     /// Every member (including those who left) of a conversation.
     async fn members(&self, conversation: &ConversationId) -> StoreResult<Vec<MemberRecord>>;
     /// Unread counts for one member: top-level messages after its read marker and, per
-    /// thread, replies after that thread's marker. Own messages never count.
-    async fn unread(&self, membership: &MemberRecord) -> StoreResult<UnreadCounts>;
+    /// thread, replies after that thread's marker. Own messages never count, nor what
+    /// `hidden` members (blocked by the reader) sent since the block.
+    async fn unread(
+        &self,
+        membership: &MemberRecord,
+        hidden: &[HiddenSender],
+    ) -> StoreResult<UnreadCounts>;
 
     // ---- the timeline ----------------------------------------------------------
 
@@ -187,7 +198,13 @@ pub trait Store: MentoringStore + SafetyStore + Send + Sync + 'static {
     // ---- relationships ---------------------------------------------------------
 
     /// Creates a relationship with its (pending) conversation and members, atomically.
-    async fn create_relationship(&self, new: NewRelationship) -> Result<(), WriteError>;
+    /// With `may_wait`, each mentor party's requests already waiting are counted under
+    /// the mentor's row lock and `may_wait` decides whether one more fits.
+    async fn create_relationship(
+        &self,
+        new: NewRelationship,
+        may_wait: Option<&DecideCount<'_>>,
+    ) -> Result<(), WriteError>;
     async fn relationship(&self, id: &RelationshipId) -> StoreResult<Option<RelationshipRecord>>;
     /// Relationships the account is a party to (or coordinates), newest first.
     async fn relationships_of(&self, account: &AccountId) -> StoreResult<Vec<RelationshipRecord>>;

@@ -29,9 +29,11 @@ pub struct ConversationRecord {
     pub last_seq: Seq,
     pub created_at: Millis,
     pub created_by: Option<AccountId>,
-    pub title: Option<String>,
+    /// Rooms: the title, sealed like a body (the domain opens it).
+    pub title: Option<Sealed>,
     pub room_kind: Option<RoomKind>,
-    pub agreement: Option<String>,
+    /// Rooms: the confidentiality agreement, sealed like a body.
+    pub agreement: Option<Sealed>,
     pub member_limit: Option<u32>,
     pub history_visible: bool,
     /// Rooms: how calls carry media (relationships: always `auto`).
@@ -131,6 +133,27 @@ pub struct AppendRequest {
     pub now: Millis,
 }
 
+/// A sender's membership as an append reads it inside the committing transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SenderStanding {
+    /// Not left nor removed.
+    pub current: bool,
+    /// Accepted the conversation's agreement.
+    pub agreed: bool,
+    pub muted: bool,
+}
+
+/// The domain's rule for whether a sender may append (`None`: never a member of the
+/// conversation), applied by the store to the standing it read where it commits.
+pub type MayPost = fn(Option<SenderStanding>) -> Result<(), super::WriteError>;
+
+/// The domain's rules a store applies inside its transactions, handed to it when it
+/// opens (the store names no domain module).
+#[derive(Clone, Copy, Debug)]
+pub struct StoreRules {
+    pub may_post: MayPost,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Appended {
     pub seq: Seq,
@@ -227,9 +250,6 @@ pub struct NewRelationship {
     /// Parties with their initial response (the initiator's is `accepted`).
     pub parties: Vec<RelationshipParty>,
     pub first_conversation: bool,
-    /// For a request: refused (`LimitReached`) if a requested mentor already has this
-    /// many requests waiting.
-    pub max_pending_requests: Option<u32>,
     pub now: Millis,
 }
 

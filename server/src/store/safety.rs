@@ -1,5 +1,5 @@
-//! Storage for members' safety and the programme's view of it: blocks between
-//! accounts, safeguarding reports (with their access log) and content-blind oversight
+//! Storage for members' safety and the programme's view of it: blocks (per
+//! membership), presence choices, safeguarding reports (with their access log) and content-blind oversight
 //! counts.
 //!
 //! [`SafetyStore`] is a supertrait of [`super::Store`], so every store has it and a
@@ -31,6 +31,22 @@ pub enum BlockSide {
     BlockedBy,
 }
 
+impl BlockSide {
+    /// How a query names the side (never stored, never sent).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockSide::Hidden => "hidden",
+            BlockSide::BlockedBy => "blocked_by",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<BlockSide> {
+        [BlockSide::Hidden, BlockSide::BlockedBy]
+            .into_iter()
+            .find(|side| side.as_str() == raw)
+    }
+}
+
 /// A block that applies in one conversation (one without a current facilitator).
 #[derive(Clone, Debug)]
 pub struct BlockEdge {
@@ -51,8 +67,10 @@ pub struct NewBlock {
     pub now: Millis,
 }
 
+/// What a report names, fixed when it is filed: which message, by whom, about whom, and
+/// the sealed snapshot of what the reporter saw.
 #[derive(Clone, Debug)]
-pub struct NewReport {
+pub struct ReportFiling {
     pub id: ReportId,
     pub conversation: ConversationId,
     pub target: Seq,
@@ -61,20 +79,24 @@ pub struct NewReport {
     pub reported: AccountId,
     pub reported_member: MemberId,
     pub snapshot: Sealed,
-    pub now: Millis,
 }
 
 #[derive(Clone, Debug)]
+pub struct NewReport {
+    pub filing: ReportFiling,
+    /// The state it is filed in (the domain's).
+    pub state: ReportState,
+    pub now: Millis,
+}
+
+/// Decides a report's next state from the one read where the change commits.
+pub type DecideReport<'a> =
+    dyn Fn(ReportState) -> Result<ReportState, super::WriteError> + Send + Sync + 'a;
+
+#[derive(Clone, Debug)]
 pub struct ReportRecord {
-    pub id: ReportId,
-    pub conversation: ConversationId,
+    pub filing: ReportFiling,
     pub conversation_kind: ConversationKind,
-    pub target: Seq,
-    pub reporter: AccountId,
-    pub reporter_member: MemberId,
-    pub reported: AccountId,
-    pub reported_member: MemberId,
-    pub snapshot: Sealed,
     pub state: ReportState,
     pub created_at: Millis,
     pub closed_at: Option<Millis>,
@@ -111,19 +133,44 @@ pub trait SafetyStore: Send + Sync + 'static {
 
     /// Records a block; `false` if it already existed.
     async fn add_block(&self, block: NewBlock) -> StoreResult<bool>;
-    async fn remove_block(&self, blocker: &AccountId, blocked: &AccountId) -> StoreResult<bool>;
+    /// Lifts the block `blocker` made on `member` of `conversation`.
+    async fn remove_block(
+        &self,
+        blocker: &AccountId,
+        conversation: &ConversationId,
+        member: &MemberId,
+    ) -> StoreResult<bool>;
     async fn blocks_of(&self, blocker: &AccountId) -> StoreResult<Vec<BlockRecord>>;
-    /// Whether `blocker` blocked `blocked`.
+    /// Whether `blocker` blocked any membership of `blocked` (what new contact asks).
     async fn is_blocked(&self, blocker: &AccountId, blocked: &AccountId) -> StoreResult<bool>;
-    /// Accounts that blocked `account`.
-    async fn blockers_of(&self, account: &AccountId) -> StoreResult<Vec<AccountId>>;
     /// The blocks that apply to `account` in its conversations (one conversation, or
-    /// all), in both directions; conversations with a current facilitator are exempt.
+    /// all), in both directions: each only in the conversation where it was made, and
+    /// not while that conversation has a current facilitator.
     async fn block_edges(
         &self,
         account: &AccountId,
         conversation: Option<&ConversationId>,
     ) -> StoreResult<Vec<BlockEdge>>;
+
+    // ---- presence choices ----------------------------------------------------------
+
+    /// A member's choice to show (or not) their presence in a conversation.
+    async fn choose_presence(
+        &self,
+        conversation: &ConversationId,
+        member: &MemberId,
+        shown: bool,
+    ) -> StoreResult<()>;
+    /// The presence choices members made in a conversation.
+    async fn presence_choices(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<(MemberId, bool)>>;
+    /// The presence choices an account made, per conversation.
+    async fn presence_choices_of(
+        &self,
+        account: &AccountId,
+    ) -> StoreResult<Vec<(ConversationId, bool)>>;
 
     // ---- safeguarding ------------------------------------------------------------
 
@@ -143,8 +190,15 @@ pub trait SafetyStore: Send + Sync + 'static {
         now: Millis,
     ) -> StoreResult<()>;
     async fn report_accesses(&self, id: &ReportId) -> StoreResult<Vec<ReportAccessRecord>>;
-    /// Closes an open report; `false` if it was not open.
-    async fn close_report(&self, id: &ReportId, now: Millis) -> StoreResult<bool>;
+    /// Moves a report to the state `decide` gives for the state read, stamping
+    /// `closed_at`, written only if no one moved it meanwhile (else `Conflict`). No
+    /// such report: `TargetNotFound`.
+    async fn close_report(
+        &self,
+        id: &ReportId,
+        now: Millis,
+        decide: &DecideReport<'_>,
+    ) -> Result<(), super::WriteError>;
     /// Accounts seen with a role (e.g. `safeguarding`).
     async fn accounts_with_role(&self, role: Role) -> StoreResult<Vec<AccountId>>;
 

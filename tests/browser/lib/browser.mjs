@@ -2,7 +2,8 @@
 // microphone. Every page's console errors and uncaught exceptions are collected so a
 // test can assert there were none.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { repoRoot } from './server.mjs';
@@ -45,6 +46,44 @@ export async function launchBrowser() {
     },
     async close() {
       await browser.close();
+    },
+  };
+}
+
+/**
+ * A person in Chromium's own profile (not a separate browser context, which
+ * `launchBrowser` gives): notifications clicked on the desktop are routed back to the
+ * profile that showed them, and a context of Playwright's is not one Chromium can find
+ * there. One person per launch; `close()` ends the browser.
+ * @param {string} baseURL
+ * @param {string} label
+ * @param {{env?: Record<string, string>, permissions?: string[], viewport?: object}} [options]
+ */
+export async function launchProfile(baseURL, label, options = {}) {
+  const userDataDir = await mkdtemp(join(tmpdir(), 'mentorhub-profile-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: FLAGS,
+    env: { ...process.env, ...options.env },
+    baseURL,
+    viewport: options.viewport || { width: 1000, height: 800 },
+    permissions: options.permissions || [],
+  });
+  const consoleErrors = [];
+  const consoleMessages = [];
+  for (const page of context.pages()) watch(page, label, consoleErrors, consoleMessages);
+  context.on('page', (p) => watch(p, label, consoleErrors, consoleMessages));
+  const page = context.pages()[0] || await context.newPage();
+  return {
+    context,
+    page,
+    label,
+    consoleErrors,
+    consoleMessages,
+    async close() {
+      await context.close();
+      await rm(userDataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,5 +1,6 @@
-// Starts a real `mentorhub serve --dev` on a free port with its own temporary data
-// directory, waits until it is ready, and stops it (and removes the directory) after.
+// Starts a real `mentorhub serve --dev` (or without `--dev`, trusting an identity provider)
+// on a free port with its own temporary data directory, waits until it is ready, and stops
+// it (and removes the directory) after.
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -27,8 +28,9 @@ export function freePort() {
 /**
  * @param {object} [options]
  * @param {Record<string, string>} [options.env]  extra MENTORHUB_* settings
+ * @param {boolean} [options.dev]  `--dev` (the default); without it, `env` must name the keys
  */
-export async function startServer({ env = {}, dataDir: reuseDir, port: reusePort } = {}) {
+export async function startServer({ env = {}, dataDir: reuseDir, port: reusePort, dev = true } = {}) {
   const dataDir = reuseDir || await mkdtemp(join(tmpdir(), 'mentorhub-browser-'));
   const port = reusePort || await freePort();
   // The embedded TURN relay listens on its own free port (never the shared default),
@@ -38,7 +40,7 @@ export async function startServer({ env = {}, dataDir: reuseDir, port: reusePort
   const logs = [];
   const child = spawn(
     serverBinary,
-    ['serve', '--dev', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir,
+    ['serve', ...(dev ? ['--dev'] : []), '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir,
       '--web-client-dir', join(repoRoot, 'web-client')],
     {
       stdio: ['ignore', 'pipe', 'pipe'],

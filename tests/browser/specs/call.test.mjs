@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { launchBrowser, screenshot } from '../lib/browser.mjs';
 import { startServer } from '../lib/server.mjs';
 import { assertNoConsoleErrors, pairUp } from '../lib/app.mjs';
-import { answeredCall, candidateTypes, describeCall, expectInboundGrowth } from '../lib/call.mjs';
+import { answeredCall, candidateTypes, describeCall, expectInboundGrowth, inboundBytes } from '../lib/call.mjs';
 
 let server;
 let chromium;
@@ -88,6 +88,22 @@ function iceFragments(page) {
     .map((peer) => /a=ice-ufrag:(\S+)/.exec(peer.pc.localDescription?.sdp || '')?.[1]));
 }
 
+test('answering with audio only sends no video and still shows the caller', async () => {
+  const { mentor, mentee } = await pairUp(chromium, server, { mentorName: 'Dr Rui Costa', menteeName: 'Aiyana Redcloud' });
+  await answeredCall(mentor, mentee, 'video', { audioOnly: true, chromium, server });
+  await expectInboundGrowth(mentor.page, 'audio', 2_000);
+  await expectInboundGrowth(mentee.page, 'audio', 2_000);
+  // Audio only is about what she sends: the caller's video still reaches her.
+  await expectInboundGrowth(mentee.page, 'video');
+  const theirs = await inboundBytes(mentor.page);
+  assert.equal(theirs.video, 0, 'the mentee sent video');
+  assert.ok(await outgoingVideoKbps(mentee.page, 1_000) === 0, 'the mentee sends video');
+  await hangUp(mentor, mentee);
+  await mentor.context.close();
+  await mentee.context.close();
+  assertNoConsoleErrors(chromium.consoleErrors);
+});
+
 test('low bandwidth on one side lowers what the other sends; a network change restarts ICE and media goes on', async () => {
   const { mentor, mentee } = await pairUp(chromium, server, { mentorName: 'Dr Ama Boateng', menteeName: 'Kofi Asante' });
   await callAndAnswer(mentor, mentee, 'video');
@@ -96,9 +112,11 @@ test('low bandwidth on one side lowers what the other sends; a network change re
   await mentor.page.waitForTimeout(5_000);
   const normal = await outgoingVideoKbps(mentor.page);
 
-  // The mentee asks for less; the mentor's client honours it (the cap is 150 kbit/s).
+  // The mentee asks for less (`receive_limit` through the server); the mentor's client
+  // honours it (the cap is 150 kbit/s).
   await mentee.page.getByRole('button', { name: 'Low bandwidth' }).click();
   await mentee.page.locator('button[aria-pressed="true"]', { hasText: 'Low bandwidth' }).waitFor();
+  await mentor.page.waitForFunction(() => [...window.mentorhub.calls.active.limits.values()].includes(150));
   await mentor.page.waitForTimeout(2_000);
   const low = await outgoingVideoKbps(mentor.page);
   assert.ok(low < 200, `the mentor sends at most about the cap: ${low.toFixed(0)} kbit/s (before: ${normal.toFixed(0)})`);
@@ -132,5 +150,34 @@ test('low bandwidth on one side lowers what the other sends; a network change re
   // Requests made while she was offline fail in her console, as they should; nothing else may.
   const offline = /^\[mentee\].*ERR_INTERNET_DISCONNECTED/;
   chromium.consoleErrors.splice(0, Infinity, ...chromium.consoleErrors.filter((e) => !offline.test(e)));
+  assertNoConsoleErrors(chromium.consoleErrors);
+});
+
+test('both sides renegotiating at once (glare) settle by perfect negotiation and media goes on', async () => {
+  const { mentor, mentee } = await pairUp(chromium, server, { mentorName: 'Dr Ines Duarte', menteeName: 'Tariq Aziz' });
+  await callAndAnswer(mentee, mentor, 'video');
+  await expectInboundGrowth(mentor.page, 'video');
+  const before = { mentor: await iceFragments(mentor.page), mentee: await iceFragments(mentee.page) };
+  // Both clients restart ICE in the same instant: two offers cross on the wire.
+  const restart = (page) => page.evaluate(() => {
+    for (const peer of window.mentorhub.calls.active.peers.values()) peer.restartIce();
+  });
+  await Promise.all([restart(mentor.page), restart(mentee.page)]);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const now = { mentor: await iceFragments(mentor.page), mentee: await iceFragments(mentee.page) };
+    const signalling = await Promise.all([mentor, mentee].map((p) => p.page.evaluate(() => [...window.mentorhub.calls.active.peers.values()].map((peer) => peer.pc.signalingState))));
+    const restarted = now.mentor[0] !== before.mentor[0] && now.mentee[0] !== before.mentee[0];
+    if (restarted && signalling.flat().every((state) => state === 'stable')) break;
+    assert.ok(Date.now() < deadline, `glare did not settle: ${JSON.stringify({ before, now, signalling })}`);
+    await mentor.page.waitForTimeout(200);
+  }
+  for (const person of [mentor, mentee]) {
+    await person.page.locator('.call[data-status="connected"]').waitFor({ timeout: 20_000 });
+    await expectInboundGrowth(person.page, 'video', 10_000);
+  }
+  await hangUp(mentee, mentor);
+  await mentor.context.close();
+  await mentee.context.close();
   assertNoConsoleErrors(chromium.consoleErrors);
 });

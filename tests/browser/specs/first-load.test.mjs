@@ -36,9 +36,25 @@ async function recordWire(context, page) {
     entry.sent = lower(e.headers);
     byId.set(e.requestId, entry);
   });
+  // The raw headers come in responseReceivedExtraInfo, which Chromium does not always emit
+  // (seen missing for the stylesheet under load); responseReceived carries the same status
+  // and headers for a response that crossed the wire, so it stands in until (or unless) the
+  // raw event arrives.
   cdp.on('Network.responseReceivedExtraInfo', (e) => {
     const entry = byId.get(e.requestId) || {};
-    Object.assign(entry, { status: e.statusCode, headers: lower(e.headers) });
+    Object.assign(entry, { status: e.statusCode, headers: lower(e.headers), raw: true });
+    byId.set(e.requestId, entry);
+  });
+  cdp.on('Network.responseReceived', (e) => {
+    const entry = byId.get(e.requestId) || {};
+    const r = e.response;
+    if (r.fromDiskCache || r.fromServiceWorker || r.fromPrefetchCache || r.fromEarlyHints) entry.cached = true;
+    else if (!entry.raw) Object.assign(entry, { status: r.status, headers: lower(r.headers) });
+    byId.set(e.requestId, entry);
+  });
+  cdp.on('Network.requestServedFromCache', (e) => {
+    const entry = byId.get(e.requestId) || {};
+    entry.cached = true;
     byId.set(e.requestId, entry);
   });
   return {
@@ -46,7 +62,7 @@ async function recordWire(context, page) {
     fromNetwork() {
       const out = {};
       for (const entry of byId.values()) {
-        if (entry.status && entry.url?.startsWith(server.url)) out[new URL(entry.url).pathname] = entry;
+        if (entry.status && !entry.cached && entry.url?.startsWith(server.url)) out[new URL(entry.url).pathname] = entry;
       }
       return out;
     },

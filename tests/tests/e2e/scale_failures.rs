@@ -18,6 +18,7 @@ use mentorhub_tests::{Rest, WAIT, WsClient, eventually};
 mod agent;
 mod log_flood;
 mod partition;
+mod readiness;
 mod tail;
 
 use agent::{Agent, AgentLog, check_conversation};

@@ -1,7 +1,8 @@
 //! One store conformance suite, run against every engine on a real server: SQLite (a
 //! fresh file) and PostgreSQL (a uniquely named database per test, dropped after).
 //! Each case is a plain async function over `Arc<dyn Store>` (relationships in
-//! `relationships.rs`, the timeline in `timeline.rs`, reports in `safety.rs`; shared
+//! `relationships.rs`, the timeline in `timeline.rs`, reports and blocks in `safety.rs`, the
+//! e-mail digest in `digest.rs`; shared
 //! fixtures here); the macro at the bottom turns it into one test per engine
 //! (`store_conformance::sqlite::<case>`, `store_conformance::postgres::<case>`).
 
@@ -23,10 +24,14 @@ use mentorhub::store::{
 };
 use mentorhub_tests::cluster::{PgDatabase, open_postgres_store, open_sqlite_store};
 
+mod digest;
+mod notify;
 mod relationships;
 mod safety;
 mod timeline;
 
+use digest::*;
+use notify::*;
 use relationships::*;
 use safety::*;
 use timeline::*;
@@ -98,12 +103,11 @@ async fn pair(store: &dyn Store, accept: bool) -> Pair {
         introduction: Some(sealed("hello")),
         parties: vec![mentee.clone(), mentor.clone()],
         first_conversation: false,
-        max_pending_requests: None,
         now,
     };
     let (relationship, conversation) = (new.id.clone(), new.conversation.clone());
     store
-        .create_relationship(new)
+        .create_relationship(new, None)
         .await
         .expect("create relationship");
     if accept {
@@ -209,7 +213,23 @@ conformance!(
     concurrent_appends_are_gap_free,
     queued_appends_share_batches,
     reports_once_per_reporter,
+    block_edges_point_both_ways,
+    digest_lease_is_held_by_one_node,
+    digest_counts_unread_since,
+    notify_outbox_leases,
 );
+
+/// Two nodes claiming notifications from one PostgreSQL database at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_postgres_notify_concurrent_claims_never_share_a_row() {
+    let db = PgDatabase::create().await;
+    let a = open_postgres_store(&db.url).await;
+    let b = open_postgres_store(&db.url).await;
+    notify_concurrent_claims_never_share_a_row(a.clone(), b.clone()).await;
+    a.close().await.expect("close");
+    b.close().await.expect("close");
+    db.drop_now().await;
+}
 
 /// Two nodes (two stores on one PostgreSQL database) appending to one conversation at
 /// once, and retrying the same client id on both: the sequence stays gap-free and a

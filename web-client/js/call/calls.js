@@ -4,9 +4,11 @@
 // restart when the network changes. Participants are known only by member id.
 //
 // Over each peer's control channel the clients tell each other their mute and camera
-// state (shown on the other side) and, in low-bandwidth mode, ask the other side to
-// send less video; a client honours such a request by capping what it sends to that
-// peer. The signalling protocol has no frame for either, so they travel peer to peer.
+// state (shown on the other side); the signalling protocol has no frame for it.
+// Answering "with audio only" joins with `media: "audio"`: this side sends no video but
+// still sees the others. What a participant receives is the protocol's business:
+// low-bandwidth mode sends `receive_limit` so every other client caps the video it sends
+// us; this client honours the `receive_limit` event and the view's `receive_limits`.
 //
 // Who offers: the participant who joins offers to everyone already in the call (the
 // server says so in `started`/`joined`); for perfect negotiation the joiner is the
@@ -22,23 +24,8 @@ import { errorText } from '../protocol.js';
 import { Peer } from './peer.js';
 import { SfuSession } from './sfu.js';
 import { LOW_BANDWIDTH_VIDEO_BPS, getLocalMedia, stopMedia } from './media.js';
-
-const REASON_TEXT = {
-  invite_timeout: 'No answer.',
-  user_declined: 'Declined.',
-  user_busy: 'Busy.',
-  user_cancelled: 'The caller hung up.',
-  user_hangup: 'The call ended.',
-  ice_failed: 'The connection failed.',
-  ice_timeout: 'The connection timed out.',
-  user_media_failed: 'Camera or microphone unavailable.',
-  connection_lost: 'The connection was lost.',
-  joined_elsewhere: 'You joined from another device.',
-};
-
-export function reasonText(reason) {
-  return REASON_TEXT[reason] || 'The call ended.';
-}
+import { QUALITY_INTERVAL_MS, QualitySampler, qualityOf } from './quality.js';
+import { reasonText } from './reasons.js';
 
 export class Calls extends Emitter {
   constructor({ connection, store, api, preferences }) {
@@ -111,7 +98,7 @@ export class Calls extends Emitter {
     this.emit('changed');
     try {
       await this.#acquireMedia();
-      const view = await this.#send('accept', { call: ringing.call });
+      const view = await this.#send('accept', audioOnly ? { call: ringing.call, media: 'audio' } : { call: ringing.call });
       if (this.active !== call) {
         // Hung up while the server was answering: leave the place it just gave us.
         this.#send('leave', { call: view.call, reason: 'user_hangup' }).catch(() => {});
@@ -186,17 +173,33 @@ export class Calls extends Emitter {
     call.lowBandwidth = on;
     this.preferences.set('lowBandwidth', on);
     await call.sfu?.setLowBandwidth(on);
-    this.#tellPeers(call);
+    this.#askReceiveLimit(call);
     for (const peer of this.#meshPeers(call)) await peer.capVideo(on ? LOW_BANDWIDTH_VIDEO_BPS : null);
     this.emit('changed');
   }
 
-  /** What the other clients show of us, and what we ask them to send. */
+  /** Mesh: asks every other participant for little video (low bandwidth) or lifts the
+   * request. The server keeps it with our place; asking again changes nothing. */
+  #askReceiveLimit(call) {
+    if (!call.id || call.audioOnly || call.topology === 'sfu') return;
+    const kbps = call.lowBandwidth ? LOW_BANDWIDTH_VIDEO_BPS / 1000 : null;
+    this.#send('receive_limit', { call: call.id, max_video_kbps: kbps }).catch((error) => {
+      if (error.code !== 'offline') console.warn('receive limit refused', error.code);
+    });
+  }
+
+  /** What another participant may receive from us: nothing (audio only, or 0), at most
+   * a bitrate, or whatever we send. */
+  #honourLimit(call, member, kbps) {
+    const capped = Number.isInteger(kbps);
+    if (capped) call.limits.set(member, kbps);
+    else call.limits.delete(member);
+    call.peers.get(member)?.honourVideoRequest(capped ? kbps * 1000 : null);
+  }
+
+  /** What the other clients show of us. */
   #controlMessages(call) {
-    return [
-      { type: 'state', muted: call.muted, camera: this.#sendsVideo(call) && !call.cameraOff },
-      { type: 'receive', video: call.lowBandwidth ? 'low' : 'normal' },
-    ];
+    return [{ type: 'state', muted: call.muted, camera: this.#sendsVideo(call) && !call.cameraOff }];
   }
 
   #sendsVideo(call) {
@@ -213,8 +216,6 @@ export class Calls extends Emitter {
     if (message.type === 'state') {
       call.remote.set(member, { muted: message.muted === true, camera: message.camera !== false });
       this.emit('changed');
-    } else if (message.type === 'receive' && (message.video === 'low' || message.video === 'normal')) {
-      call.peers.get(member)?.honourVideoRequest(message.video === 'low' ? LOW_BANDWIDTH_VIDEO_BPS : null);
     }
   }
 
@@ -250,6 +251,7 @@ export class Calls extends Emitter {
         // stay in the call alone after the other side hangs up.
         if (mine) {
           call.ringing.delete(frame.member);
+          this.#honourLimit(call, frame.member, null);
           if (call.topology !== 'sfu') this.#peerFor(frame.member, { polite: true });
         }
         this.emit('changed');
@@ -261,6 +263,11 @@ export class Calls extends Emitter {
           call.sfu?.drop(frame.member);
           this.#dropPeer(frame.member);
           this.#leaveIfAlone();
+        }
+        return;
+      case 'receive_limit':
+        if (mine && frame.member !== call.me) {
+          this.#honourLimit(call, frame.member, frame.max_video_kbps);
         }
         return;
       case 'participant_disconnected':
@@ -328,6 +335,11 @@ export class Calls extends Emitter {
       iceRestartPending: false,
       /** What each other participant's client says of itself: `{muted, camera}`. */
       remote: new Map(),
+      /** Video each other participant may receive from us, in kbit/s (0: none); absent: no cap. */
+      limits: new Map(),
+      /** `good` or `weak`, from our own connections' figures (quality.js). */
+      quality: 'good',
+      qualityTimer: null,
       local: null,
       audioOnly: false,
       muted: false,
@@ -358,12 +370,19 @@ export class Calls extends Emitter {
     call.relayOnly = view.ice?.iceTransportPolicy === 'relay';
     call.ringing = new Set(view.ringing || []);
     call.reconnecting = new Set(view.reconnecting || []);
+    call.limits = new Map();
+    for (const { member, max_video_kbps: kbps } of view.receive_limits || []) {
+      if (member !== view.me && Number.isInteger(kbps)) call.limits.set(member, kbps);
+    }
+    for (const [member, peer] of call.peers) peer.honourVideoRequest(call.limits.has(member) ? call.limits.get(member) * 1000 : null);
     call.status = view.participants.length ? 'connecting' : 'calling';
     if (view.topology === 'sfu') {
       this.#useSfu(call);
       this.emit('changed');
       return;
     }
+    if (call.lowBandwidth) this.#askReceiveLimit(call);
+    this.#watchQuality(call);
     for (const member of view.participants) {
       if (call.reconnecting.has(member)) continue;
       const existing = call.peers.get(member);
@@ -400,6 +419,7 @@ export class Calls extends Emitter {
       else peer.addStream(call.local);
     }
     if (call.lowBandwidth) peer.capVideo(LOW_BANDWIDTH_VIDEO_BPS);
+    if (call.limits.has(member)) peer.honourVideoRequest(call.limits.get(member) * 1000);
     this.#tellPeers(call, [peer]);
     this.emit('changed');
     return peer;
@@ -471,6 +491,24 @@ export class Calls extends Emitter {
     if (id) this.#send('leave', { call: id, reason: 'user_hangup' }).catch(() => {});
   }
 
+  /** Every few seconds: tell the person when the connection is weak, and send the
+   * server the content-free figures behind it. */
+  #watchQuality(call) {
+    if (call.qualityTimer) return;
+    const sampler = new QualitySampler();
+    call.qualityTimer = setInterval(async () => {
+      if (this.active !== call || call.topology === 'sfu' || !call.peers.size) return;
+      const stats = await sampler.sample(call.peers);
+      if (!stats || this.active !== call) return;
+      this.#send('stats', { call: call.id, stats }).catch(() => {});
+      const quality = qualityOf(stats);
+      if (quality !== call.quality) {
+        call.quality = quality;
+        this.emit('changed');
+      }
+    }, QUALITY_INTERVAL_MS);
+  }
+
   #dropPeer(member) {
     const call = this.active;
     const peer = call?.peers.get(member);
@@ -483,6 +521,7 @@ export class Calls extends Emitter {
   #teardown({ reason, quiet = false }) {
     const call = this.active;
     if (!call) return;
+    clearInterval(call.qualityTimer);
     for (const peer of call.peers.values()) peer.close();
     for (const peer of call.leavingMesh?.values() || []) peer.close();
     call.sfu?.close();

@@ -5,8 +5,7 @@
 // through `receive`; how they travel is the caller's business.
 //
 // A data channel (`control`) carries what the two clients tell each other directly and
-// the signalling protocol has no frame for: whether one is muted or has the camera off,
-// and a request to lower the video one receives. The joiner (impolite side) opens it
+// the signalling protocol has no frame for: whether one is muted or has the camera off. The joiner (impolite side) opens it
 // with its first offer; the other side receives it, so it never needs an offer of its own.
 
 import { Emitter } from '../dom.js';
@@ -174,7 +173,8 @@ export class Peer extends Emitter {
     await this.#applyBitrate();
   }
 
-  /** The other side asked for at most this much video from us (null: as we like). */
+  /** The other side asked for at most this much video from us (null: as we like; 0: none,
+   * it takes part audio only or its link cannot carry video). */
   async honourVideoRequest(bitsPerSecond) {
     this.requestedVideoBitrate = bitsPerSecond;
     await this.#applyBitrate();
@@ -182,7 +182,7 @@ export class Peer extends Emitter {
 
   /** The lower of our own cap and the other side's request. */
   get videoBitrateCap() {
-    const caps = [this.maxVideoBitrate, this.requestedVideoBitrate].filter(Boolean);
+    const caps = [this.maxVideoBitrate, this.requestedVideoBitrate].filter((cap) => cap);
     return caps.length ? Math.min(...caps) : null;
   }
 
@@ -195,6 +195,8 @@ export class Peer extends Emitter {
       for (const encoding of parameters.encodings) {
         if (cap) encoding.maxBitrate = cap;
         else delete encoding.maxBitrate;
+        // Asked for no video at all: the encoder stops (the track stays, for a lift).
+        encoding.active = this.requestedVideoBitrate !== 0;
         // Asked for less by a slow receiver: fewer pixels too, so the cap buys a
         // sharp small picture rather than a smeared large one.
         encoding.scaleResolutionDownBy = this.requestedVideoBitrate ? 2 : 1;

@@ -138,6 +138,7 @@ export function mountCallView(root, app) {
         STATUS_TEXT[call.status] || call.status,
         ringingNames.length && call.status !== 'connected' ? ` Ringing ${ringingNames.join(', ')}.` : ''),
       call.relayOnly ? h('p', { class: 'muted relay-note' }, 'Your network address is hidden: this call is relayed through the server.') : null,
+      call.quality === 'weak' ? h('p', { class: 'muted quality-note' }, 'Weak connection: try Low bandwidth, or turn your camera off.') : null,
       h('div', { class: 'stage' }, remote, selfView(call)),
       h(
         'div',

@@ -117,6 +117,7 @@ export function createMemberPanel(app, conversationId) {
             h('span', { class: 'name' }, m.member === summary.me ? `${m.display_name} (you)` : m.display_name),
             h('span', { class: 'role' }, m.role),
             m.pseudonymous ? h('span', { class: 'tag' }, 'pseudonym') : null,
+            m.member === summary.me && summary.presence_shown === false ? h('span', { class: 'tag' }, 'presence hidden') : null,
             isRoom && !m.agreed ? h('span', { class: 'tag' }, 'not yet agreed') : null,
             m.muted ? h('span', { class: 'tag' }, 'muted') : null,
             facilitator ? h('span', { class: 'member-controls' }, facilitatorControls(summary, m)) : null,

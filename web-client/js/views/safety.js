@@ -66,6 +66,18 @@ export function conversationActions(app, summary) {
       const reply = await run(() => api.post(`/conversations/${summary.id}/reveal`), 'Your identity is now shown here.');
       if (reply?.conversation) store.onFrame({ type: 'conversation', conversation: reply.conversation });
     }));
+    // A pseudonym's presence is off by default: coming and going at the same moment
+    // in several conversations would link one's pseudonyms.
+    const shown = summary.presence_shown === true;
+    safe.push(menuButton(shown ? "Hide when I'm online" : "Show when I'm online", async () => {
+      const reply = await run(
+        () => api.put(`/conversations/${summary.id}/presence`, { shown: !shown }),
+        shown
+          ? 'The others here no longer see when you are online.'
+          : 'The others here will see when you are online or offline, each change after a short random delay.',
+      );
+      if (reply?.conversation) store.onFrame({ type: 'conversation', conversation: reply.conversation });
+    }));
   }
   const relationship = summary.kind === 'relationship' ? store.relationshipOf(summary.id) : null;
   if (relationship?.state === 'active') {
@@ -104,7 +116,7 @@ function blockButton(app, summary, member) {
   return menuButton(`Block ${member.display_name}`, async () => {
     const answer = await ask({
       title: `Block ${member.display_name}?`,
-      text: 'They will not be able to message, call or send you requests. They are not told. You can unblock them in Settings.',
+      text: 'Here, you will see nothing they send and they cannot call you. Their new requests, offers and invitations will not reach you. Your other conversations do not change. They are not told. You can unblock them in Settings.',
       confirm: 'Block',
       danger: true,
     });

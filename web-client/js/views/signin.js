@@ -1,5 +1,7 @@
-// Sign-in. With `--dev`: pick a demo account or any name and role. Otherwise: the
-// institution's login hands a token over (`/#token=…`), or it is pasted here.
+// Sign-in. Where the server names the institution's identity provider: "Sign in with
+// your institution" (the provider's own page, then back here). With `--dev`: pick a demo
+// account or any name and role. With neither: the institution's login hands a token over
+// (`/#token=…`), or it is pasted here.
 
 import { h } from '../dom.js';
 
@@ -54,6 +56,31 @@ export function mountSignIn(view, app) {
 
   const sections = [h('h1', {}, 'Welcome to Mentorhub'), error];
 
+  let institution = null;
+  if (app.server?.sign_in) {
+    const button = h('button', { type: 'button', class: 'primary', id: 'signin-institution' }, 'Sign in with your institution');
+    button.addEventListener('click', async () => {
+      error.textContent = '';
+      button.disabled = true;
+      button.textContent = 'Opening your institution’s sign-in…';
+      try {
+        await app.session.signInAtProvider();
+      } catch (problem) {
+        error.textContent = problem.message;
+        button.disabled = false;
+        button.textContent = 'Sign in with your institution';
+      }
+    });
+    institution = h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'institution-title' },
+      h('h2', { id: 'institution-title' }, 'Your institution’s account'),
+      h('p', {}, 'You sign in on your institution’s own page, then come back here. Mentorhub never sees your password.'),
+      h('div', { class: 'actions' }, button),
+    );
+    sections.push(institution);
+  }
+
   if (app.server?.dev) {
     const nameInput = h('input', { id: 'dev-name', type: 'text', required: true, maxlength: 64, autocomplete: 'name' });
     const roleSelect = h(
@@ -101,7 +128,8 @@ export function mountSignIn(view, app) {
       ),
     );
   }
-  sections.push(tokenForm);
+  // Pasting a token is the way in only where no sign-in is configured.
+  if (!institution) sections.push(tokenForm);
   view.append(...sections);
-  (view.querySelector('.demo') || tokenInput).focus();
+  (view.querySelector('#signin-institution') || view.querySelector('.demo') || tokenInput).focus();
 }

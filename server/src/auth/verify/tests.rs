@@ -31,7 +31,9 @@ fn auth_config(key: JwtKey, issuer: Option<&str>, audience: Option<&str>) -> Aut
         issuer: issuer.map(str::to_owned),
         audience: audience.map(str::to_owned),
         leeway: Duration::from_secs(60),
-        max_lifetime: DEFAULT_MAX_LIFETIME,
+        max_lifetime: crate::config::defaults::jwt_max_lifetime(),
+        key_set: Default::default(),
+        sign_in: None,
     }
 }
 
@@ -98,7 +100,7 @@ fn b64(value: &Value) -> String {
 
 #[test]
 fn hs256_ok() {
-    let p = hs_verifier().verify(&hs(&good_claims())).unwrap();
+    let p = hs_verifier().verify_now(&hs(&good_claims())).unwrap();
     assert_eq!(p.account.as_str(), "acc-123");
     assert_eq!(p.name, "Dr Grace");
     assert_eq!(p.roles, [Role::Mentor]);
@@ -114,7 +116,10 @@ fn rs256_ok() {
     );
     let verifier = public_verifier(JwtAlgorithm::RS256, RSA_PUBLIC);
     assert_eq!(verifier.algorithm(), "RS256");
-    assert_eq!(verifier.verify(&token).unwrap().account.as_str(), "acc-123");
+    assert_eq!(
+        verifier.verify_now(&token).unwrap().account.as_str(),
+        "acc-123"
+    );
 }
 
 #[test]
@@ -125,7 +130,7 @@ fn es256_ok() {
         &good_claims(),
     );
     let p = public_verifier(JwtAlgorithm::ES256, EC_PUBLIC)
-        .verify(&token)
+        .verify_now(&token)
         .unwrap();
     assert_eq!(p.name, "Dr Grace");
 }
@@ -138,7 +143,7 @@ fn eddsa_ok() {
         &good_claims(),
     );
     let p = public_verifier(JwtAlgorithm::EdDSA, ED_PUBLIC)
-        .verify(&token)
+        .verify_now(&token)
         .unwrap();
     assert_eq!(p.roles, [Role::Mentor]);
 }
@@ -148,18 +153,18 @@ fn alg_none_is_refused() {
     let header = json!({"alg": "none", "typ": "JWT"});
     let token = format!("{}.{}.", b64(&header), b64(&good_claims()));
     assert_eq!(
-        hs_verifier().verify(&token).unwrap_err(),
+        hs_verifier().verify_now(&token).unwrap_err(),
         AuthError::DisallowedAlgorithm
     );
     let rsa = public_verifier(JwtAlgorithm::RS256, RSA_PUBLIC);
     assert_eq!(
-        rsa.verify(&token).unwrap_err(),
+        rsa.verify_now(&token).unwrap_err(),
         AuthError::DisallowedAlgorithm
     );
     let header = json!({"alg": "None"});
     let token = format!("{}.{}.", b64(&header), b64(&good_claims()));
     assert_eq!(
-        hs_verifier().verify(&token).unwrap_err(),
+        hs_verifier().verify_now(&token).unwrap_err(),
         AuthError::DisallowedAlgorithm
     );
 }
@@ -175,7 +180,7 @@ fn hs256_signed_with_the_public_key_is_refused() {
     );
     let rsa = public_verifier(JwtAlgorithm::RS256, RSA_PUBLIC);
     assert_eq!(
-        rsa.verify(&forged).unwrap_err(),
+        rsa.verify_now(&forged).unwrap_err(),
         AuthError::DisallowedAlgorithm
     );
     let ed_forged = sign(
@@ -185,7 +190,7 @@ fn hs256_signed_with_the_public_key_is_refused() {
     );
     let ed = public_verifier(JwtAlgorithm::EdDSA, ED_PUBLIC);
     assert_eq!(
-        ed.verify(&ed_forged).unwrap_err(),
+        ed.verify_now(&ed_forged).unwrap_err(),
         AuthError::DisallowedAlgorithm
     );
 }
@@ -198,14 +203,17 @@ fn other_algorithms_for_the_key_are_refused() {
         &good_claims(),
     );
     let rsa = public_verifier(JwtAlgorithm::RS256, RSA_PUBLIC);
-    assert_eq!(rsa.verify(&es).unwrap_err(), AuthError::DisallowedAlgorithm);
+    assert_eq!(
+        rsa.verify_now(&es).unwrap_err(),
+        AuthError::DisallowedAlgorithm
+    );
     let hs512 = sign(
         Algorithm::HS512,
         &EncodingKey::from_secret(HS_SECRET),
         &good_claims(),
     );
     assert_eq!(
-        hs_verifier().verify(&hs512).unwrap_err(),
+        hs_verifier().verify_now(&hs512).unwrap_err(),
         AuthError::DisallowedAlgorithm
     );
     let rs = sign(
@@ -214,7 +222,7 @@ fn other_algorithms_for_the_key_are_refused() {
         &good_claims(),
     );
     assert_eq!(
-        hs_verifier().verify(&rs).unwrap_err(),
+        hs_verifier().verify_now(&rs).unwrap_err(),
         AuthError::DisallowedAlgorithm
     );
 }
@@ -226,7 +234,7 @@ fn tampered_payload_is_refused() {
     let escalated = claims_with(json!({"roles": ["coordinator"]}));
     let tampered = format!("{}.{}.{}", parts[0], b64(&escalated), parts[2]);
     assert_eq!(
-        hs_verifier().verify(&tampered).unwrap_err(),
+        hs_verifier().verify_now(&tampered).unwrap_err(),
         AuthError::BadSignature
     );
 
@@ -238,7 +246,10 @@ fn tampered_payload_is_refused() {
     let parts: Vec<&str> = rs.split('.').collect();
     let tampered = format!("{}.{}.{}", parts[0], b64(&escalated), parts[2]);
     let rsa = public_verifier(JwtAlgorithm::RS256, RSA_PUBLIC);
-    assert_eq!(rsa.verify(&tampered).unwrap_err(), AuthError::BadSignature);
+    assert_eq!(
+        rsa.verify_now(&tampered).unwrap_err(),
+        AuthError::BadSignature
+    );
 }
 
 #[test]
@@ -249,7 +260,7 @@ fn wrong_secret_is_a_bad_signature() {
         &good_claims(),
     );
     assert_eq!(
-        hs_verifier().verify(&token).unwrap_err(),
+        hs_verifier().verify_now(&token).unwrap_err(),
         AuthError::BadSignature
     );
 }
@@ -258,34 +269,34 @@ fn wrong_secret_is_a_bad_signature() {
 fn expiry_with_leeway() {
     let v = hs_verifier();
     let expired = hs(&claims_with(json!({"exp": now() - 120})));
-    assert_eq!(v.verify(&expired).unwrap_err(), AuthError::Expired);
+    assert_eq!(v.verify_now(&expired).unwrap_err(), AuthError::Expired);
     let within_leeway = hs(&claims_with(json!({"exp": now() - 30})));
-    assert!(v.verify(&within_leeway).is_ok());
+    assert!(v.verify_now(&within_leeway).is_ok());
 }
 
 #[test]
 fn not_before_with_leeway() {
     let v = hs_verifier();
     let future = hs(&claims_with(json!({"nbf": now() + 120})));
-    assert_eq!(v.verify(&future).unwrap_err(), AuthError::NotYetValid);
+    assert_eq!(v.verify_now(&future).unwrap_err(), AuthError::NotYetValid);
     let within_leeway = hs(&claims_with(json!({"nbf": now() + 30})));
-    assert!(v.verify(&within_leeway).is_ok());
+    assert!(v.verify_now(&within_leeway).is_ok());
     let past = hs(&claims_with(json!({"nbf": now() - 30})));
-    assert!(v.verify(&past).is_ok());
+    assert!(v.verify_now(&past).is_ok());
 }
 
 #[test]
 fn issuer_is_exact_and_required() {
     let v = hs_verifier();
     let wrong = hs(&claims_with(json!({"iss": "https://evil.example"})));
-    assert_eq!(v.verify(&wrong).unwrap_err(), AuthError::WrongIssuer);
+    assert_eq!(v.verify_now(&wrong).unwrap_err(), AuthError::WrongIssuer);
     let prefix = hs(&claims_with(json!({"iss": "https://idp.example/"})));
-    assert_eq!(v.verify(&prefix).unwrap_err(), AuthError::WrongIssuer);
+    assert_eq!(v.verify_now(&prefix).unwrap_err(), AuthError::WrongIssuer);
     let list = hs(&claims_with(json!({"iss": [ISSUER, "other"]})));
-    assert_eq!(v.verify(&list).unwrap_err(), AuthError::WrongIssuer);
+    assert_eq!(v.verify_now(&list).unwrap_err(), AuthError::WrongIssuer);
     let missing = hs(&claims_with(json!({"iss": null})));
     assert_eq!(
-        v.verify(&missing).unwrap_err(),
+        v.verify_now(&missing).unwrap_err(),
         AuthError::MissingClaim("iss")
     );
 }
@@ -294,15 +305,15 @@ fn issuer_is_exact_and_required() {
 fn audience_is_checked_and_required() {
     let v = hs_verifier();
     let wrong = hs(&claims_with(json!({"aud": "another-app"})));
-    assert_eq!(v.verify(&wrong).unwrap_err(), AuthError::WrongAudience);
+    assert_eq!(v.verify_now(&wrong).unwrap_err(), AuthError::WrongAudience);
     let list = hs(&claims_with(json!({"aud": ["another-app", AUDIENCE]})));
     assert!(
-        v.verify(&list).is_ok(),
+        v.verify_now(&list).is_ok(),
         "aud may be an array containing ours"
     );
     let missing = hs(&claims_with(json!({"aud": null})));
     assert_eq!(
-        v.verify(&missing).unwrap_err(),
+        v.verify_now(&missing).unwrap_err(),
         AuthError::MissingClaim("aud")
     );
 }
@@ -312,12 +323,15 @@ fn without_configured_iss_and_aud() {
     let cfg = auth_config(JwtKey::Hs256(Secret::new(HS_SECRET)), None, None);
     let v = Verifier::from_config(&cfg).unwrap().unwrap();
     let plain = hs(&claims_with(json!({"iss": null, "aud": null})));
-    assert!(v.verify(&plain).is_ok());
+    assert!(v.verify_now(&plain).is_ok());
     let any_issuer = hs(&claims_with(json!({"iss": "whoever", "aud": null})));
-    assert!(v.verify(&any_issuer).is_ok());
+    assert!(v.verify_now(&any_issuer).is_ok());
     // RFC 7519: a token addressed to an audience we do not claim to be is refused.
     let with_aud = hs(&claims_with(json!({"iss": null})));
-    assert_eq!(v.verify(&with_aud).unwrap_err(), AuthError::WrongAudience);
+    assert_eq!(
+        v.verify_now(&with_aud).unwrap_err(),
+        AuthError::WrongAudience
+    );
 }
 
 #[test]
@@ -334,7 +348,7 @@ fn missing_and_invalid_claims() {
     ];
     for (change, expected) in cases {
         let token = hs(&claims_with(change.clone()));
-        assert_eq!(v.verify(&token).unwrap_err(), expected, "{change}");
+        assert_eq!(v.verify_now(&token).unwrap_err(), expected, "{change}");
     }
 }
 
@@ -361,7 +375,7 @@ fn malformed_tokens() {
     ];
     for token in cases {
         assert_eq!(
-            v.verify(&token).unwrap_err(),
+            v.verify_now(&token).unwrap_err(),
             AuthError::Malformed,
             "{token:.60}"
         );
@@ -377,7 +391,7 @@ fn malformed_tokens() {
     )
     .unwrap();
     let token = format!("{signing_input}.{signature}");
-    assert_eq!(v.verify(&token).unwrap_err(), AuthError::Malformed);
+    assert_eq!(v.verify_now(&token).unwrap_err(), AuthError::Malformed);
 }
 
 #[test]
@@ -400,7 +414,9 @@ fn public_key_must_match_the_algorithm() {
         issuer: None,
         audience: None,
         leeway: Duration::from_secs(60),
-        max_lifetime: DEFAULT_MAX_LIFETIME,
+        max_lifetime: crate::config::defaults::jwt_max_lifetime(),
+        key_set: Default::default(),
+        sign_in: None,
     };
     assert!(Verifier::from_config(&none).unwrap().is_none());
 }

@@ -27,6 +27,7 @@
 
 pub(crate) mod conn;
 mod heads;
+pub(crate) mod lazy;
 mod publisher;
 mod state;
 mod subscriber;

@@ -30,19 +30,18 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::RedisSettings;
+use super::lazy::LazyRedis;
+use crate::bus::state::{
+    Budget, CallLeg, PresenceStatus, Reaped, SharedState, StateError, mirror_presence,
+};
+use crate::ids::AccountId;
 use async_trait::async_trait;
 use futures_util::future::join_all;
-use tokio::sync::Mutex as AsyncMutex;
-
-use super::RedisSettings;
-use super::conn::Conn;
-use crate::bus::state::{Budget, CallLeg, PresenceStatus, Reaped, SharedState, StateError};
-use crate::ids::AccountId;
 
 pub struct RedisState {
-    settings: RedisSettings,
     /// The command connection, opened on first use and replaced after an error.
-    conn: AsyncMutex<Option<Conn>>,
+    redis: LazyRedis,
     /// What this node owns. `std` mutexes: never held across an `.await`.
     presence: Mutex<HashMap<AccountId, PresenceStatus>>,
     legs: Mutex<HashMap<(String, String), CallLeg>>,
@@ -83,8 +82,7 @@ return 0
 impl RedisState {
     pub fn new(settings: RedisSettings) -> Self {
         RedisState {
-            settings,
-            conn: AsyncMutex::new(None),
+            redis: LazyRedis::new(settings),
             presence: Mutex::new(HashMap::new()),
             legs: Mutex::new(HashMap::new()),
             seen_alive: Mutex::new(HashMap::new()),
@@ -98,17 +96,25 @@ impl RedisState {
         if self.registered.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let ttl = self.settings.node_ttl * 2 / 3;
-        self.run::<()>(
-            redis::cmd("SET")
-                .arg(self.key(&format!("alive:{}", self.me())))
-                .arg(self.heartbeat())
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl.as_millis() as u64)
-                .to_owned(),
-        )
-        .await?;
+        self.run::<()>(self.set_heartbeat("NX")).await?;
+        self.join_nodes().await
+    }
+
+    /// `SET` of this node's heartbeat, living ⅔ of the node TTL; `mode` is `NX` (only
+    /// if absent) or `GET` (answering the previous value).
+    fn set_heartbeat(&self, mode: &str) -> redis::Cmd {
+        let ttl = self.redis.settings().node_ttl * 2 / 3;
+        redis::cmd("SET")
+            .arg(self.key(&format!("alive:{}", self.me())))
+            .arg(self.heartbeat())
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .arg(mode)
+            .to_owned()
+    }
+
+    /// Adds this node to `nodes`, where the survivors look for the dead.
+    async fn join_nodes(&self) -> Result<(), StateError> {
         self.run::<()>(
             redis::cmd("SADD")
                 .arg(self.key("nodes"))
@@ -119,45 +125,23 @@ impl RedisState {
     }
 
     fn key(&self, rest: &str) -> String {
-        format!("{}:{}", self.settings.prefix, rest)
+        format!("{}:{}", self.redis.settings().prefix, rest)
     }
 
     fn me(&self) -> &str {
-        &self.settings.node
+        &self.redis.settings().node
     }
 
     fn heartbeat(&self) -> String {
-        format!("{} {}", self.settings.incarnation, crate::ids::now_millis())
+        format!(
+            "{} {}",
+            self.redis.settings().incarnation,
+            crate::ids::now_millis()
+        )
     }
 
-    async fn conn(&self) -> Result<Conn, StateError> {
-        let mut slot = self.conn.lock().await;
-        if let Some(conn) = slot.as_ref() {
-            return Ok(conn.clone());
-        }
-        let conn = self
-            .settings
-            .target
-            .connect(self.settings.timeouts, None)
-            .await
-            .map_err(unavailable)?;
-        *slot = Some(conn.clone());
-        Ok(conn)
-    }
-
-    /// Runs one command; a failed command drops the connection so the next one
-    /// reconnects.
     async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, StateError> {
-        let mut conn = self.conn().await?;
-        match conn.query(&cmd).await {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                if error.is_io_error() || error.is_timeout() || error.is_connection_dropped() {
-                    *self.conn.lock().await = None;
-                }
-                Err(unavailable(error))
-            }
-        }
+        self.redis.run(&cmd).await.map_err(unavailable)
     }
 
     async fn write_presence(
@@ -414,13 +398,7 @@ impl SharedState for RedisState {
         account: &AccountId,
         status: PresenceStatus,
     ) -> Result<(), StateError> {
-        if let Ok(mut presence) = self.presence.lock() {
-            if status == PresenceStatus::Offline {
-                presence.remove(account);
-            } else {
-                presence.insert(account.clone(), status);
-            }
-        }
+        mirror_presence(&self.presence, account, status);
         self.write_presence(account, status).await
     }
 
@@ -501,25 +479,8 @@ impl SharedState for RedisState {
     }
 
     async fn maintain(&self) -> Result<Reaped, StateError> {
-        let ttl = self.settings.node_ttl * 2 / 3;
-        let previous: Option<String> = self
-            .run(
-                redis::cmd("SET")
-                    .arg(self.key(&format!("alive:{}", self.me())))
-                    .arg(self.heartbeat())
-                    .arg("PX")
-                    .arg(ttl.as_millis() as u64)
-                    .arg("GET")
-                    .to_owned(),
-            )
-            .await?;
-        self.run::<()>(
-            redis::cmd("SADD")
-                .arg(self.key("nodes"))
-                .arg(self.me())
-                .to_owned(),
-        )
-        .await?;
+        let previous: Option<String> = self.run(self.set_heartbeat("GET")).await?;
+        self.join_nodes().await?;
         self.registered.store(true, Ordering::Relaxed);
         if previous.is_none() {
             self.rewrite_all().await?;
@@ -552,7 +513,7 @@ impl SharedState for RedisState {
                         .arg(self.me())
                         .arg("NX")
                         .arg("PX")
-                        .arg(self.settings.node_ttl.as_millis() as u64)
+                        .arg(self.redis.settings().node_ttl.as_millis() as u64)
                         .to_owned(),
                 )
                 .await?;
@@ -569,7 +530,7 @@ impl SharedState for RedisState {
     }
 
     fn maintain_interval(&self) -> Duration {
-        (self.settings.node_ttl / 6).max(Duration::from_millis(200))
+        (self.redis.settings().node_ttl / 6).max(Duration::from_millis(200))
     }
 }
 

@@ -104,26 +104,14 @@ pub fn join(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AccountId, ConversationId};
+    use crate::mentoring::rules::test_member;
     use crate::protocol::vocabulary::MemberRole;
 
     fn member(agreed: bool) -> MemberRecord {
-        MemberRecord {
-            conversation: ConversationId::from_stored("c_1".into()),
-            member: MemberId::from_stored("m_a".into()),
-            account: AccountId::from_stored("test:a".into()),
-            display_name: "Ann".into(),
-            role: MemberRole::Member,
-            pseudonymous: false,
-            agreed_at: agreed.then_some(5),
-            visible_from: 0,
-            joined_at: 1,
-            left_at: None,
-            muted: false,
-            read_seq: 0,
-        }
+        test_member(MemberRole::Member, agreed)
     }
 
+    /// One change of every kind, made by facilitator `m_f` where someone makes it.
     fn changes() -> Vec<MemberChange> {
         let by = MemberId::from_stored("m_f".into());
         vec![
@@ -133,6 +121,10 @@ mod tests {
             MemberChange::Mute {
                 by: by.clone(),
                 muted: true,
+            },
+            MemberChange::Mute {
+                by: by.clone(),
+                muted: false,
             },
             MemberChange::Role {
                 by,
@@ -229,23 +221,10 @@ mod tests {
     #[test]
     fn every_change_has_its_kind() {
         let member = MemberId::from_stored("m_a".into());
-        let by = MemberId::from_stored("m_f".into());
-        let kinds: Vec<String> = [
-            MemberChange::Agree,
-            MemberChange::Leave,
-            MemberChange::Remove { by: by.clone() },
-            MemberChange::Mute {
-                by: by.clone(),
-                muted: true,
-            },
-            MemberChange::Mute {
-                by: by.clone(),
-                muted: false,
-            },
-        ]
-        .iter()
-        .map(|change| json(&change_event(&member, change))["kind"].to_string())
-        .collect();
+        let kinds: Vec<String> = changes()
+            .iter()
+            .map(|change| json(&change_event(&member, change))["kind"].to_string())
+            .collect();
         assert_eq!(
             kinds,
             [
@@ -253,7 +232,9 @@ mod tests {
                 "\"member_left\"",
                 "\"member_removed\"",
                 "\"member_muted\"",
-                "\"member_unmuted\""
+                "\"member_unmuted\"",
+                "\"role_changed\"",
+                "\"identity_revealed\""
             ]
         );
     }
@@ -301,31 +282,30 @@ mod tests {
             earlier: Some((old, true)),
             ..room()
         };
-        assert!(matches!(
-            join(&current, &fresh, "Ann"),
-            Err(WriteError::Conflict)
-        ));
+        assert!(matches!(refusal(&current), WriteError::Conflict));
+    }
+
+    /// Why `join` turns away member `m_new` from `room`.
+    fn refusal(room: &RoomAtJoin) -> WriteError {
+        let fresh = MemberId::from_stored("m_new".into());
+        match join(room, &fresh, "A") {
+            Ok(_) => panic!("joined"),
+            Err(error) => error,
+        }
     }
 
     #[test]
     fn a_join_needs_an_active_room_with_a_place() {
-        let fresh = MemberId::from_stored("m_new".into());
         let full = RoomAtJoin {
             members: 3,
             ..room()
         };
-        assert!(matches!(
-            join(&full, &fresh, "A"),
-            Err(WriteError::RoomFull)
-        ));
+        assert!(matches!(refusal(&full), WriteError::RoomFull));
         let relationship = RoomAtJoin {
             kind: Some(ConversationKind::Relationship),
             ..room()
         };
-        assert!(matches!(
-            join(&relationship, &fresh, "A"),
-            Err(WriteError::TargetNotFound)
-        ));
+        assert!(matches!(refusal(&relationship), WriteError::TargetNotFound));
         for state in [
             ConversationState::Pending,
             ConversationState::ReadOnly,
@@ -335,21 +315,18 @@ mod tests {
                 state: Some(state),
                 ..room()
             };
-            assert!(matches!(
-                join(&closed, &fresh, "A"),
-                Err(WriteError::ConversationClosed)
-            ));
+            assert!(matches!(refusal(&closed), WriteError::ConversationClosed));
         }
         // Closed comes before full or already a member.
         let closed_full = RoomAtJoin {
             state: Some(ConversationState::ReadOnly),
             members: 9,
-            earlier: Some((fresh.clone(), true)),
+            earlier: Some((MemberId::from_stored("m_new".into()), true)),
             ..room()
         };
         assert!(matches!(
-            join(&closed_full, &fresh, "A"),
-            Err(WriteError::ConversationClosed)
+            refusal(&closed_full),
+            WriteError::ConversationClosed
         ));
     }
 }

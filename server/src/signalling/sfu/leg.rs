@@ -25,8 +25,9 @@ use super::wire::{Incoming, Jsep, JsepKind};
 use super::{LegSpec, SfuError};
 use crate::ids::MemberId;
 use crate::protocol::ServerFrame;
-use crate::protocol::call::{CallEvent, SdpKind, SessionDescription};
+use crate::protocol::call::CallEvent;
 use crate::protocol::sfu::{Quality, SfuLeg, SfuStream, StreamKind};
+use crate::protocol::webrtc::{SdpKind, SessionDescription};
 use crate::signalling::sdp;
 
 /// Requests waiting for a leg; a device sends one at a time, so a few are plenty.

@@ -29,14 +29,14 @@ macro_rules! impl_append_sql {
                         .collect();
                     if !run.is_empty() {
                         rest = &rest[run.len()..];
-                        let appended = append_messages_in_tx(&mut tx, &run).await?;
+                        let appended = append_messages_in_tx(&mut tx, &run, self.rules.may_post).await?;
                         outcomes.extend(appended.into_iter().map(Outcome::Appended));
                         continue;
                     }
                     rest = &rest[1..];
                     let outcome = match op {
                         WriteOp::Append(request) => {
-                            Outcome::Appended(append_in_tx(&mut tx, request, false).await)
+                            Outcome::Appended(append_in_tx(&mut tx, request, false, self.rules).await)
                         }
                         WriteOp::Read(marker) => Outcome::Read(mark_read_in_tx(&mut tx, marker).await),
                         WriteOp::UpsertAccount { id, name, roles, now } => {
@@ -69,11 +69,12 @@ macro_rules! impl_append_sql {
         }
 
         /// Appends one event inside an open transaction. `any_state` lets system events
-        /// be recorded while a conversation is changing state.
+        /// be recorded while a conversation is changing state; `rules` judge a sender.
         async fn append_in_tx(
             tx: &mut sqlx::Transaction<'static, $db>,
             request: &AppendRequest,
             any_state: bool,
+            rules: $crate::store::StoreRules,
         ) -> Result<Appended, WriteError> {
             let conversation = request.conversation.as_str();
             let sender = request.sender.as_ref().map(|m| m.as_str());
@@ -93,15 +94,16 @@ macro_rules! impl_append_sql {
                 }
             }
             if let Some(sender) = sender {
-                check_standing(tx, conversation, sender).await?;
+                (rules.may_post)(sender_standing(tx, conversation, sender).await?)?;
             }
             if let AppendKind::Message { thread: Some(root), .. } = &request.kind {
                 let root_ok: Option<i64> = sqlx::query_scalar(
                     "SELECT seq FROM events WHERE conversation_id = $1 AND seq = $2 \
-                     AND kind = 'message' AND thread_root IS NULL",
+                     AND kind = $3 AND thread_root IS NULL",
                 )
                 .bind(conversation)
                 .bind(*root as i64)
+                .bind(EventKind::Message.as_str())
                 .fetch_optional(&mut **tx)
                 .await
                 .map_err(db_error)?;
@@ -124,19 +126,13 @@ macro_rules! impl_append_sql {
                     nonce = Some(&sealed.nonce);
                     body = Some(&sealed.ciphertext);
                 }
-                AppendKind::Edit { target: t, body: sealed } => {
-                    let root = update_target(tx, conversation, *t, sender, Some(sealed), request.now).await;
-                    match root {
-                        Ok(root) => thread_root = root,
-                        Err(e) => {
-                            release_seq(tx, conversation).await?;
-                            return Err(e);
-                        }
-                    }
-                    target = Some(*t as i64);
-                }
-                AppendKind::Delete { target: t } => {
-                    let root = update_target(tx, conversation, *t, sender, None, request.now).await;
+                AppendKind::Edit { target: t, .. } | AppendKind::Delete { target: t } => {
+                    // An edit writes the new text over the target's; a deletion clears it.
+                    let new_body = match &request.kind {
+                        AppendKind::Edit { body: sealed, .. } => Some(sealed),
+                        _ => None,
+                    };
+                    let root = update_target(tx, conversation, *t, sender, new_body, request.now).await;
                     match root {
                         Ok(root) => thread_root = root,
                         Err(e) => {
@@ -181,15 +177,14 @@ macro_rules! impl_append_sql {
             Ok(Appended { seq: seq as u64, created_at: request.now, duplicate: false })
         }
 
-        /// The sender must still be a member who accepted the agreement and is not
-        /// muted: checked inside the committing transaction, so a connection's cached
-        /// standing can never let a message through after a removal or a mute.
-        async fn check_standing(
+        /// The sender's standing, read inside the committing transaction for the
+        /// domain's posting rule.
+        async fn sender_standing(
             tx: &mut sqlx::Transaction<'static, $db>,
             conversation: &str,
             sender: &str,
-        ) -> Result<(), WriteError> {
-            let standing: Option<(Option<i64>, Option<i64>, i64)> = sqlx::query_as(
+        ) -> Result<Option<$crate::store::SenderStanding>, WriteError> {
+            let row: Option<(Option<i64>, Option<i64>, i64)> = sqlx::query_as(
                 "SELECT left_at, agreed_at, muted FROM members \
                  WHERE conversation_id = $1 AND member_id = $2",
             )
@@ -198,12 +193,9 @@ macro_rules! impl_append_sql {
             .fetch_optional(&mut **tx)
             .await
             .map_err(db_error)?;
-            match standing {
-                None | Some((Some(_), _, _)) => Err(WriteError::NotMember),
-                Some((None, None, _)) => Err(WriteError::AgreementRequired),
-                Some((None, Some(_), muted)) if muted != 0 => Err(WriteError::Muted),
-                Some(_) => Ok(()),
-            }
+            Ok(row.map(|(left_at, agreed_at, muted)| {
+                $crate::store::sql::bulk_plan::standing(left_at, agreed_at, muted)
+            }))
         }
 
         /// Takes the conversation's next seq. The row lock taken by this UPDATE is what
@@ -260,7 +252,7 @@ macro_rules! impl_append_sql {
             let updated: Option<Option<i64>> = match body {
                 Some(sealed) => sqlx::query_scalar(
                     "UPDATE events SET key_id = $4, nonce = $5, body = $6, edited_at = $7 \
-                     WHERE conversation_id = $1 AND seq = $2 AND kind = 'message' \
+                     WHERE conversation_id = $1 AND seq = $2 AND kind = $8 \
                      AND deleted = 0 AND sender = $3 RETURNING thread_root",
                 )
                 .bind(conversation)
@@ -270,17 +262,19 @@ macro_rules! impl_append_sql {
                 .bind(&sealed.nonce)
                 .bind(&sealed.ciphertext)
                 .bind(now)
+                .bind(EventKind::Message.as_str())
                 .fetch_optional(&mut **tx)
                 .await
                 .map_err(db_error)?,
                 None => sqlx::query_scalar(
                     "UPDATE events SET key_id = NULL, nonce = NULL, body = NULL, deleted = 1 \
-                     WHERE conversation_id = $1 AND seq = $2 AND kind = 'message' \
+                     WHERE conversation_id = $1 AND seq = $2 AND kind = $4 \
                      AND deleted = 0 AND sender = $3 RETURNING thread_root",
                 )
                 .bind(conversation)
                 .bind(target as i64)
                 .bind(sender)
+                .bind(EventKind::Message.as_str())
                 .fetch_optional(&mut **tx)
                 .await
                 .map_err(db_error)?,
@@ -290,10 +284,11 @@ macro_rules! impl_append_sql {
             }
             let owner: Option<Option<String>> = sqlx::query_scalar(
                 "SELECT sender FROM events WHERE conversation_id = $1 AND seq = $2 \
-                 AND kind = 'message' AND deleted = 0",
+                 AND kind = $3 AND deleted = 0",
             )
             .bind(conversation)
             .bind(target as i64)
+            .bind(EventKind::Message.as_str())
             .fetch_optional(&mut **tx)
             .await
             .map_err(db_error)?;

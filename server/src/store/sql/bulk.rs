@@ -17,12 +17,12 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::bulk_plan::message_body;
 use crate::protocol::vocabulary::ConversationState;
-use crate::store::AppendRequest;
+use crate::store::{AppendRequest, EventKind};
 
 /// Runs up to this long keep their (size-specific) statements in sqlx's cache; longer
 /// ones are prepared once and dropped, so they do not evict the hot statements.
 pub(crate) const CACHED_RUN: usize = 16;
-/// Rows per `INSERT` (8 binds each: far under SQLite's 32,766 and PostgreSQL's 65,535).
+/// Rows per `INSERT` (9 binds each: far under SQLite's 32,766 and PostgreSQL's 65,535).
 pub(crate) const INSERT_CHUNK: usize = 1024;
 
 /// The lookup's joins; the run is a `VALUES` list named `v(i, c, s, k)`: index,
@@ -96,7 +96,7 @@ pub(crate) fn push_insert_events<DB>(
         let sealed = message_body(r).expect("bulk runs hold only messages");
         b.push_bind(r.conversation.as_str())
             .push_bind(seq)
-            .push("'message'")
+            .push_bind(EventKind::Message.as_str())
             .push_bind(sender(r))
             .push_bind(r.client_id.as_deref())
             .push_bind(i64::from(sealed.key_id))
@@ -117,6 +117,7 @@ macro_rules! impl_bulk_append {
         async fn append_messages_in_tx(
             tx: &mut sqlx::Transaction<'static, $db>,
             run: &[&AppendRequest],
+            may_post: $crate::store::MayPost,
         ) -> Result<Vec<Result<Appended, WriteError>>, StoreError> {
             use std::collections::HashMap;
 
@@ -141,26 +142,12 @@ macro_rules! impl_bulk_append {
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(db_error)?;
-            let plan = Plan::from_lookup(run, rows);
+            let plan = Plan::from_lookup(run, rows, may_post);
             let mut last_seq: HashMap<String, i64> = HashMap::new();
             let demand = plan.seq_demand();
             if !demand.is_empty() {
                 let few = demand.len() <= CACHED_RUN;
-                if <$db as sqlx::Database>::NAME == "PostgreSQL" {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "SELECT id FROM conversations WHERE id IN (",
-                    );
-                    let mut ids = q.separated(", ");
-                    for (id, _) in demand {
-                        ids.push_bind(id.as_str());
-                    }
-                    q.push(") ORDER BY id COLLATE \"C\" FOR UPDATE");
-                    q.build()
-                        .persistent(few)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(db_error)?;
-                }
+                lock_conversations(tx, demand, few).await?;
                 let mut q = sqlx::QueryBuilder::<$db>::new("");
                 push_take_seqs(&mut q, demand.iter().map(|(id, n)| (id.as_str(), *n)));
                 q.push(" RETURNING id, last_seq");

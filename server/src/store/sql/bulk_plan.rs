@@ -4,30 +4,21 @@
 //!
 //! The verdict per append is exactly the one the one-at-a-time path (`append_in_tx`)
 //! would reach running the run's appends in order: a committed client id wins over
-//! every refusal, then the sender's standing, then the conversation's state.
+//! every refusal, then the domain's posting rule on the sender's standing, then the
+//! conversation's state.
 
 use std::collections::HashMap;
 
 use crate::crypto::Sealed;
 use crate::ids::{Millis, Seq};
-use crate::store::{AppendKind, AppendRequest, Appended, WriteError};
+use crate::store::{AppendKind, AppendRequest, Appended, MayPost, SenderStanding, WriteError};
 
-/// `members` columns that decide whether a sender may append.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Standing {
-    pub left_at: Option<i64>,
-    pub agreed_at: Option<i64>,
-    pub muted: i64,
-}
-
-/// The one rule for a sender's standing, shared with `check_standing`.
-pub(crate) fn standing_verdict(standing: Option<Standing>) -> Result<(), WriteError> {
-    match standing {
-        None => Err(WriteError::NotMember),
-        Some(s) if s.left_at.is_some() => Err(WriteError::NotMember),
-        Some(s) if s.agreed_at.is_none() => Err(WriteError::AgreementRequired),
-        Some(s) if s.muted != 0 => Err(WriteError::Muted),
-        Some(_) => Ok(()),
+/// A sender's standing from its `members` columns.
+pub(crate) fn standing(left_at: Option<i64>, agreed_at: Option<i64>, muted: i64) -> SenderStanding {
+    SenderStanding {
+        current: left_at.is_none(),
+        agreed: agreed_at.is_some(),
+        muted: muted != 0,
     }
 }
 
@@ -80,11 +71,12 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// `existing[i]`: the committed `(seq, created_at)` for append `i`'s client id;
-    /// `standing[i]`: its sender's membership row.
+    /// `standing[i]`: its sender's standing, judged by `may_post`.
     pub(crate) fn new(
         run: &[&AppendRequest],
         existing: &HashMap<usize, (i64, Millis)>,
-        standing: &HashMap<usize, Standing>,
+        standing: &HashMap<usize, SenderStanding>,
+        may_post: MayPost,
     ) -> Self {
         let mut slots = Vec::with_capacity(run.len());
         let mut conversations: Vec<(String, i64)> = Vec::new();
@@ -99,7 +91,7 @@ impl Plan {
                 })));
                 continue;
             }
-            if let Err(e) = standing_verdict(standing.get(&i).copied()) {
+            if let Err(e) = may_post(standing.get(&i).copied()) {
                 slots.push(Slot::Done(Err(e)));
                 continue;
             }
@@ -134,26 +126,20 @@ impl Plan {
     pub(crate) fn from_lookup(
         run: &[&AppendRequest],
         rows: impl IntoIterator<Item = Lookup>,
+        may_post: MayPost,
     ) -> Self {
         let mut existing = HashMap::new();
-        let mut standing = HashMap::new();
+        let mut standings = HashMap::new();
         for row in rows {
             let i = row.i as usize;
             if let Some(muted) = row.muted {
-                standing.insert(
-                    i,
-                    Standing {
-                        left_at: row.left_at,
-                        agreed_at: row.agreed_at,
-                        muted,
-                    },
-                );
+                standings.insert(i, standing(row.left_at, row.agreed_at, muted));
             }
             if let (Some(seq), Some(created_at)) = (row.seq, row.created_at) {
                 existing.insert(i, (seq, created_at));
             }
         }
-        Plan::new(run, &existing, &standing)
+        Plan::new(run, &existing, &standings, may_post)
     }
 
     /// `(conversation, how many seqs)` to allocate, in first-seen order.

@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use super::*;
 use crate::crypto::Sealed;
 use crate::ids::{ConversationId, MemberId};
+use crate::store::SenderStanding;
 
 fn message(conversation: &str, sender: &str, client_id: Option<&str>) -> AppendRequest {
     AppendRequest {
@@ -21,13 +22,24 @@ fn message(conversation: &str, sender: &str, client_id: Option<&str>) -> AppendR
     }
 }
 
-const OK: Standing = Standing {
-    left_at: None,
-    agreed_at: Some(1),
-    muted: 0,
+const OK: SenderStanding = SenderStanding {
+    current: true,
+    agreed: true,
+    muted: false,
 };
 
-fn all_ok(n: usize) -> HashMap<usize, Standing> {
+/// The test's own posting rule (the domain's lives in the domain): the plan must
+/// carry out whatever verdict the rule gives.
+fn rule(standing: Option<SenderStanding>) -> Result<(), WriteError> {
+    match standing {
+        Some(s) if s.current && s.agreed && !s.muted => Ok(()),
+        Some(s) if s.current && s.agreed => Err(WriteError::Muted),
+        Some(s) if s.current => Err(WriteError::AgreementRequired),
+        _ => Err(WriteError::NotMember),
+    }
+}
+
+fn all_ok(n: usize) -> HashMap<usize, SenderStanding> {
     (0..n).map(|i| (i, OK)).collect()
 }
 
@@ -46,7 +58,7 @@ fn seqs_are_gap_free_per_conversation_in_run_order() {
         message("c_a", "m_1", Some("y")),
     );
     let run = [&a1, &b1, &a2];
-    let plan = Plan::new(&run, &HashMap::new(), &all_ok(3));
+    let plan = Plan::new(&run, &HashMap::new(), &all_ok(3), rule);
     assert_eq!(
         plan.seq_demand(),
         &[("c_a".to_string(), 2), ("c_b".to_string(), 1)]
@@ -72,12 +84,12 @@ fn committed_and_in_run_duplicates_take_the_original() {
     let mut standing = all_ok(3);
     standing.insert(
         0,
-        Standing {
-            left_at: Some(3),
+        SenderStanding {
+            current: false,
             ..OK
         },
     );
-    let plan = Plan::new(&run, &HashMap::from([(0, (5, 1))]), &standing);
+    let plan = Plan::new(&run, &HashMap::from([(0, (5, 1))]), &standing, rule);
     assert_eq!(plan.seq_demand(), &[("c_a".to_string(), 1)]);
     let (outcomes, rows) = plan.assign(&run, &HashMap::from([("c_a".to_string(), 6)]));
     assert_eq!(
@@ -96,15 +108,15 @@ fn refusals_take_no_seq() {
     let standing = HashMap::from([
         (
             1,
-            Standing {
-                agreed_at: None,
+            SenderStanding {
+                agreed: false,
                 ..OK
             },
         ),
-        (2, Standing { muted: 1, ..OK }),
+        (2, SenderStanding { muted: true, ..OK }),
         (3, OK),
     ]);
-    let plan = Plan::new(&run, &HashMap::new(), &standing);
+    let plan = Plan::new(&run, &HashMap::new(), &standing, rule);
     assert_eq!(plan.seq_demand(), &[("c_a".to_string(), 1)]);
     let (outcomes, rows) = plan.assign(&run, &HashMap::from([("c_a".to_string(), 1)]));
     assert!(matches!(outcomes[0], Err(WriteError::NotMember)));
@@ -122,7 +134,7 @@ fn an_inactive_conversation_refuses_its_whole_share() {
         message("c_a", "m_1", Some("k")),
     );
     let run = [&a, &b, &a_again];
-    let plan = Plan::new(&run, &HashMap::new(), &all_ok(3));
+    let plan = Plan::new(&run, &HashMap::new(), &all_ok(3), rule);
     let (outcomes, rows) = plan.assign(&run, &HashMap::from([("c_b".to_string(), 9)]));
     assert!(matches!(outcomes[0], Err(WriteError::ConversationClosed)));
     assert_eq!(seqs(&outcomes)[1], Some((9, false)));

@@ -28,7 +28,7 @@ use super::bulk_plan::{AppendOutcome, Lookup, Plan, bulk_eligible};
 use super::db_error;
 use super::writer::{Outcome, WriteOp};
 use crate::protocol::vocabulary::ConversationState;
-use crate::store::{AppendRequest, StoreError};
+use crate::store::{AppendRequest, MayPost, StoreError};
 
 /// What the first hop reads for append `i` of the run: the shared lookup, and its
 /// conversation's `last_seq` and whether it is active.
@@ -45,6 +45,7 @@ struct LookupRow {
 pub(crate) async fn commit_messages(
     pool: &Pool<Sqlite>,
     ops: &[WriteOp],
+    may_post: MayPost,
 ) -> Option<Result<Vec<Outcome>, StoreError>> {
     let run: Vec<&AppendRequest> = ops
         .iter()
@@ -57,7 +58,7 @@ pub(crate) async fn commit_messages(
         Ok(conn) => conn,
         Err(e) => return Some(Err(db_error(e))),
     };
-    let result = in_transaction(&mut conn, &run).await;
+    let result = in_transaction(&mut conn, &run, may_post).await;
     if result.is_err() {
         // The transaction may be open (an error after `BEGIN`, or a failed `COMMIT`).
         // If even `ROLLBACK` fails (none was open, or the connection is broken), the
@@ -72,6 +73,7 @@ pub(crate) async fn commit_messages(
 async fn in_transaction(
     conn: &mut PoolConnection<Sqlite>,
     run: &[&AppendRequest],
+    may_post: MayPost,
 ) -> Result<Vec<AppendOutcome>, StoreError> {
     let cached = run.len() <= CACHED_RUN;
     let mut q = lookup_query::<Sqlite>("BEGIN IMMEDIATE; ", run);
@@ -96,7 +98,7 @@ async fn in_transaction(
         lookups.push(row.lookup);
     }
 
-    let plan = Plan::from_lookup(run, lookups);
+    let plan = Plan::from_lookup(run, lookups, may_post);
     // Seqs to take: only active conversations, as the `UPDATE … WHERE state` below.
     let demand: Vec<(&str, i64)> = plan
         .seq_demand()

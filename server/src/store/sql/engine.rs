@@ -10,9 +10,7 @@ macro_rules! impl_sql_store {
             executor: &mut <$db as sqlx::Database>::Connection,
             id: &str,
         ) -> StoreResult<Option<RelationshipRecord>> {
-            let row: Option<RelationshipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {RELATIONSHIP_COLUMNS} FROM relationships r WHERE r.id = $1"
-            )))
+            let row: Option<RelationshipRow> = sqlx::query_as(concat!("SELECT ", relationship_columns!(), " FROM relationships r WHERE r.id = $1"))
             .bind(id)
             .fetch_optional(&mut *executor)
             .await
@@ -97,11 +95,9 @@ macro_rules! impl_sql_store {
             }
 
             async fn memberships(&self, account: &AccountId) -> StoreResult<Vec<Membership>> {
-                let rows: Vec<MembershipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {CONVERSATION_COLUMNS}, {MEMBER_COLUMNS} FROM members m \
+                let rows: Vec<MembershipRow> = sqlx::query_as(concat!("SELECT ", conversation_columns!(), ", ", member_columns!(), " FROM members m \
                      JOIN conversations c ON c.id = m.conversation_id \
-                     WHERE m.account_id = $1 AND m.left_at IS NULL ORDER BY c.created_at, c.id"
-                )))
+                     WHERE m.account_id = $1 AND m.left_at IS NULL ORDER BY c.created_at, c.id"))
                 .bind(account.as_str())
                 .fetch_all(&self.read)
                 .await
@@ -114,11 +110,9 @@ macro_rules! impl_sql_store {
                 conversation: &ConversationId,
                 account: &AccountId,
             ) -> StoreResult<Option<Membership>> {
-                let row: Option<MembershipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {CONVERSATION_COLUMNS}, {MEMBER_COLUMNS} FROM members m \
+                let row: Option<MembershipRow> = sqlx::query_as(concat!("SELECT ", conversation_columns!(), ", ", member_columns!(), " FROM members m \
                      JOIN conversations c ON c.id = m.conversation_id \
-                     WHERE m.conversation_id = $1 AND m.account_id = $2 AND m.left_at IS NULL"
-                )))
+                     WHERE m.conversation_id = $1 AND m.account_id = $2 AND m.left_at IS NULL"))
                 .bind(conversation.as_str())
                 .bind(account.as_str())
                 .fetch_optional(&self.read)
@@ -128,10 +122,8 @@ macro_rules! impl_sql_store {
             }
 
             async fn members(&self, conversation: &ConversationId) -> StoreResult<Vec<MemberRecord>> {
-                let rows: Vec<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {MEMBER_COLUMNS} FROM members m WHERE m.conversation_id = $1 \
-                     ORDER BY m.joined_at, m.member_id"
-                )))
+                let rows: Vec<MemberRow> = sqlx::query_as(concat!("SELECT ", member_columns!(), " FROM members m WHERE m.conversation_id = $1 \
+                     ORDER BY m.joined_at, m.member_id"))
                 .bind(conversation.as_str())
                 .fetch_all(&self.read)
                 .await
@@ -139,34 +131,56 @@ macro_rules! impl_sql_store {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn unread(&self, member: &MemberRecord) -> StoreResult<UnreadCounts> {
-                let main: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM events WHERE conversation_id = $1 AND seq > $2 \
-                     AND seq >= $3 AND kind = 'message' AND thread_root IS NULL AND deleted = 0 \
-                     AND sender <> $4",
-                )
-                .bind(member.conversation.as_str())
-                .bind(member.read_seq as i64)
-                .bind(member.visible_from as i64)
-                .bind(member.member.as_str())
-                .fetch_one(&self.read)
-                .await
-                .map_err(db_error)?;
-                let per_thread: Vec<(i64, i64)> = sqlx::query_as(
+            async fn unread(
+                &self,
+                member: &MemberRecord,
+                hidden: &[HiddenSender],
+            ) -> StoreResult<UnreadCounts> {
+                // The same filter as `threads`: a blocked sender's messages since the
+                // block are not counted.
+                let hidden_filter = |first: usize| -> String {
+                    (0..hidden.len())
+                        .map(|i| {
+                            let (sender, since) = (first + 2 * i, first + 1 + 2 * i);
+                            format!(" AND NOT (e.sender = ${sender} AND e.created_at >= ${since})")
+                        })
+                        .collect()
+                };
+                let sql = format!(
+                    "SELECT COUNT(*) FROM events e WHERE e.conversation_id = $1 AND e.seq > $2 \
+                     AND e.seq >= $3 AND e.kind = $5 AND e.thread_root IS NULL \
+                     AND e.deleted = 0 AND e.sender <> $4{}",
+                    hidden_filter(6)
+                );
+                let mut select = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                    .bind(member.conversation.as_str())
+                    .bind(member.read_seq as i64)
+                    .bind(member.visible_from as i64)
+                    .bind(member.member.as_str())
+                    .bind(EventKind::Message.as_str());
+                for sender in hidden {
+                    select = select.bind(sender.member.as_str()).bind(sender.since);
+                }
+                let main = select.fetch_one(&self.read).await.map_err(db_error)?;
+                let sql = format!(
                     "SELECT e.thread_root, COUNT(*) FROM events e LEFT JOIN thread_reads r \
                      ON r.conversation_id = e.conversation_id AND r.member_id = $2 \
                      AND r.root_seq = e.thread_root \
                      WHERE e.conversation_id = $1 AND e.thread_root IS NOT NULL \
-                     AND e.kind = 'message' AND e.deleted = 0 AND e.sender <> $2 \
-                     AND e.seq >= $3 AND e.seq > COALESCE(r.read_seq, 0) \
+                     AND e.kind = $4 AND e.deleted = 0 AND e.sender <> $2 \
+                     AND e.seq >= $3 AND e.seq > COALESCE(r.read_seq, 0){} \
                      GROUP BY e.thread_root",
-                )
-                .bind(member.conversation.as_str())
-                .bind(member.member.as_str())
-                .bind(member.visible_from as i64)
-                .fetch_all(&self.read)
-                .await
-                .map_err(db_error)?;
+                    hidden_filter(5)
+                );
+                let mut select = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql))
+                    .bind(member.conversation.as_str())
+                    .bind(member.member.as_str())
+                    .bind(member.visible_from as i64)
+                    .bind(EventKind::Message.as_str());
+                for sender in hidden {
+                    select = select.bind(sender.member.as_str()).bind(sender.since);
+                }
+                let per_thread = select.fetch_all(&self.read).await.map_err(db_error)?;
                 Ok(UnreadCounts {
                     main: main as u64,
                     threads: per_thread.into_iter().map(|(root, n)| (root as u64, n as u64)).collect(),
@@ -208,41 +222,49 @@ macro_rules! impl_sql_store {
 
             async fn events(&self, query: &EventQuery) -> StoreResult<Vec<StoredEvent>> {
                 let ascending = query.after.is_some();
-                let thread_filter = if query.thread.is_some() {
-                    " AND (e.seq = $5 OR e.thread_root = $5)"
-                } else {
-                    ""
-                };
-                let order = if ascending { "ASC" } else { "DESC" };
-                // Blocked senders' events are left out here, in SQL, so pages keep
-                // their size and `has_more` stays right. So are edits and deletions of
-                // messages from before `visible_from`: an edit carries the message's
-                // text, which a member who may not read that far back must not get.
-                let hidden_filter: String = (0..query.hidden_senders.len())
-                    .map(|i| {
-                        let (member, since) = (7 + 2 * i, 8 + 2 * i);
-                        format!(
-                            " AND NOT (COALESCE(e.sender, '') = ${member} AND \
-                             (e.created_at >= ${since} OR COALESCE(e.edited_at, 0) >= ${since}))"
-                        )
-                    })
-                    .collect();
-                let sql = format!(
-                    "{EVENT_SELECT} WHERE e.conversation_id = $1 AND e.seq >= $2 AND e.seq > $3 \
-                     AND e.seq < $4 AND NOT (e.kind IN ('edit', 'delete') AND COALESCE(e.target_seq, 0) < $2)\
-                     {thread_filter}{hidden_filter} ORDER BY e.seq {order} LIMIT $6"
-                );
-                let mut select = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
-                    .bind(query.conversation.as_str())
-                    .bind(query.visible_from as i64)
-                    .bind(query.after.unwrap_or(0) as i64)
-                    .bind(query.before.map(|b| b as i64).unwrap_or(i64::MAX))
-                    .bind(query.thread.map(|t| t as i64).unwrap_or(0))
-                    .bind(i64::from(query.limit));
-                for hidden in &query.hidden_senders {
-                    select = select.bind(hidden.member.as_str()).bind(hidden.since);
+                let visible_from = query.visible_from as i64;
+                let mut q = sqlx::QueryBuilder::<$db>::new(event_select!());
+                q.push(" WHERE e.conversation_id = ")
+                    .push_bind(query.conversation.as_str())
+                    .push(" AND e.seq >= ")
+                    .push_bind(visible_from)
+                    .push(" AND e.seq > ")
+                    .push_bind(query.after.unwrap_or(0) as i64)
+                    .push(" AND e.seq < ")
+                    .push_bind(query.before.map(|b| b as i64).unwrap_or(i64::MAX));
+                // Edits and deletions of messages from before `visible_from` are left
+                // out: an edit carries the message's text, which a member who may not
+                // read that far back must not get.
+                q.push(" AND NOT (e.kind IN (")
+                    .push_bind(EventKind::Edit.as_str())
+                    .push(", ")
+                    .push_bind(EventKind::Delete.as_str())
+                    .push(") AND COALESCE(e.target_seq, 0) < ")
+                    .push_bind(visible_from)
+                    .push(")");
+                if let Some(root) = query.thread {
+                    q.push(" AND (e.seq = ")
+                        .push_bind(root as i64)
+                        .push(" OR e.thread_root = ")
+                        .push_bind(root as i64)
+                        .push(")");
                 }
-                let rows: Vec<EventRow> = select
+                // Blocked senders' events are left out here, in SQL, so pages keep
+                // their size and `has_more` stays right.
+                for hidden in &query.hidden_senders {
+                    q.push(" AND NOT (COALESCE(e.sender, '') = ")
+                        .push_bind(hidden.member.as_str())
+                        .push(" AND (e.created_at >= ")
+                        .push_bind(hidden.since)
+                        .push(" OR COALESCE(e.edited_at, 0) >= ")
+                        .push_bind(hidden.since)
+                        .push("))");
+                }
+                q.push(if ascending { " ORDER BY e.seq ASC" } else { " ORDER BY e.seq DESC" })
+                    .push(" LIMIT ")
+                    .push_bind(i64::from(query.limit));
+                let rows: Vec<EventRow> = q
+                    .build_query_as()
                     .fetch_all(&self.read)
                     .await
                     .map_err(db_error)?;
@@ -260,7 +282,7 @@ macro_rules! impl_sql_store {
                 seq: Seq,
             ) -> StoreResult<Option<StoredEvent>> {
                 let row: Option<EventRow> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(format!("{EVENT_SELECT} WHERE e.conversation_id = $1 AND e.seq = $2")))
+                    sqlx::query_as(concat!(event_select!(), " WHERE e.conversation_id = $1 AND e.seq = $2"))
                         .bind(conversation.as_str())
                         .bind(seq as i64)
                         .fetch_optional(&self.read)
@@ -302,33 +324,38 @@ macro_rules! impl_sql_store {
                 visible_from: Seq,
                 hidden: &[HiddenSender],
             ) -> StoreResult<Vec<ThreadRecord>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT thread_root AS root, COUNT(*) AS replies, MAX(seq) AS last_seq, \
+                     MAX(created_at) AS last_ts FROM events WHERE conversation_id = ",
+                );
+                q.push_bind(conversation.as_str())
+                    .push(" AND thread_root IS NOT NULL AND thread_root >= ")
+                    .push_bind(visible_from as i64)
+                    .push(" AND kind = ")
+                    .push_bind(EventKind::Message.as_str())
+                    .push(" AND deleted = 0");
                 // The same filter as `events`: a blocked sender's replies since the
                 // block are not counted, or the count would give the block away.
-                let hidden_filter: String = (0..hidden.len())
-                    .map(|i| {
-                        let (member, since) = (3 + 2 * i, 4 + 2 * i);
-                        format!(" AND NOT (sender = ${member} AND created_at >= ${since})")
-                    })
-                    .collect();
-                let sql = format!(
-                    "SELECT thread_root AS root, COUNT(*) AS replies, MAX(seq) AS last_seq, \
-                     MAX(created_at) AS last_ts FROM events WHERE conversation_id = $1 \
-                     AND thread_root IS NOT NULL AND thread_root >= $2 AND kind = 'message' \
-                     AND deleted = 0{hidden_filter} GROUP BY thread_root ORDER BY MAX(seq) DESC"
-                );
-                let mut select = sqlx::query_as::<_, ThreadRow>(sqlx::AssertSqlSafe(sql))
-                    .bind(conversation.as_str())
-                    .bind(visible_from as i64);
                 for sender in hidden {
-                    select = select.bind(sender.member.as_str()).bind(sender.since);
+                    q.push(" AND NOT (sender = ")
+                        .push_bind(sender.member.as_str())
+                        .push(" AND created_at >= ")
+                        .push_bind(sender.since)
+                        .push(")");
                 }
-                let rows: Vec<ThreadRow> = select.fetch_all(&self.read).await.map_err(db_error)?;
+                q.push(" GROUP BY thread_root ORDER BY MAX(seq) DESC");
+                let rows: Vec<ThreadRow> =
+                    q.build_query_as().fetch_all(&self.read).await.map_err(db_error)?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn create_relationship(&self, new: NewRelationship) -> Result<(), WriteError> {
+            async fn create_relationship(
+                &self,
+                new: NewRelationship,
+                may_wait: Option<&$crate::store::DecideCount<'_>>,
+            ) -> Result<(), WriteError> {
                 let mut tx = self.write.begin().await.map_err(db_error)?;
-                if let Some(max) = new.max_pending_requests {
+                if let Some(may_wait) = may_wait {
                     for mentor in new.parties.iter().filter(|p| p.role == PartyRole::Mentor) {
                         lock_account_in(&mut tx, mentor.account.as_str()).await?;
                         let waiting: i64 = sqlx::query_scalar(
@@ -343,18 +370,18 @@ macro_rules! impl_sql_store {
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db_error)?;
-                        if waiting >= i64::from(max) {
-                            return Err(WriteError::LimitReached);
-                        }
+                        may_wait(waiting.max(0) as u64)?;
                     }
                 }
                 sqlx::query(
                     "INSERT INTO conversations (id, kind, state, last_seq, created_at, created_by) \
-                     VALUES ($1, 'relationship', 'pending', 0, $2, $3)",
+                     VALUES ($1, $4, $5, 0, $2, $3)",
                 )
                 .bind(new.conversation.as_str())
                 .bind(new.now)
                 .bind(new.created_by.as_str())
+                .bind(ConversationKind::Relationship.as_str())
+                .bind(ConversationState::Pending.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -381,7 +408,7 @@ macro_rules! impl_sql_store {
                     "INSERT INTO relationships (id, conversation_id, origin, state, created_by, \
                      coordinator, intro_key_id, intro_nonce, intro, created_at, updated_at, \
                      first_conversation) \
-                     VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $9, $10)",
+                     VALUES ($1, $2, $3, $11, $4, $5, $6, $7, $8, $9, $9, $10)",
                 )
                 .bind(new.id.as_str())
                 .bind(new.conversation.as_str())
@@ -393,6 +420,7 @@ macro_rules! impl_sql_store {
                 .bind(intro.map(|s| s.ciphertext.as_slice()))
                 .bind(new.now)
                 .bind(i64::from(new.first_conversation))
+                .bind(RelationshipState::Pending.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -423,34 +451,31 @@ macro_rules! impl_sql_store {
             }
 
             async fn relationships_of(&self, account: &AccountId) -> StoreResult<Vec<RelationshipRecord>> {
-                let filter = "r.id IN (SELECT relationship_id FROM relationship_parties \
-                              WHERE account_id = $1) OR r.coordinator = $1";
-                let rows: Vec<RelationshipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {RELATIONSHIP_COLUMNS} FROM relationships r WHERE {filter} \
-                     ORDER BY r.created_at DESC, r.id"
-                )))
-                .bind(account.as_str())
-                .fetch_all(&self.read)
-                .await
-                .map_err(db_error)?;
-                let parties: Vec<PartyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "{PARTIES_SELECT} WHERE {filter}"
-                )))
-                .bind(account.as_str())
-                .fetch_all(&self.read)
-                .await
-                .map_err(db_error)?;
-                let mut by_relationship: std::collections::HashMap<String, Vec<PartyRow>> =
-                    std::collections::HashMap::new();
-                for party in parties {
-                    by_relationship.entry(party.relationship_id.clone()).or_default().push(party);
+                // The account's own relationships and those it coordinates.
+                macro_rules! party_or_coordinator {
+                    () => {
+                        " WHERE r.id IN (SELECT relationship_id FROM relationship_parties \
+                         WHERE account_id = $1) OR r.coordinator = $1"
+                    };
                 }
-                rows.into_iter()
-                    .map(|row| {
-                        let parties = by_relationship.remove(&row.id).unwrap_or_default();
-                        assemble_relationship(row, parties)
-                    })
-                    .collect()
+                let rows: Vec<RelationshipRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    relationship_columns!(),
+                    " FROM relationships r",
+                    party_or_coordinator!(),
+                    " ORDER BY r.created_at DESC, r.id"
+                ))
+                .bind(account.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                let parties: Vec<PartyRow> =
+                    sqlx::query_as(concat!(parties_select!(), party_or_coordinator!()))
+                        .bind(account.as_str())
+                        .fetch_all(&self.read)
+                        .await
+                        .map_err(db_error)?;
+                assemble_relationships(rows, parties)
             }
 
             async fn relationship_of_conversation(

@@ -1,7 +1,8 @@
 //! The SQL behind [`crate::store::MentoringStore`] (directory, relationship life cycle,
 //! rooms and membership changes), compiled per engine by [`impl_mentoring_store!`]
-//! inside the same module as `impl_sql_store!`, whose transaction helpers
-//! (`append_in_tx`, `relationship_in`, …) it uses.
+//! inside the same module as `impl_sql_store!` and `impl_mentoring_tx!`, whose
+//! transaction steps (`append_in_tx`, `relationship_in`, `lock_conversation_in`, …) it
+//! uses.
 
 use crate::store::{InvitationRecord, MentorProfileRecord, StoreError};
 
@@ -38,8 +39,13 @@ pub(crate) struct ProfileRow {
     pub updated_at: i64,
 }
 
-pub(crate) const PROFILE_COLUMNS: &str = "account_id, display_name, specialty, interests, \
-    languages, bio, accepting, capacity, updated_at";
+macro_rules! profile_columns {
+    () => {
+        "account_id, display_name, specialty, interests, \
+    languages, bio, accepting, capacity, updated_at"
+    };
+}
+pub(crate) use profile_columns;
 
 impl From<ProfileRow> for MentorProfileRecord {
     fn from(row: ProfileRow) -> Self {
@@ -77,219 +83,15 @@ impl TryFrom<InvitationRow> for InvitationRecord {
 macro_rules! impl_mentoring_store {
     ($db:ty) => {
         use $crate::store::sql::member_changes::*;
-        use $crate::store::sql::mentoring::*;
         use $crate::store::{
-            DecideJoin, DecideMember, DecideRelationship, InvitationRecord, JoinRoom, JoinTicket, MemberChanged,
-            MemberUpdate, MentorProfileRecord, MentoringStore, NewInvite, NewRoom,
-            RelationshipChanged, RelationshipWrite, RoomAtJoin, RoomCallsChange,
+            CallsDecision, DecideCalls, DecideCount, DecideInvite, DecideJoin, DecideMember,
+            DecideRelationship, InvitationRecord, InviteAtCreate, InviteDecision, JoinRoom,
+            MemberChanged, MemberUpdate, MentorProfileRecord, MentoringStore, NewInvite,
+            NewRoom, PlaintextRoomTexts, RelationshipChanged, RoomAtCallsChange,
+            RoomAtJoin, RoomCallsChange, SealedRoomTexts,
         };
+        use $crate::protocol::vocabulary::CallRouting;
         use $crate::ids::MemberId;
-
-        /// A current member row read inside a transaction.
-        async fn current_member_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            conversation: &str,
-            member: &str,
-        ) -> Result<Option<MemberRow>, WriteError> {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {MEMBER_COLUMNS} FROM members m WHERE m.conversation_id = $1 \
-                 AND m.member_id = $2 AND m.left_at IS NULL"
-            )))
-            .bind(conversation)
-            .bind(member)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(|e| WriteError::Store(db_error(e)))
-        }
-
-        async fn system_event_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            conversation: &ConversationId,
-            meta: &str,
-            now: Millis,
-        ) -> Result<Appended, WriteError> {
-            let request = AppendRequest {
-                conversation: conversation.clone(),
-                sender: None,
-                client_id: None,
-                kind: AppendKind::System { meta: meta.to_owned() },
-                now,
-            };
-            append_in_tx(tx, &request, true).await
-        }
-
-        /// Takes the account's row lock until the transaction ends, so counts of what
-        /// the account owns are read one transaction after another (PostgreSQL; SQLite
-        /// has one writer anyway).
-        async fn lock_account_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            account: &str,
-        ) -> Result<(), WriteError> {
-            sqlx::query("UPDATE accounts SET name = name WHERE id = $1")
-                .bind(account)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            Ok(())
-        }
-
-        /// The same for a conversation's row.
-        async fn lock_conversation_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            conversation: &str,
-        ) -> Result<(), WriteError> {
-            sqlx::query("UPDATE conversations SET last_seq = last_seq WHERE id = $1")
-                .bind(conversation)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            Ok(())
-        }
-
-        /// Consumes an unused, unexpired ticket and returns its room. The conditional
-        /// update is the single-use rule: of any number of joins with one code, the
-        /// first to update the row wins and the others find it used (PostgreSQL
-        /// re-checks `used_at IS NULL` after the winner commits). A join that fails
-        /// later rolls back and leaves the ticket unused.
-        async fn consume_ticket_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            join: &JoinRoom,
-        ) -> Result<String, WriteError> {
-            let consumed: Option<String> = match &join.ticket {
-                JoinTicket::Code(hash) => sqlx::query_scalar(
-                    "UPDATE room_invites SET used_at = $2, used_by = $3 \
-                     WHERE code_hash = $1 AND used_at IS NULL \
-                     AND (expires_at IS NULL OR expires_at > $2) \
-                     RETURNING conversation_id",
-                )
-                .bind(hash)
-                .bind(join.now)
-                .bind(join.account.as_str())
-                .fetch_optional(&mut **tx)
-                .await,
-                JoinTicket::Invitation(conversation) => sqlx::query_scalar(
-                    "UPDATE room_invites SET used_at = $3, used_by = $1 WHERE id = \
-                     (SELECT id FROM room_invites WHERE account_id = $1 AND conversation_id = $2 \
-                     AND used_at IS NULL AND (expires_at IS NULL OR expires_at > $3) \
-                     ORDER BY created_at LIMIT 1) \
-                     AND used_at IS NULL RETURNING conversation_id",
-                )
-                .bind(join.account.as_str())
-                .bind(conversation.as_str())
-                .bind(join.now)
-                .fetch_optional(&mut **tx)
-                .await,
-            }
-            .map_err(db_error)?;
-            consumed.ok_or(WriteError::TargetNotFound)
-        }
-
-        /// Each mentor party's active relationships, counted after taking the mentor's
-        /// profile row lock (in account order), so activations for one mentor are
-        /// decided one transaction after another (PostgreSQL; SQLite has one writer).
-        async fn active_mentees_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            relationship: &RelationshipRecord,
-        ) -> Result<Vec<(AccountId, u64)>, WriteError> {
-            let mut mentors: Vec<&AccountId> = relationship
-                .parties
-                .iter()
-                .filter(|p| p.role == PartyRole::Mentor)
-                .map(|p| &p.account)
-                .collect();
-            mentors.sort();
-            let mut active = Vec::with_capacity(mentors.len());
-            for mentor in mentors {
-                sqlx::query("UPDATE mentor_profiles SET updated_at = updated_at WHERE account_id = $1")
-                    .bind(mentor.as_str())
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(db_error)?;
-                let count: i64 = sqlx::query_scalar(ACTIVE_MENTEES)
-                    .bind(mentor.as_str())
-                    .bind(PartyRole::Mentor.as_str())
-                    .bind(RelationshipState::Active.as_str())
-                    .fetch_one(&mut **tx)
-                    .await
-                    .map_err(db_error)?;
-                active.push((mentor.clone(), count.max(0) as u64));
-            }
-            Ok(active)
-        }
-
-        /// Writes a decided change if the relationship still has the version it was
-        /// decided on; `false` if another change got there first.
-        async fn write_relationship_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            current: &RelationshipRecord,
-            write: &RelationshipWrite,
-        ) -> Result<bool, WriteError> {
-            let id = current.id.as_str();
-            let written = sqlx::query(
-                "UPDATE relationships SET state = $2, updated_at = $3, ended_at = $4, \
-                 version = version + 1 WHERE id = $1 AND version = $5",
-            )
-            .bind(id)
-            .bind(write.state.as_str())
-            .bind(write.updated_at)
-            .bind(write.ended_at)
-            .bind(write.version as i64)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-            if written.rows_affected() == 0 {
-                return Ok(false);
-            }
-            if let Some((account, response)) = &write.answer {
-                sqlx::query(
-                    "UPDATE relationship_parties SET response = $3 \
-                     WHERE relationship_id = $1 AND account_id = $2",
-                )
-                .bind(id)
-                .bind(account.as_str())
-                .bind(response.as_str())
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            }
-            if let Some((account, name, pseudonymous)) = &write.rename {
-                sqlx::query(
-                    "UPDATE members SET display_name = $3, pseudonymous = $4, name_key = $5 \
-                     WHERE conversation_id = $1 AND account_id = $2",
-                )
-                .bind(current.conversation.as_str())
-                .bind(account.as_str())
-                .bind(name)
-                .bind(i64::from(*pseudonymous))
-                .bind($crate::display_name::comparison_key(name))
-                .execute(&mut **tx)
-                .await
-                .map_err(unique_as_name_taken)?;
-            }
-            if let Some((account, note)) = &write.note {
-                sqlx::query(
-                    "UPDATE relationship_parties SET note_key_id = $3, note_nonce = $4, note = $5 \
-                     WHERE relationship_id = $1 AND account_id = $2",
-                )
-                .bind(id)
-                .bind(account.as_str())
-                .bind(i64::from(note.key_id))
-                .bind(&note.nonce)
-                .bind(&note.ciphertext)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            }
-            if let Some(state) = write.conversation {
-                sqlx::query("UPDATE conversations SET state = $2 WHERE id = $1")
-                    .bind(current.conversation.as_str())
-                    .bind(state.as_str())
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(db_error)?;
-            }
-            Ok(true)
-        }
 
         #[async_trait::async_trait]
         impl MentoringStore for SqlStore<$db> {
@@ -324,9 +126,7 @@ macro_rules! impl_mentoring_store {
                 &self,
                 account: &AccountId,
             ) -> StoreResult<Option<MentorProfileRecord>> {
-                let row: Option<ProfileRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {PROFILE_COLUMNS} FROM mentor_profiles WHERE account_id = $1"
-                )))
+                let row: Option<ProfileRow> = sqlx::query_as(concat!("SELECT ", profile_columns!(), " FROM mentor_profiles WHERE account_id = $1"))
                 .bind(account.as_str())
                 .fetch_optional(&self.read)
                 .await
@@ -335,9 +135,7 @@ macro_rules! impl_mentoring_store {
             }
 
             async fn mentor_profiles(&self) -> StoreResult<Vec<MentorProfileRecord>> {
-                let rows: Vec<ProfileRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {PROFILE_COLUMNS} FROM mentor_profiles ORDER BY display_name, account_id"
-                )))
+                let rows: Vec<ProfileRow> = sqlx::query_as(concat!("SELECT ", profile_columns!(), " FROM mentor_profiles ORDER BY display_name, account_id"))
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;
@@ -380,7 +178,7 @@ macro_rules! impl_mentoring_store {
                     let mut events = Vec::new();
                     for meta in &write.events {
                         let appended =
-                            system_event_in(&mut tx, &current.conversation, meta, write.now).await?;
+                            system_event_in(&mut tx, self.rules, &current.conversation, meta, write.now).await?;
                         events.push((appended, meta.clone()));
                     }
                     let record = relationship_in(&mut *tx, id.as_str())
@@ -393,10 +191,8 @@ macro_rules! impl_mentoring_store {
             }
 
             async fn all_relationships(&self) -> StoreResult<Vec<RelationshipRecord>> {
-                let rows: Vec<RelationshipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {RELATIONSHIP_COLUMNS} FROM relationships r \
-                     ORDER BY r.created_at DESC, r.id"
-                )))
+                let rows: Vec<RelationshipRow> = sqlx::query_as(concat!("SELECT ", relationship_columns!(), " FROM relationships r \
+                     ORDER BY r.created_at DESC, r.id"))
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;
@@ -404,20 +200,14 @@ macro_rules! impl_mentoring_store {
                     .fetch_all(&self.read)
                     .await
                     .map_err(db_error)?;
-                let mut by_relationship: std::collections::HashMap<String, Vec<PartyRow>> =
-                    std::collections::HashMap::new();
-                for party in parties {
-                    by_relationship.entry(party.relationship_id.clone()).or_default().push(party);
-                }
-                rows.into_iter()
-                    .map(|row| {
-                        let parties = by_relationship.remove(&row.id).unwrap_or_default();
-                        assemble_relationship(row, parties)
-                    })
-                    .collect()
+                assemble_relationships(rows, parties)
             }
 
-            async fn create_room(&self, room: NewRoom) -> Result<Appended, WriteError> {
+            async fn create_room(
+                &self,
+                room: NewRoom,
+                may_open: &DecideCount<'_>,
+            ) -> Result<Appended, WriteError> {
                 let mut tx = self.write.begin().await.map_err(db_error)?;
                 lock_account_in(&mut tx, room.creator.as_str()).await?;
                 let open: i64 = sqlx::query_scalar(
@@ -430,30 +220,30 @@ macro_rules! impl_mentoring_store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_error)?;
-                if open >= i64::from(room.max_open_rooms) {
-                    return Err(WriteError::LimitReached);
-                }
+                may_open(open.max(0) as u64)?;
                 sqlx::query(
                     "INSERT INTO conversations (id, kind, state, last_seq, created_at, created_by, \
-                     title, room_kind, agreement, member_limit, history_visible, calls) \
-                     VALUES ($1, 'room', 'active', 0, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     sealed_title, room_kind, sealed_agreement, member_limit, history_visible, \
+                     calls) VALUES ($1, $10, $11, 0, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(room.id.as_str())
                 .bind(room.now)
                 .bind(room.creator.as_str())
-                .bind(&room.title)
+                .bind(room.title.to_bytes())
                 .bind(room.room_kind.as_str())
-                .bind(&room.agreement)
+                .bind(room.agreement.to_bytes())
                 .bind(i64::from(room.member_limit))
                 .bind(i64::from(room.history_visible))
                 .bind(room.calls.as_str())
+                .bind(ConversationKind::Room.as_str())
+                .bind(ConversationState::Active.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
                 sqlx::query(
                     "INSERT INTO members (conversation_id, member_id, account_id, display_name, \
                      role, pseudonymous, agreed_at, visible_from, joined_at, name_key) \
-                     VALUES ($1, $2, $3, $4, 'facilitator', $5, $6, 0, $6, $7)",
+                     VALUES ($1, $2, $3, $4, $8, $5, $6, 0, $6, $7)",
                 )
                 .bind(room.id.as_str())
                 .bind(room.creator_member.as_str())
@@ -462,17 +252,63 @@ macro_rules! impl_mentoring_store {
                 .bind(i64::from(room.creator_pseudonymous))
                 .bind(room.now)
                 .bind($crate::display_name::comparison_key(&room.creator_name))
+                .bind(MemberRole::Facilitator.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(unique_as_name_taken)?;
-                let appended = system_event_in(&mut tx, &room.id, &room.event, room.now).await?;
+                let appended = system_event_in(&mut tx, self.rules, &room.id, &room.event, room.now).await?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(appended)
             }
 
-            async fn create_invite(&self, invite: NewInvite) -> Result<(), WriteError> {
+            async fn plaintext_room_texts(&self) -> StoreResult<Vec<PlaintextRoomTexts>> {
+                let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+                    "SELECT id, title, agreement FROM conversations \
+                     WHERE title IS NOT NULL OR agreement IS NOT NULL ORDER BY id",
+                )
+                .fetch_all(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, title, agreement)| PlaintextRoomTexts {
+                        conversation: ConversationId::from_stored(id),
+                        title,
+                        agreement,
+                    })
+                    .collect())
+            }
+
+            async fn seal_room_texts(&self, sealed: Vec<SealedRoomTexts>) -> StoreResult<()> {
+                if sealed.is_empty() {
+                    return Ok(());
+                }
                 let mut tx = self.write.begin().await.map_err(db_error)?;
-                if let Some(account) = &invite.account {
+                for room in &sealed {
+                    sqlx::query(
+                        "UPDATE conversations SET \
+                         sealed_title = COALESCE($2, sealed_title), title = NULL, \
+                         sealed_agreement = COALESCE($3, sealed_agreement), agreement = NULL \
+                         WHERE id = $1",
+                    )
+                    .bind(room.conversation.as_str())
+                    .bind(room.title.as_ref().map(Sealed::to_bytes))
+                    .bind(room.agreement.as_ref().map(Sealed::to_bytes))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                self.scrub_rewritten_rows().await
+            }
+
+            async fn create_invite(
+                &self,
+                invite: NewInvite,
+                decide: &DecideInvite<'_>,
+            ) -> Result<(), WriteError> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                let found = if let Some(account) = &invite.account {
                     let pending: Option<String> = sqlx::query_scalar(
                         "SELECT id FROM room_invites WHERE account_id = $1 \
                          AND conversation_id = $2 AND used_at IS NULL",
@@ -482,9 +318,7 @@ macro_rules! impl_mentoring_store {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                    if pending.is_some() {
-                        return Ok(());
-                    }
+                    InviteAtCreate::Account { pending: pending.is_some() }
                 } else {
                     lock_conversation_in(&mut tx, invite.conversation.as_str()).await?;
                     let live: i64 = sqlx::query_scalar(
@@ -497,9 +331,10 @@ macro_rules! impl_mentoring_store {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                    if live >= i64::from(invite.max_live_codes) {
-                        return Err(WriteError::LimitReached);
-                    }
+                    InviteAtCreate::Code { live: live.max(0) as u64 }
+                };
+                if decide(&found)? == InviteDecision::AlreadyPending {
+                    return Ok(());
                 }
                 sqlx::query(
                     "INSERT INTO room_invites (id, conversation_id, account_id, code_hash, \
@@ -520,14 +355,12 @@ macro_rules! impl_mentoring_store {
             }
 
             async fn invitations_for(&self, account: &AccountId) -> StoreResult<Vec<InvitationRecord>> {
-                let rows: Vec<InvitationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {CONVERSATION_COLUMNS}, MIN(i.created_at) AS invited_at \
+                let rows: Vec<InvitationRow> = sqlx::query_as(concat!("SELECT ", conversation_columns!(), ", MIN(i.created_at) AS invited_at \
                      FROM room_invites i JOIN conversations c ON c.id = i.conversation_id \
                      WHERE i.account_id = $1 AND i.used_at IS NULL AND c.state = $2 \
                      AND NOT EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = c.id \
                      AND m.account_id = $1 AND m.left_at IS NULL) \
-                     GROUP BY {CONVERSATION_COLUMNS} ORDER BY MIN(i.created_at)"
-                )))
+                     GROUP BY ", conversation_columns!(), " ORDER BY MIN(i.created_at)"))
                 .bind(account.as_str())
                 .bind(ConversationState::Active.as_str())
                 .fetch_all(&self.read)
@@ -602,7 +435,7 @@ macro_rules! impl_mentoring_store {
                         .map(|(id, left)| (MemberId::from_stored(id.clone()), left.is_none())),
                 })?;
                 let (member, meta) = (decision.member, decision.event);
-                let appended = system_event_in(&mut tx, &conversation, &meta, join.now).await?;
+                let appended = system_event_in(&mut tx, self.rules, &conversation, &meta, join.now).await?;
                 let visible_from =
                     if decision.history_from_start { 0 } else { appended.seq as i64 };
                 let sql = if existing.is_some() {
@@ -627,11 +460,9 @@ macro_rules! impl_mentoring_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(unique_as_name_taken)?;
-                let row: MembershipRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {CONVERSATION_COLUMNS}, {MEMBER_COLUMNS} FROM members m \
+                let row: MembershipRow = sqlx::query_as(concat!("SELECT ", conversation_columns!(), ", ", member_columns!(), " FROM members m \
                      JOIN conversations c ON c.id = m.conversation_id \
-                     WHERE m.conversation_id = $1 AND m.member_id = $2"
-                )))
+                     WHERE m.conversation_id = $1 AND m.member_id = $2"))
                 .bind(conversation.as_str())
                 .bind(member.as_str())
                 .fetch_one(&mut *tx)
@@ -663,7 +494,7 @@ macro_rules! impl_mentoring_store {
                 decide(state, before.as_ref())?;
                 let before = before.ok_or(WriteError::TargetNotFound)?;
                 let meta = update.event;
-                let appended = system_event_in(&mut tx, &update.conversation, &meta, update.now).await?;
+                let appended = system_event_in(&mut tx, self.rules, &update.conversation, &meta, update.now).await?;
                 let (sql, value) = change_statement(&update.change, update.now);
                 let statement = sqlx::query(sql).bind(conversation).bind(update.member.as_str());
                 let statement = match value {
@@ -686,43 +517,48 @@ macro_rules! impl_mentoring_store {
             async fn set_room_calls(
                 &self,
                 change: RoomCallsChange,
+                decide: &DecideCalls<'_>,
             ) -> Result<Option<(Appended, String)>, WriteError> {
                 let mut tx = self.write.begin().await.map_err(db_error)?;
                 let conversation = change.conversation.as_str();
-                // The facilitator's standing is part of the condition, so a facilitator
-                // demoted or removed meanwhile changes nothing.
-                let changed = sqlx::query(
-                    "UPDATE conversations SET calls = $2 \
-                     WHERE id = $1 AND kind = $4 AND state = $5 AND calls <> $2 \
-                     AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 \
-                       AND member_id = $3 AND role = $6 AND left_at IS NULL \
-                       AND agreed_at IS NOT NULL)",
-                )
-                .bind(conversation)
-                .bind(change.calls.as_str())
-                .bind(change.by.as_str())
-                .bind(ConversationKind::Room.as_str())
-                .bind(ConversationState::Active.as_str())
-                .bind(MemberRole::Facilitator.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
+                // The room's row lock first: membership changes take it too, so the
+                // asking member's standing cannot change before this commits.
+                lock_conversation_in(&mut tx, conversation).await?;
+                let row: Option<(String, String, String)> =
+                    sqlx::query_as("SELECT kind, state, calls FROM conversations WHERE id = $1")
+                        .bind(conversation)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                let room = match &row {
+                    Some((kind, state, calls)) => Some(RoomAtCallsChange {
+                        kind: ConversationKind::parse(kind),
+                        state: ConversationState::parse(state),
+                        calls: CallRouting::parse(calls),
+                        by: current_member_in(&mut tx, conversation, change.by.as_str())
+                            .await?
+                            .map(MemberRecord::try_from)
+                            .transpose()?,
+                    }),
+                    None => None,
+                };
+                if decide(room.as_ref())? == CallsDecision::AlreadySo {
+                    return Ok(None);
+                }
+                let read_calls = row.map(|(_, _, calls)| calls);
+                let changed = sqlx::query("UPDATE conversations SET calls = $2 WHERE id = $1 AND calls = $3")
+                    .bind(conversation)
+                    .bind(change.calls.as_str())
+                    .bind(read_calls)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected();
                 if changed == 0 {
-                    let current: Option<String> =
-                        sqlx::query_scalar("SELECT calls FROM conversations WHERE id = $1")
-                            .bind(conversation)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(db_error)?;
-                    return if current.as_deref() == Some(change.calls.as_str()) {
-                        Ok(None)
-                    } else {
-                        Err(WriteError::Conflict)
-                    };
+                    return Err(WriteError::Conflict);
                 }
                 let appended =
-                    system_event_in(&mut tx, &change.conversation, &change.event, change.now).await?;
+                    system_event_in(&mut tx, self.rules, &change.conversation, &change.event, change.now).await?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(Some((appended, change.event)))
             }

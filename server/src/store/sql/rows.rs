@@ -70,13 +70,26 @@ impl From<AccountRow> for AccountRecord {
     }
 }
 
-pub(crate) const CONVERSATION_COLUMNS: &str = "c.id, c.kind, c.state, c.last_seq, \
-    c.created_at, c.created_by, c.title, c.room_kind, c.agreement, c.member_limit, \
-    c.history_visible, c.calls";
+/// `conversations c` in [`ConversationRow`]'s order. The select lists are literals
+/// (macros, for `concat!`) so every statement is a `&'static str` both engines share.
+macro_rules! conversation_columns {
+    () => {
+        "c.id, c.kind, c.state, c.last_seq, \
+    c.created_at, c.created_by, c.room_kind, c.member_limit, \
+    c.history_visible, c.calls, c.sealed_title, c.sealed_agreement"
+    };
+}
+pub(crate) use conversation_columns;
 
-pub(crate) const MEMBER_COLUMNS: &str = "m.conversation_id, m.member_id, m.account_id, \
+/// `members m` in [`MemberRow`]'s order.
+macro_rules! member_columns {
+    () => {
+        "m.conversation_id, m.member_id, m.account_id, \
     m.display_name, m.role, m.pseudonymous, m.agreed_at, m.visible_from, m.joined_at, \
-    m.left_at, m.muted, m.read_seq";
+    m.left_at, m.muted, m.read_seq"
+    };
+}
+pub(crate) use member_columns;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ConversationRow {
@@ -86,12 +99,18 @@ pub(crate) struct ConversationRow {
     pub last_seq: i64,
     pub created_at: i64,
     pub created_by: Option<String>,
-    pub title: Option<String>,
     pub room_kind: Option<String>,
-    pub agreement: Option<String>,
     pub member_limit: Option<i64>,
     pub history_visible: i64,
     pub calls: String,
+    pub sealed_title: Option<Vec<u8>>,
+    pub sealed_agreement: Option<Vec<u8>>,
+}
+
+/// A room text stored as one blob ([`Sealed::to_bytes`]).
+fn sealed_blob(blob: Option<Vec<u8>>, what: &str) -> Result<Option<Sealed>, StoreError> {
+    blob.map(|b| Sealed::from_bytes(&b).map_err(|_| corrupt(what)))
+        .transpose()
 }
 
 impl TryFrom<ConversationRow> for ConversationRecord {
@@ -104,12 +123,12 @@ impl TryFrom<ConversationRow> for ConversationRecord {
             last_seq: row.last_seq as u64,
             created_at: row.created_at,
             created_by: row.created_by.map(AccountId::from_stored),
-            title: row.title,
+            title: sealed_blob(row.sealed_title, "sealed room title")?,
             room_kind: row
                 .room_kind
                 .map(|k| word(&k, RoomKind::parse, "room kind"))
                 .transpose()?,
-            agreement: row.agreement,
+            agreement: sealed_blob(row.sealed_agreement, "sealed room agreement")?,
             member_limit: row.member_limit.map(|l| l as u32),
             history_visible: row.history_visible != 0,
             calls: word(&row.calls, CallRouting::parse, "call routing")?,
@@ -172,14 +191,19 @@ impl TryFrom<MembershipRow> for Membership {
     }
 }
 
-/// Events are selected with the edited message's current body joined in, so an edit
-/// event carries the body without storing it twice.
-pub(crate) const EVENT_SELECT: &str = "SELECT e.conversation_id, e.seq, e.kind, e.sender, \
+/// Events are selected with their target message's current body joined in, so an
+/// edit event carries the body without storing it twice (which kind takes it is
+/// decided on the typed kind, in [`StoredEvent`]'s conversion).
+macro_rules! event_select {
+    () => {
+        "SELECT e.conversation_id, e.seq, e.kind, e.sender, \
     e.client_id, e.thread_root, e.target_seq, e.created_at, e.edited_at, e.deleted, e.meta, \
-    COALESCE(e.key_id, t.key_id) AS key_id, COALESCE(e.nonce, t.nonce) AS nonce, \
-    CASE WHEN e.kind = 'edit' THEN t.body ELSE e.body END AS body \
-    FROM events e LEFT JOIN events t \
-    ON e.kind = 'edit' AND t.conversation_id = e.conversation_id AND t.seq = e.target_seq";
+    e.key_id, e.nonce, e.body, t.key_id AS target_key_id, t.nonce AS target_nonce, \
+    t.body AS target_body FROM events e LEFT JOIN events t \
+    ON t.conversation_id = e.conversation_id AND t.seq = e.target_seq"
+    };
+}
+pub(crate) use event_select;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct EventRow {
@@ -197,20 +221,30 @@ pub(crate) struct EventRow {
     pub key_id: Option<i64>,
     pub nonce: Option<Vec<u8>>,
     pub body: Option<Vec<u8>>,
+    pub target_key_id: Option<i64>,
+    pub target_nonce: Option<Vec<u8>>,
+    pub target_body: Option<Vec<u8>>,
 }
 
 impl TryFrom<EventRow> for StoredEvent {
     type Error = StoreError;
     fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        let kind = EventKind::parse(&row.kind).ok_or_else(|| corrupt("event kind"))?;
+        // An edit carries its target's current text; every other event its own.
+        let body = if kind == EventKind::Edit {
+            sealed(row.target_key_id, row.target_nonce, row.target_body)
+        } else {
+            sealed(row.key_id, row.nonce, row.body)
+        };
         Ok(StoredEvent {
             conversation: ConversationId::from_stored(row.conversation_id),
             seq: row.seq as u64,
-            kind: EventKind::parse(&row.kind).ok_or_else(|| corrupt("event kind"))?,
+            kind,
             sender: row.sender.map(MemberId::from_stored),
             client_id: row.client_id,
             thread_root: row.thread_root.map(|s| s as u64),
             target: row.target_seq.map(|s| s as u64),
-            body: sealed(row.key_id, row.nonce, row.body),
+            body,
             meta: row.meta,
             created_at: row.created_at,
             edited_at: row.edited_at,
@@ -256,9 +290,14 @@ pub(crate) struct RelationshipRow {
     pub first_conversation: i64,
 }
 
-pub(crate) const RELATIONSHIP_COLUMNS: &str = "r.id, r.conversation_id, r.origin, r.state, \
+macro_rules! relationship_columns {
+    () => {
+        "r.id, r.conversation_id, r.origin, r.state, \
     r.version, r.created_by, r.coordinator, r.intro_key_id, r.intro_nonce, r.intro, r.created_at, \
-    r.updated_at, r.ended_at, r.first_conversation";
+    r.updated_at, r.ended_at, r.first_conversation"
+    };
+}
+pub(crate) use relationship_columns;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct PartyRow {

@@ -4,7 +4,8 @@
 
 use crate::ids::{ConversationId, MemberId};
 use crate::store::{
-    BlockEdge, BlockRecord, BlockSide, ReportAccessRecord, ReportRecord, RoomOverview, StoreError,
+    BlockEdge, BlockRecord, BlockSide, ReportAccessRecord, ReportFiling, ReportRecord,
+    RoomOverview, StoreError,
 };
 
 use super::rows::{ConversationRow, sealed, word};
@@ -59,36 +60,32 @@ pub(crate) struct EdgeRow {
     pub created_at: i64,
 }
 
-impl From<EdgeRow> for BlockEdge {
-    fn from(row: EdgeRow) -> Self {
-        BlockEdge {
+impl TryFrom<EdgeRow> for BlockEdge {
+    type Error = StoreError;
+    fn try_from(row: EdgeRow) -> Result<Self, StoreError> {
+        Ok(BlockEdge {
             conversation: ConversationId::from_stored(row.conversation_id),
             member: MemberId::from_stored(row.member_id),
-            side: if row.side == "hidden" {
-                BlockSide::Hidden
-            } else {
-                BlockSide::BlockedBy
-            },
+            side: word(&row.side, BlockSide::parse, "block side")?,
             since: row.created_at,
-        }
+        })
     }
 }
 
 /// Blocks that apply to `$1` (optionally only in conversation `$2`, or `''` for all),
-/// in both directions, outside conversations with a current facilitator (`$3`, the
-/// role).
-pub(crate) const EDGES_SELECT: &str = "SELECT m.conversation_id, m.member_id, 'hidden' AS side, \
-    b.created_at \
-    FROM blocks b JOIN members m ON m.account_id = b.blocked \
-    JOIN members me ON me.conversation_id = m.conversation_id AND me.account_id = b.blocker \
-    WHERE b.blocker = $1 AND ($2 = '' OR m.conversation_id = $2) AND NOT EXISTS \
-    (SELECT 1 FROM members f WHERE f.conversation_id = m.conversation_id \
+/// in both directions, each only in the conversation where it was made, and not
+/// while that conversation has a current facilitator (`$3`, the role); each row's
+/// side is `$4` ([`BlockSide::Hidden`]) or `$5` ([`BlockSide::BlockedBy`]).
+pub(crate) const EDGES_SELECT: &str = "SELECT b.conversation_id, b.member_id, $4 AS side, \
+    b.created_at FROM blocks b \
+    WHERE b.blocker = $1 AND ($2 = '' OR b.conversation_id = $2) AND NOT EXISTS \
+    (SELECT 1 FROM members f WHERE f.conversation_id = b.conversation_id \
     AND f.role = $3 AND f.left_at IS NULL) \
-    UNION ALL SELECT m.conversation_id, m.member_id, 'blocked_by' AS side, b.created_at \
-    FROM blocks b JOIN members m ON m.account_id = b.blocker \
-    JOIN members me ON me.conversation_id = m.conversation_id AND me.account_id = b.blocked \
-    WHERE b.blocked = $1 AND ($2 = '' OR m.conversation_id = $2) AND NOT EXISTS \
-    (SELECT 1 FROM members f WHERE f.conversation_id = m.conversation_id \
+    UNION ALL SELECT b.conversation_id, m.member_id, $5 AS side, b.created_at \
+    FROM blocks b JOIN members m ON m.conversation_id = b.conversation_id \
+    AND m.account_id = b.blocker \
+    WHERE b.blocked = $1 AND ($2 = '' OR b.conversation_id = $2) AND NOT EXISTS \
+    (SELECT 1 FROM members f WHERE f.conversation_id = b.conversation_id \
     AND f.role = $3 AND f.left_at IS NULL)";
 
 #[derive(sqlx::FromRow)]
@@ -109,30 +106,37 @@ pub(crate) struct ReportRow {
     pub closed_at: Option<i64>,
 }
 
-pub(crate) const REPORT_SELECT: &str = "SELECT r.id, r.conversation_id, \
+macro_rules! report_select {
+    () => {
+        "SELECT r.id, r.conversation_id, \
     c.kind AS conversation_kind, r.target_seq, r.reporter, r.reporter_member, r.reported, \
     r.reported_member, r.key_id, r.nonce, r.snapshot, r.state, r.created_at, r.closed_at \
-    FROM reports r JOIN conversations c ON c.id = r.conversation_id";
+    FROM reports r JOIN conversations c ON c.id = r.conversation_id"
+    };
+}
+pub(crate) use report_select;
 
 impl TryFrom<ReportRow> for ReportRecord {
     type Error = StoreError;
     fn try_from(row: ReportRow) -> Result<Self, StoreError> {
         use crate::ids::{AccountId, ReportId};
         Ok(ReportRecord {
-            id: ReportId::from_stored(row.id),
-            conversation: ConversationId::from_stored(row.conversation_id),
+            filing: ReportFiling {
+                id: ReportId::from_stored(row.id),
+                conversation: ConversationId::from_stored(row.conversation_id),
+                target: row.target_seq as u64,
+                reporter: AccountId::from_stored(row.reporter),
+                reporter_member: MemberId::from_stored(row.reporter_member),
+                reported: AccountId::from_stored(row.reported),
+                reported_member: MemberId::from_stored(row.reported_member),
+                snapshot: sealed(Some(row.key_id), Some(row.nonce), Some(row.snapshot))
+                    .ok_or_else(|| StoreError::Corrupt("report snapshot".into()))?,
+            },
             conversation_kind: word(
                 &row.conversation_kind,
                 ConversationKind::parse,
                 "conversation kind",
             )?,
-            target: row.target_seq as u64,
-            reporter: AccountId::from_stored(row.reporter),
-            reporter_member: MemberId::from_stored(row.reporter_member),
-            reported: AccountId::from_stored(row.reported),
-            reported_member: MemberId::from_stored(row.reported_member),
-            snapshot: sealed(Some(row.key_id), Some(row.nonce), Some(row.snapshot))
-                .ok_or_else(|| StoreError::Corrupt("report snapshot".into()))?,
             state: word(&row.state, ReportState::parse, "report state")?,
             created_at: row.created_at,
             closed_at: row.closed_at,
@@ -162,8 +166,8 @@ macro_rules! impl_safety_store {
     ($db:ty) => {
         use $crate::store::sql::safety::*;
         use $crate::store::{
-            ActivityRecord, BlockEdge, BlockRecord, NewBlock, NewReport, ReportAccessRecord,
-            ReportRecord, RoomOverview, SafetyStore,
+            ActivityRecord, BlockEdge, BlockRecord, BlockSide, NewBlock, NewReport,
+            ReportAccessRecord, ReportRecord, RoomOverview, SafetyStore,
         };
         use $crate::protocol::vocabulary::ReportAction;
         use $crate::ids::ReportId;
@@ -174,7 +178,7 @@ macro_rules! impl_safety_store {
                 let done = sqlx::query(
                     "INSERT INTO blocks (blocker, blocked, conversation_id, member_id, \
                      display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (blocker, blocked) DO NOTHING",
+                     ON CONFLICT (blocker, conversation_id, member_id) DO NOTHING",
                 )
                 .bind(block.blocker.as_str())
                 .bind(block.blocked.as_str())
@@ -188,10 +192,18 @@ macro_rules! impl_safety_store {
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn remove_block(&self, blocker: &AccountId, blocked: &AccountId) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM blocks WHERE blocker = $1 AND blocked = $2")
+            async fn remove_block(
+                &self,
+                blocker: &AccountId,
+                conversation: &ConversationId,
+                member: &$crate::ids::MemberId,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "DELETE FROM blocks WHERE blocker = $1 AND conversation_id = $2 AND member_id = $3",
+                )
                     .bind(blocker.as_str())
-                    .bind(blocked.as_str())
+                    .bind(conversation.as_str())
+                    .bind(member.as_str())
                     .execute(&self.write)
                     .await
                     .map_err(db_error)?;
@@ -212,7 +224,7 @@ macro_rules! impl_safety_store {
 
             async fn is_blocked(&self, blocker: &AccountId, blocked: &AccountId) -> StoreResult<bool> {
                 let found: Option<String> = sqlx::query_scalar(
-                    "SELECT blocker FROM blocks WHERE blocker = $1 AND blocked = $2",
+                    "SELECT blocker FROM blocks WHERE blocker = $1 AND blocked = $2 LIMIT 1",
                 )
                 .bind(blocker.as_str())
                 .bind(blocked.as_str())
@@ -220,15 +232,6 @@ macro_rules! impl_safety_store {
                 .await
                 .map_err(db_error)?;
                 Ok(found.is_some())
-            }
-
-            async fn blockers_of(&self, account: &AccountId) -> StoreResult<Vec<AccountId>> {
-                let rows: Vec<String> = sqlx::query_scalar("SELECT blocker FROM blocks WHERE blocked = $1")
-                    .bind(account.as_str())
-                    .fetch_all(&self.read)
-                    .await
-                    .map_err(db_error)?;
-                Ok(rows.into_iter().map(AccountId::from_stored).collect())
             }
 
             async fn block_edges(
@@ -240,29 +243,89 @@ macro_rules! impl_safety_store {
                     .bind(account.as_str())
                     .bind(conversation.map_or("", |c| c.as_str()))
                     .bind(MemberRole::Facilitator.as_str())
+                    .bind(BlockSide::Hidden.as_str())
+                    .bind(BlockSide::BlockedBy.as_str())
                     .fetch_all(&self.read)
                     .await
                     .map_err(db_error)?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn choose_presence(
+                &self,
+                conversation: &ConversationId,
+                member: &$crate::ids::MemberId,
+                shown: bool,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO presence_choices (conversation_id, member_id, shown) \
+                     VALUES ($1, $2, $3) ON CONFLICT (conversation_id, member_id) \
+                     DO UPDATE SET shown = excluded.shown",
+                )
+                .bind(conversation.as_str())
+                .bind(member.as_str())
+                .bind(i64::from(shown))
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn presence_choices(
+                &self,
+                conversation: &ConversationId,
+            ) -> StoreResult<Vec<($crate::ids::MemberId, bool)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT member_id, shown FROM presence_choices WHERE conversation_id = $1",
+                )
+                .bind(conversation.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(member, shown)| ($crate::ids::MemberId::from_stored(member), shown != 0))
+                    .collect())
+            }
+
+            async fn presence_choices_of(
+                &self,
+                account: &AccountId,
+            ) -> StoreResult<Vec<(ConversationId, bool)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT p.conversation_id, p.shown FROM presence_choices p \
+                     JOIN members m ON m.conversation_id = p.conversation_id \
+                     AND m.member_id = p.member_id WHERE m.account_id = $1",
+                )
+                .bind(account.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(conversation, shown)| (ConversationId::from_stored(conversation), shown != 0))
+                    .collect())
             }
 
             async fn create_report(&self, report: NewReport) -> StoreResult<bool> {
+                let (filing, state, now) = (&report.filing, report.state, report.now);
                 let inserted = sqlx::query(
                     "INSERT INTO reports (id, conversation_id, target_seq, reporter, reporter_member, \
                      reported, reported_member, key_id, nonce, snapshot, state, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11)",
                 )
-                .bind(report.id.as_str())
-                .bind(report.conversation.as_str())
-                .bind(report.target as i64)
-                .bind(report.reporter.as_str())
-                .bind(report.reporter_member.as_str())
-                .bind(report.reported.as_str())
-                .bind(report.reported_member.as_str())
-                .bind(i64::from(report.snapshot.key_id))
-                .bind(&report.snapshot.nonce)
-                .bind(&report.snapshot.ciphertext)
-                .bind(report.now)
+                .bind(filing.id.as_str())
+                .bind(filing.conversation.as_str())
+                .bind(filing.target as i64)
+                .bind(filing.reporter.as_str())
+                .bind(filing.reporter_member.as_str())
+                .bind(filing.reported.as_str())
+                .bind(filing.reported_member.as_str())
+                .bind(i64::from(filing.snapshot.key_id))
+                .bind(&filing.snapshot.nonce)
+                .bind(&filing.snapshot.ciphertext)
+                .bind(now)
+                .bind(state.as_str())
                 .execute(&self.write)
                 .await;
                 match inserted {
@@ -276,9 +339,7 @@ macro_rules! impl_safety_store {
             }
 
             async fn reports_filed_by(&self, reporter: &AccountId) -> StoreResult<Vec<ReportRecord>> {
-                let rows: Vec<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "{REPORT_SELECT} WHERE r.reporter = $1 ORDER BY r.created_at DESC, r.id"
-                )))
+                let rows: Vec<ReportRow> = sqlx::query_as(concat!(report_select!(), " WHERE r.reporter = $1 ORDER BY r.created_at DESC, r.id"))
                 .bind(reporter.as_str())
                 .fetch_all(&self.read)
                 .await
@@ -287,9 +348,7 @@ macro_rules! impl_safety_store {
             }
 
             async fn reports(&self) -> StoreResult<Vec<ReportRecord>> {
-                let rows: Vec<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "{REPORT_SELECT} ORDER BY r.created_at DESC, r.id"
-                )))
+                let rows: Vec<ReportRow> = sqlx::query_as(concat!(report_select!(), " ORDER BY r.created_at DESC, r.id"))
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;
@@ -297,9 +356,7 @@ macro_rules! impl_safety_store {
             }
 
             async fn report(&self, id: &ReportId) -> StoreResult<Option<ReportRecord>> {
-                let row: Option<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "{REPORT_SELECT} WHERE r.id = $1"
-                )))
+                let row: Option<ReportRow> = sqlx::query_as(concat!(report_select!(), " WHERE r.id = $1"))
                 .bind(id.as_str())
                 .fetch_optional(&self.read)
                 .await
@@ -343,18 +400,35 @@ macro_rules! impl_safety_store {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn close_report(&self, id: &ReportId, now: Millis) -> StoreResult<bool> {
+            async fn close_report(
+                &self,
+                id: &ReportId,
+                now: Millis,
+                decide: &$crate::store::DecideReport<'_>,
+            ) -> Result<(), WriteError> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                let state: Option<String> = sqlx::query_scalar("SELECT state FROM reports WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let read = state.ok_or(WriteError::TargetNotFound)?;
+                let next = decide(word(&read, ReportState::parse, "report state")?)?;
                 let done = sqlx::query(
                     "UPDATE reports SET state = $3, closed_at = $2 WHERE id = $1 AND state = $4",
                 )
                 .bind(id.as_str())
                 .bind(now)
-                .bind(ReportState::Closed.as_str())
-                .bind(ReportState::Open.as_str())
-                .execute(&self.write)
+                .bind(next.as_str())
+                .bind(&read)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
-                Ok(done.rows_affected() > 0)
+                if done.rows_affected() == 0 {
+                    return Err(WriteError::Conflict);
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(())
             }
 
             async fn accounts_with_role(&self, role: Role) -> StoreResult<Vec<AccountId>> {
@@ -369,14 +443,12 @@ macro_rules! impl_safety_store {
             }
 
             async fn rooms_overview(&self) -> StoreResult<Vec<RoomOverview>> {
-                let rows: Vec<RoomOverviewRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {CONVERSATION_COLUMNS}, \
+                let rows: Vec<RoomOverviewRow> = sqlx::query_as(concat!("SELECT ", conversation_columns!(), ", \
                      (SELECT COUNT(*) FROM members m WHERE m.conversation_id = c.id \
                       AND m.left_at IS NULL) AS current_members, \
                      (SELECT COUNT(*) FROM members m WHERE m.conversation_id = c.id \
                       AND m.left_at IS NULL AND m.agreed_at IS NOT NULL) AS agreed_members \
-                     FROM conversations c WHERE c.kind = $1 ORDER BY c.created_at DESC, c.id"
-                )))
+                     FROM conversations c WHERE c.kind = $1 ORDER BY c.created_at DESC, c.id"))
                 .bind(ConversationKind::Room.as_str())
                 .fetch_all(&self.read)
                 .await
@@ -391,19 +463,22 @@ macro_rules! impl_safety_store {
             ) -> StoreResult<Vec<(ConversationId, ActivityRecord)>> {
                 let totals: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
                     "SELECT conversation_id, COUNT(*), MAX(created_at) FROM events \
-                     WHERE kind = 'message' GROUP BY conversation_id",
+                     WHERE kind = $1 GROUP BY conversation_id",
                 )
+                .bind(EventKind::Message.as_str())
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;
                 let since = now - WEEK_MS * i64::from(weeks);
                 let buckets: Vec<(String, i64, i64)> = sqlx::query_as(
-                    "SELECT conversation_id, ($1 - created_at) / 604800000 AS age, COUNT(*) \
-                     FROM events WHERE kind = 'message' AND created_at > $2 AND created_at <= $1 \
+                    "SELECT conversation_id, ($1 - created_at) / $3 AS age, COUNT(*) \
+                     FROM events WHERE kind = $4 AND created_at > $2 AND created_at <= $1 \
                      GROUP BY conversation_id, age",
                 )
                 .bind(now)
                 .bind(since)
+                .bind(WEEK_MS)
+                .bind(EventKind::Message.as_str())
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;

@@ -16,17 +16,22 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use webrtc::api::APIBuilder;
+use webrtc::api::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
 use webrtc::data_channel::RTCDataChannel;
 use webrtc::data_channel::data_channel_message::DataChannelMessage;
 use webrtc::ice_transport::ice_candidate::{RTCIceCandidate, RTCIceCandidateInit};
 use webrtc::ice_transport::ice_candidate_type::RTCIceCandidateType;
-use webrtc::ice_transport::ice_server::RTCIceServer;
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
 use webrtc::peer_connection::policy::ice_transport_policy::RTCIceTransportPolicy;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
+use webrtc::rtp_transceiver::rtp_codec::{RTCRtpCodecCapability, RTPCodecType};
+use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
+use webrtc::track::track_local::TrackLocal;
+use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSample;
 
+use super::ice::{Leak, leak_into, rtc_config};
 use super::is_event;
 
 /// Connecting through ICE, DTLS and SCTP on a loaded 2-core machine.
@@ -43,12 +48,12 @@ pub struct Options {
     /// without `a=`) and this address into every description it sends, and trickle the
     /// candidates too.
     pub leak: Option<Leak>,
-}
-
-#[derive(Clone, Debug)]
-pub struct Leak {
-    pub address: String,
-    pub candidates: Vec<String>,
+    /// Send a microphone track (silent: the SDP is what the tests read).
+    pub audio: bool,
+    /// Send a camera track too, except to the members in `no_video_to`.
+    pub video: bool,
+    /// Members who asked for no video (audio-only): their peer gets no video track.
+    pub no_video_to: Vec<String>,
 }
 
 #[derive(Default)]
@@ -76,6 +81,8 @@ pub struct Agent {
     peers: Arc<tokio::sync::Mutex<HashMap<String, Arc<RTCPeerConnection>>>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<WsClient>>,
+    call: String,
+    outgoing: mpsc::UnboundedSender<Value>,
 }
 
 struct Loop {
@@ -119,10 +126,14 @@ impl Agent {
             .flatten()
             .filter_map(|m| m.as_str().map(str::to_owned))
             .collect();
+        let outgoing = state.outgoing.clone();
+        let call = state.call.clone();
         let task = tokio::spawn(state.run(ws, offer_to, outgoing_rx, stopped));
         Agent {
             name: name.to_owned(),
             me,
+            call,
+            outgoing,
             shared,
             peers,
             stop: Some(stop),
@@ -233,6 +244,36 @@ impl Agent {
         (pair.local.typ, pair.remote.typ)
     }
 
+    /// Sends a fresh offer (with an ICE restart) on the connection with `member`, as a
+    /// client renegotiating mid-call does; the answer comes back through the loop.
+    pub async fn renegotiate(&self, member: &str) {
+        let pc = self
+            .peers
+            .lock()
+            .await
+            .get(member)
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: no peer connection with {member}", self.name));
+        let offer = pc
+            .create_offer(Some(
+                webrtc::peer_connection::offer_answer_options::RTCOfferOptions {
+                    ice_restart: true,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("create offer");
+        pc.set_local_description(offer)
+            .await
+            .expect("set local offer");
+        let sdp = pc.local_description().await.expect("local offer").sdp;
+        let frame = json!({"type": "call", "action": "description", "call": self.call,
+            "to": member, "description": {"type": "offer", "sdp": sdp}});
+        self.outgoing
+            .send(frame)
+            .expect("the agent loop is running");
+    }
+
     /// Every description/candidate event received so far.
     pub fn received(&self) -> Vec<Value> {
         self.shared.lock().unwrap().received.clone()
@@ -289,34 +330,6 @@ impl Drop for Agent {
         if let Some(task) = &self.task {
             task.abort();
         }
-    }
-}
-
-pub fn rtc_config(ice: &Value, force_relay: bool) -> RTCConfiguration {
-    let ice_servers = ice["iceServers"]
-        .as_array()
-        .expect("iceServers")
-        .iter()
-        .map(|server| RTCIceServer {
-            urls: server["urls"]
-                .as_array()
-                .expect("urls")
-                .iter()
-                .map(super::text)
-                .collect(),
-            username: server["username"].as_str().unwrap_or_default().to_owned(),
-            credential: server["credential"].as_str().unwrap_or_default().to_owned(),
-        })
-        .collect();
-    let relay = force_relay || ice["iceTransportPolicy"] == "relay";
-    RTCConfiguration {
-        ice_servers,
-        ice_transport_policy: if relay {
-            RTCIceTransportPolicy::Relay
-        } else {
-            RTCIceTransportPolicy::All
-        },
-        ..Default::default()
     }
 }
 
@@ -419,6 +432,16 @@ impl Loop {
         pc.set_remote_description(offer)
             .await
             .unwrap_or_else(|e| panic!("{}: remote offer refused: {e}", self.name));
+        if self.options.audio && !self.options.video {
+            // Audio only: no video either way, whatever the offer proposes.
+            for transceiver in pc.get_transceivers().await {
+                if transceiver.kind() == RTPCodecType::Video {
+                    transceiver
+                        .set_direction(RTCRtpTransceiverDirection::Inactive)
+                        .await;
+                }
+            }
+        }
         let answer = pc.create_answer(None).await.expect("create answer");
         pc.set_local_description(answer)
             .await
@@ -445,12 +468,15 @@ impl Loop {
     }
 
     async fn new_peer(&self, member: &str, offerer: bool) -> Arc<RTCPeerConnection> {
-        let api = APIBuilder::new().build();
+        let mut media = MediaEngine::default();
+        media.register_default_codecs().expect("codecs");
+        let api = APIBuilder::new().with_media_engine(media).build();
         let pc = Arc::new(
             api.new_peer_connection(self.config.clone())
                 .await
                 .expect("peer connection"),
         );
+        self.add_tracks(&pc, member).await;
         let outgoing = self.outgoing.clone();
         let (call, to) = (self.call.clone(), member.to_owned());
         pc.on_ice_candidate(Box::new(move |candidate: Option<RTCIceCandidate>| {
@@ -487,6 +513,44 @@ impl Loop {
     }
 }
 
+impl Loop {
+    /// The tracks the options ask for (no video to a member who asked for none).
+    async fn add_tracks(&self, pc: &Arc<RTCPeerConnection>, member: &str) {
+        let stream = format!("{}-stream", self.name);
+        let mut tracks: Vec<Arc<TrackLocalStaticSample>> = Vec::new();
+        if self.options.audio {
+            let opus = RTCRtpCodecCapability {
+                mime_type: MIME_TYPE_OPUS.to_owned(),
+                clock_rate: 48_000,
+                channels: 2,
+                ..Default::default()
+            };
+            tracks.push(Arc::new(TrackLocalStaticSample::new(
+                opus,
+                "audio".into(),
+                stream.clone(),
+            )));
+        }
+        if self.options.video && !self.options.no_video_to.iter().any(|m| m == member) {
+            let vp8 = RTCRtpCodecCapability {
+                mime_type: MIME_TYPE_VP8.to_owned(),
+                clock_rate: 90_000,
+                ..Default::default()
+            };
+            tracks.push(Arc::new(TrackLocalStaticSample::new(
+                vp8,
+                "video".into(),
+                stream,
+            )));
+        }
+        for track in tracks {
+            pc.add_track(track as Arc<dyn TrackLocal + Send + Sync>)
+                .await
+                .expect("add track");
+        }
+    }
+}
+
 /// Says hello once open; records what arrives.
 fn wire_channel(channel: Arc<RTCDataChannel>, remote: &str, me: &str, shared: &Arc<Mutex<Shared>>) {
     let opened = channel.clone();
@@ -513,64 +577,4 @@ fn wire_channel(channel: Arc<RTCDataChannel>, remote: &str, me: &str, shared: &A
 fn candidate_frame(call: &str, to: &str, candidate: &str) -> Value {
     json!({"type": "call", "action": "candidate", "call": call, "to": to,
         "candidate": {"candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0}})
-}
-
-/// What a client ignoring relay-only would send: its host address in `c=` and `o=`,
-/// and its host candidates in every media section.
-pub fn leak_into(sdp: &str, leak: &Leak) -> String {
-    let mut out = String::new();
-    for line in sdp.split("\r\n").filter(|l| !l.is_empty()) {
-        if line.starts_with("c=IN IP4 ") {
-            out.push_str(&format!("c=IN IP4 {}\r\n", leak.address));
-            continue;
-        }
-        if line.starts_with("o=") {
-            let mut fields: Vec<&str> = line.split(' ').collect();
-            if let Some(last) = fields.last_mut() {
-                *last = &leak.address;
-            }
-            out.push_str(&fields.join(" "));
-            out.push_str("\r\n");
-            continue;
-        }
-        out.push_str(line);
-        out.push_str("\r\n");
-        if line.starts_with("a=mid:") {
-            for candidate in &leak.candidates {
-                out.push_str(&format!("a={candidate}\r\n"));
-            }
-        }
-    }
-    out
-}
-
-/// This machine's host candidates, as a peer gathering everything would send them:
-/// (candidate lines without `a=`, their addresses).
-pub async fn host_candidates() -> (Vec<String>, Vec<String>) {
-    let api = APIBuilder::new().build();
-    let pc = api
-        .new_peer_connection(RTCConfiguration::default())
-        .await
-        .expect("peer connection");
-    let _channel = pc
-        .create_data_channel("probe", None)
-        .await
-        .expect("channel");
-    let offer = pc.create_offer(None).await.expect("offer");
-    let mut gathered = pc.gathering_complete_promise().await;
-    pc.set_local_description(offer).await.expect("local offer");
-    let _ = tokio::time::timeout(CONNECT, gathered.recv()).await;
-    let sdp = pc.local_description().await.expect("local description").sdp;
-    let _ = pc.close().await;
-    let lines: Vec<String> = sdp
-        .lines()
-        .filter_map(|l| l.strip_prefix("a="))
-        .filter(|l| l.starts_with("candidate:") && l.contains(" typ host"))
-        .map(str::to_owned)
-        .collect();
-    let addresses = lines
-        .iter()
-        .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
-        .collect();
-    (lines, addresses)
 }

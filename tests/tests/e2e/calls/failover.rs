@@ -83,3 +83,51 @@ async fn calls_survive_a_node_kill_with_a_rejoin_through_another_node() {
     assert_no_event(&mut mentor_ws, &["participant_left", "ended"]).await;
     assert_no_event(&mut back, &["left", "ended"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_whose_participants_all_died_with_their_node_end_and_leave_the_registry() {
+    let redis = RedisServer::start().await;
+    let mut cluster = Cluster::start_with(2, RedisLink::Single(redis.url()), |options| {
+        options
+            .set("node_ttl_secs", "3")
+            .set("call_reconnect_grace_secs", "4")
+    })
+    .await;
+    cluster.wait_ready().await;
+    let pair = Pair::create(&cluster.node(0).rest, "Esi Asante", "Dr. Karl Lund").await;
+    // Both sides of the call on node A; nobody on node B is in it.
+    let mut mentee = WsClient::connect(&cluster.node(0).ws_url, &pair.mentee.token).await;
+    let mut mentor = WsClient::connect(&cluster.node(0).ws_url, &pair.mentor.token).await;
+    let started = super::start(&mut mentee, &pair.conversation, "audio").await;
+    let call = super::text(&started["call"]);
+    super::event(&mut mentor, "ringing").await;
+    super::accept(&mut mentor, &call).await;
+    let keys = redis.cli(&["KEYS", "*call*"]).await;
+    assert!(keys.contains(&call), "the call is in the registry: {keys}");
+
+    // Node A dies with both connections and every timer it had armed.
+    cluster.nodes[0].sigkill().await;
+    drop(mentee);
+    drop(mentor);
+    // The mentee's app comes back through node B without rejoining: she is told the
+    // call ended once the survivor noticed the death and the grace period ran out.
+    let mut back = WsClient::connect(&cluster.node(1).ws_url, &pair.mentee.token).await;
+    let ended = back
+        .next_matching_within(
+            Duration::from_secs(30),
+            "ended after the node died and the grace period ran out",
+            |f| super::is_event(f, "ended") && f["call"] == call.as_str(),
+        )
+        .await
+        .expect("the call ends");
+    assert_eq!(ended["reason"], "connection_lost", "{ended}");
+    let keys = redis.cli(&["KEYS", "*call*"]).await;
+    assert!(
+        !keys.contains(&call) && !keys.contains(&pair.conversation),
+        "the call is still in the registry: {keys}"
+    );
+    let gone = action(&mut back, "join", json!({"call": call})).await;
+    super::assert_refused(&gone, "not_found");
+    // The conversation is free for a new call.
+    super::start(&mut back, &pair.conversation, "audio").await;
+}

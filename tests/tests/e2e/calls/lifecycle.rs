@@ -103,13 +103,16 @@ async fn a_member_in_another_call_is_busy() {
     let ended = event(&mut tomas, "ended").await;
     assert_eq!(ended["reason"], "user_busy");
     assert_eq!(ended["call"], busy_call.as_str());
-    // The mentor's devices never rang for it, and the first call goes on.
+    // The mentor's devices never rang for it, nor hear of its end, and the first call
+    // goes on.
     mentor.sync().await;
+    let told: Vec<&serde_json::Value> = mentor
+        .backlog()
+        .filter(|f| f["type"] == "call" && f["call"] == busy_call.as_str())
+        .collect();
     assert!(
-        !mentor
-            .backlog()
-            .any(|f| super::is_event(f, "ringing") && f["call"] == busy_call.as_str()),
-        "the busy mentor was rung"
+        told.is_empty(),
+        "the busy mentor heard of a call that never rang them: {told:?}"
     );
     assert_no_event(&mut nia, &["ended", "participant_left"]).await;
     assert_eq!(
@@ -459,4 +462,31 @@ async fn only_the_device_carrying_the_call_leaves_and_the_caller_cannot_accept()
     let left = event(&mut mentee, "participant_left").await;
     assert_eq!(left["member"], joined["me"]);
     assert_eq!(left["reason"], "user_hangup");
+}
+
+#[tokio::test]
+async fn without_turn_a_pseudonymous_member_is_not_rung() {
+    let app = spawn_app_with(|config| config.calls.turn_enabled = false).await;
+    let pair = Pair::pseudonymous(&app.rest, "Sara Lindqvist", "Dr. Felix Moreau", "Heron").await;
+    let mut mentee = WsClient::connect(&app.ws_url, &pair.mentee.token).await;
+    let mut mentor = WsClient::connect(&app.ws_url, &pair.mentor.token).await;
+
+    // Her answer would be refused (no relay to hide her address): she is not rung, and
+    // with nobody else to call the mentor's call does not start.
+    let refused = action(
+        &mut mentor,
+        "start",
+        json!({"conversation": pair.conversation, "media": "video"}),
+    )
+    .await;
+    assert_refused(&refused, "call_state");
+    assert_no_event(&mut mentee, &["ringing", "ended"]).await;
+    // She cannot start one either.
+    let hers = action(
+        &mut mentee,
+        "start",
+        json!({"conversation": pair.conversation, "media": "audio"}),
+    )
+    .await;
+    assert_refused(&hers, "call_state");
 }

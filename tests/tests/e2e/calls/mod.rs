@@ -4,10 +4,13 @@
 //! | module | what |
 //! |---|---|
 //! | `agent` | a call participant as a real client: WebSocket device + `webrtc` peers |
+//! | `ice` | the peers' ICE configuration, host candidates, what a careless client leaks |
 //! | `lifecycle` | ring, accept on one device, decline, busy, cancel, timeout, leave, grace |
 //! | `refused` | non-participants, other calls, oversized and malformed signals |
 //! | `media` | 1:1 and 3-party mesh calls that connect and move data |
+//! | `receive` | audio-only participants, receive limits, call quality figures |
 //! | `relay` | forced relay through the embedded TURN, relay-only pseudonyms, TURN policy |
+//! | `relay_netns` | relay-only against a careless client on a network of its own (namespace) |
 //! | `failover` | a node killed mid-call: the survivor is told, the rejoin goes through another node |
 //! | `turn` | TURN credential life cycle, `401`s, self-relay and special ranges, no addresses in logs |
 //!
@@ -15,10 +18,13 @@
 
 pub(crate) mod agent;
 mod failover;
+pub(crate) mod ice;
 mod lifecycle;
 mod media;
+mod receive;
 mod refused;
 mod relay;
+mod relay_netns;
 mod turn;
 
 use self::agent::{Agent, Options};

@@ -11,7 +11,8 @@ use webrtc::ice_transport::ice_candidate_type::RTCIceCandidateType;
 use webrtc::turn::client::{Client, ClientConfig};
 use webrtc::util::Conn;
 
-use super::agent::{Agent, Leak, Options, host_candidates};
+use super::agent::{Agent, Options};
+use super::ice::{Leak, host_candidates};
 use super::{accept, call_app, event, start, text};
 
 #[tokio::test]

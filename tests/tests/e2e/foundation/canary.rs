@@ -1,13 +1,18 @@
 //! Confidentiality: a chat scenario against a real `mentorhub` process at trace log
 //! level (the most verbose there is, so nothing can hide below it), with canary strings in
-//! message bodies (sent, replied, edited, deleted, refused, malformed), in an introduction and in tokens (a claim the server ignores, refused and
+//! message bodies (sent, replied, edited, deleted, refused, malformed), in an introduction,
+//! in a room's title and agreement and in tokens (a claim the server ignores, refused and
 //! refreshed tokens). None of them, and no token, may appear in the captured logs or in
-//! the raw SQLite files.
+//! the raw SQLite files. Room titles and agreements are also checked on PostgreSQL (the
+//! database's own files), and rooms stored before they were sealed are sealed at start-up
+//! on both engines.
 
 use std::time::Duration;
 
-use mentorhub_tests::disk::{all_bytes, contains, sqlite_bytes};
+use mentorhub_tests::cluster::{PgDatabase, postgres_admin_url};
+use mentorhub_tests::disk::{all_bytes, contains, postgres_database_bytes, sqlite_bytes};
 use mentorhub_tests::process::{ProcessOptions, ServerProcess, spawn_process_with};
+use mentorhub_tests::rest::Rest;
 use mentorhub_tests::{Pair, Person, WsClient, tokens};
 use rand::Rng;
 use serde_json::json;
@@ -120,6 +125,15 @@ async fn foundation_canary_strings_never_reach_logs_or_database_files() {
     assert_eq!(history["type"], "history");
     assert!(reply > kept);
 
+    // A room's title and agreement, read back by its creator.
+    create_room(
+        &server.rest,
+        &pair.mentor,
+        &remember(canary("TITLE")),
+        &remember(canary("AGREEMENT")),
+    )
+    .await;
+
     // Refused and malformed frames that carry canaries.
     let refused = send(
         &mut a,
@@ -207,4 +221,203 @@ async fn send_reply(ws: &mut WsClient, conversation: &str, root: u64, body: &str
         )
         .await;
     ack_seq(&reply)
+}
+
+/// A room with this title and agreement; its id. The creator reads both back as written.
+async fn create_room(rest: &Rest, creator: &Person, title: &str, agreement: &str) -> String {
+    let created = rest
+        .post(
+            "/api/rooms",
+            Some(&creator.token),
+            &json!({"title": title, "agreement": agreement}),
+        )
+        .await
+        .ok();
+    let room = created["conversation"]["id"].as_str().unwrap().to_owned();
+    assert_room_texts(rest, creator, &room, title, agreement).await;
+    room
+}
+
+/// The room's title and agreement as a member reads them.
+async fn assert_room_texts(rest: &Rest, member: &Person, room: &str, title: &str, agreement: &str) {
+    let read = rest
+        .get(&format!("/api/conversations/{room}"), Some(&member.token))
+        .await
+        .ok();
+    assert_eq!(read["conversation"]["title"], title, "{read}");
+    assert_eq!(read["conversation"]["agreement"], agreement, "{read}");
+}
+
+fn fresh_canary(what: &str) -> String {
+    let tag = format!("{:012x}", rand::rng().random::<u64>() & 0xffff_ffff_ffff);
+    format!("CANARY{what}{tag}")
+}
+
+/// A server on its own PostgreSQL database, logging everything.
+async fn postgres_server(db: &PgDatabase) -> ServerProcess {
+    spawn_process_with(
+        ProcessOptions::default()
+            .set("log", "trace")
+            .set("database_url", db.url.clone())
+            .set("turn_enabled", "false"),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foundation_canary_room_titles_and_agreements_never_reach_postgres_files_or_logs() {
+    let db = PgDatabase::create().await;
+    let server = postgres_server(&db).await;
+    let facilitator = server.rest.login("Facilitator P", "mentor").await;
+    let (title, agreement) = (fresh_canary("PGTITLE"), fresh_canary("PGAGREEMENT"));
+    create_room(&server.rest, &facilitator, &title, &agreement).await;
+
+    let files = postgres_database_bytes(&postgres_admin_url(), &db.name).await;
+    assert!(
+        contains(&files, b"room_created"),
+        "the scan reads the database's tables"
+    );
+    let logs = server.logs();
+    for secret in [&title, &agreement] {
+        assert!(!logs.contains(secret.as_str()), "{secret} is in the logs");
+        assert!(
+            !contains(&files, secret.as_bytes()),
+            "{secret} is in the PostgreSQL files"
+        );
+    }
+    drop(server);
+    db.drop_now().await;
+}
+
+/// Puts a room's title and agreement back in the plaintext columns, as a server that
+/// did not seal them left them.
+const UNSEAL: &str = "UPDATE conversations SET title = $2, agreement = $3, \
+    sealed_title = NULL, sealed_agreement = NULL WHERE id = $1";
+
+/// What the plaintext columns hold now, over all rooms.
+const PLAINTEXT_LEFT: &str =
+    "SELECT COUNT(*) FROM conversations WHERE title IS NOT NULL OR agreement IS NOT NULL";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foundation_canary_rooms_stored_in_plaintext_are_sealed_at_start_up_on_sqlite() {
+    use sqlx::ConnectOptions;
+    let mut server = spawn_process_with(ProcessOptions::default().set("log", "trace")).await;
+    let facilitator = server.rest.login("Facilitator S", "mentor").await;
+    let room = create_room(&server.rest, &facilitator, "Placeholder", "Placeholder").await;
+    let (title, agreement) = (fresh_canary("OLDTITLE"), fresh_canary("OLDAGREEMENT"));
+    server.sigterm();
+    server
+        .wait_exit(Duration::from_secs(15))
+        .await
+        .expect("stopped");
+
+    let file = server.data_dir.join(mentorhub::config::DEFAULT_SQLITE_FILE);
+    let open = || {
+        let file = file.clone();
+        async move {
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(file)
+                .connect()
+                .await
+                .expect("open the SQLite file")
+        }
+    };
+    let mut conn = open().await;
+    sqlx::query(UNSEAL)
+        .bind(&room)
+        .bind(&title)
+        .bind(&agreement)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::Connection::close(conn).await.unwrap();
+    assert!(contains(&all_bytes(&server.data_dir), title.as_bytes()));
+
+    // Sealed before the first request, and read back; a second start finds nothing to do.
+    for start in 0..2 {
+        server.restart().await;
+        assert_room_texts(&server.rest, &facilitator, &room, &title, &agreement).await;
+        server.sigterm();
+        server
+            .wait_exit(Duration::from_secs(15))
+            .await
+            .expect("stopped");
+        let mut conn = open().await;
+        let left: i64 = sqlx::query_scalar(PLAINTEXT_LEFT)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        sqlx::Connection::close(conn).await.unwrap();
+        assert_eq!(left, 0, "start {start}: plaintext left");
+        let files = all_bytes(&server.data_dir);
+        for secret in [&title, &agreement] {
+            assert!(
+                !contains(&files, secret.as_bytes()),
+                "start {start}: {secret} in the data dir"
+            );
+        }
+    }
+    let logs = server.logs();
+    assert_eq!(
+        logs.matches("sealed room titles and agreements stored in plaintext")
+            .count(),
+        1,
+        "sealed once, at the first start after:\n{logs}"
+    );
+    assert!(!logs.contains(&title) && !logs.contains(&agreement));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foundation_canary_rooms_stored_in_plaintext_are_sealed_at_start_up_on_postgres() {
+    use sqlx::Connection;
+    let db = PgDatabase::create().await;
+    let mut server = postgres_server(&db).await;
+    let facilitator = server.rest.login("Facilitator Q", "mentor").await;
+    let room = create_room(&server.rest, &facilitator, "Placeholder", "Placeholder").await;
+    let (title, agreement) = (fresh_canary("PGOLDTITLE"), fresh_canary("PGOLDAGREEMENT"));
+    server.sigterm();
+    server
+        .wait_exit(Duration::from_secs(15))
+        .await
+        .expect("stopped");
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query(UNSEAL)
+        .bind(&room)
+        .bind(&title)
+        .bind(&agreement)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(contains(
+        &postgres_database_bytes(&postgres_admin_url(), &db.name).await,
+        title.as_bytes()
+    ));
+
+    for start in 0..2 {
+        server.restart().await;
+        assert_room_texts(&server.rest, &facilitator, &room, &title, &agreement).await;
+        let left: i64 = sqlx::query_scalar(PLAINTEXT_LEFT)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "start {start}: plaintext left");
+        let files = postgres_database_bytes(&postgres_admin_url(), &db.name).await;
+        for secret in [&title, &agreement] {
+            assert!(
+                !contains(&files, secret.as_bytes()),
+                "start {start}: {secret} in the database files"
+            );
+        }
+    }
+    let logs = server.logs();
+    assert_eq!(
+        logs.matches("sealed room titles and agreements stored in plaintext")
+            .count(),
+        1,
+        "sealed once:\n{logs}"
+    );
+    assert!(!logs.contains(&title) && !logs.contains(&agreement));
+    let _ = conn.close().await;
+    drop(server);
+    db.drop_now().await;
 }

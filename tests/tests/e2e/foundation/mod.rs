@@ -12,7 +12,7 @@
 //! | `bad_input` | no hello, malformed / unknown / oversized frames, rate limit, not a member, retried client ids, bad REST bodies |
 //! | `auth` | every refused token with its `token_*` reason and close 4001 |
 //! | `timeline_property` | random sends, retries, edits, deletes, drops and resumes by two members: both end with the same gap-free sequence, one message per client id |
-//! | `canary` | canary strings in bodies and tokens never reach logs or the SQLite files |
+//! | `canary` | canary strings in bodies, room titles and agreements and tokens never reach logs or the database files (SQLite; PostgreSQL for rooms); rooms stored in plaintext are sealed at start-up |
 //!
 //! Every test name contains `foundation` (`-E 'test(/foundation/)'`).
 

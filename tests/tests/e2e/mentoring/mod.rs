@@ -9,18 +9,22 @@
 //! | `rooms` | creation, invite codes, join, history visibility, remove, mute, leave |
 //! | `agreement` | the agreement gate: nothing of the room before accepting |
 //! | `safety` | block and report |
+//! | `blocks` | a block changes nothing elsewhere; new contact silenced like an unanswered one |
 //! | `leak` | a pseudonymous mentee's identity never reaches anyone else |
 //! | `oversight` | coordinators see activity, never a message body |
-//! | `unlinkable` | no answer or frame depends on who a pseudonym is; blocks tell nothing |
+//! | `presence` | pseudonyms show no presence by default; where shown, changes are decorrelated |
+//! | `unlinkable` | no answer or frame depends on who a pseudonym is (every route and frame type classified, those naming a person driven in two worlds); blocks tell nothing |
 //!
 //! Test names carry `mentoring`; the confidentiality ones also `leak` / `agreement`
 //! (`cargo nextest run -E 'binary(e2e) & test(/leak|agreement/)'`).
 
 mod agreement;
+mod blocks;
 mod directory;
 mod ending;
 mod leak;
 mod oversight;
+mod presence;
 mod relationships;
 mod rooms;
 mod safety;

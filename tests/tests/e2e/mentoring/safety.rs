@@ -1,6 +1,5 @@
-//! Blocks (silent, between accounts, not where a facilitator is present; new contact
-//! silenced) and reports to
-//! safeguarding (who sees a copy; the reported member never learns who reported; one
+//! Blocks (silent, on the membership where made, not while a facilitator is present;
+//! new contact silenced) and reports to safeguarding (who sees a copy; the reported member never learns who reported; one
 //! report per person and message; the reporter sees it handled).
 
 use mentorhub_tests::rest::text;

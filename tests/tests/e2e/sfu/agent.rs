@@ -4,16 +4,14 @@
 //! different bitrates) and a subscribe leg that answers the SFU's offers and counts the
 //! RTP packets and bytes it receives from each member, by the stream map of each offer.
 //!
-//! The media is synthetic (webrtc-rs encodes nothing): Opus frames of filler and VP8
-//! frames with a real frame header (a key frame every second), which is all an SFU
-//! looks at. On `topology` (the SFU instance was lost) it connects again from scratch;
-//! mesh connections it was handed are closed once SFU media flows.
+//! The media is synthetic (`synthetic.rs`). On `topology` (the SFU instance was lost)
+//! it connects again from scratch; mesh connections it was handed are closed once SFU
+//! media flows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use bytes::Bytes;
 use mentorhub_tests::WsClient;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -25,7 +23,6 @@ use webrtc::ice_transport::ice_candidate::RTCIceCandidate;
 use webrtc::ice_transport::ice_candidate::RTCIceCandidateInit;
 use webrtc::ice_transport::ice_candidate_type::RTCIceCandidateType;
 use webrtc::interceptor::registry::Registry;
-use webrtc::media::Sample;
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
@@ -36,17 +33,12 @@ use webrtc::rtp_transceiver::rtp_codec::{
 use webrtc::track::track_local::TrackLocal;
 use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSample;
 
-use crate::calls::agent::{Leak, rtc_config};
-use crate::calls::is_event;
+use super::synthetic::{LAYERS, SINGLE_FRAME, Writer, write_loop};
+use crate::calls::ice::{Leak, rtc_config};
+use crate::calls::{is_event, text};
 
 /// Connecting and starting media through Janus on a loaded 2-core machine.
 pub const CONNECT: Duration = Duration::from_secs(60);
-
-/// Simulcast layers, highest first (the order Janus, like browsers, expects), with the
-/// bytes per video frame each sends (30 fps): ≈ 360, 120 and 40 kbit/s.
-const LAYERS: [(&str, usize); 3] = [("f", 1500), ("h", 500), ("q", 160)];
-/// Without simulcast, one layer of this size.
-const SINGLE_FRAME: usize = 800;
 
 #[derive(Clone, Debug)]
 pub struct SfuOptions {
@@ -110,15 +102,6 @@ struct Legs {
     mesh: Vec<Arc<RTCPeerConnection>>,
     /// Media writers of the publish leg; dropping stops them.
     writers: Vec<Writer>,
-}
-
-/// A media writer task, stopped when dropped.
-struct Writer(JoinHandle<()>);
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 struct Loop {
@@ -242,7 +225,7 @@ impl SfuAgent {
         frame["type"] = json!("call");
         frame["action"] = json!(action);
         frame["call"] = json!(self.call);
-        frame["ref"] = json!(format!("{action}-{}", rand_suffix()));
+        frame["ref"] = json!(format!("{action}-{}", rand::random::<u32>()));
         let _ = self.outgoing.send(frame);
     }
 
@@ -312,14 +295,6 @@ impl Drop for SfuAgent {
     }
 }
 
-fn rand_suffix() -> u32 {
-    rand::random::<u32>()
-}
-
-fn text(value: &Value) -> String {
-    value.as_str().expect("a string").to_owned()
-}
-
 impl Loop {
     async fn run(
         self,
@@ -353,7 +328,7 @@ impl Loop {
         pc.set_local_description(offer).await.expect("local offer");
         let sdp = pc.local_description().await.expect("offer").sdp;
         let sdp = match &self.options.leak {
-            Some(leak) => crate::calls::agent::leak_into(&sdp, leak),
+            Some(leak) => crate::calls::ice::leak_into(&sdp, leak),
             None => sdp,
         };
         {
@@ -613,50 +588,6 @@ impl Loop {
             })
         }));
     }
-}
-
-/// Writes a frame of `size` bytes every `every`; for video a VP8 frame (a key frame
-/// every `key_every` frames), for audio filler.
-fn write_loop(
-    track: Arc<TrackLocalStaticSample>,
-    every: Duration,
-    size: usize,
-    key_every: Option<u32>,
-) -> Writer {
-    Writer(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        let mut frame = 0u32;
-        loop {
-            tick.tick().await;
-            let data = match key_every {
-                Some(key_every) => vp8_frame(frame.is_multiple_of(key_every), size),
-                None => Bytes::from(vec![0xf8; size]),
-            };
-            let sample = Sample {
-                data,
-                timestamp: SystemTime::now(),
-                duration: every,
-                ..Default::default()
-            };
-            if track.write_sample(&sample).await.is_err() {
-                break;
-            }
-            frame = frame.wrapping_add(1);
-        }
-    }))
-}
-
-/// A VP8 frame: the 3-byte frame tag (key frames add the start code and a 320×240
-/// size), then filler. An SFU reads only this header (key frames, to switch layers).
-fn vp8_frame(key: bool, size: usize) -> Bytes {
-    let first_partition = 10u32;
-    let tag = u32::from(!key) | (1 << 4) | (first_partition << 5);
-    let mut data = vec![tag as u8, (tag >> 8) as u8, (tag >> 16) as u8];
-    if key {
-        data.extend_from_slice(&[0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]);
-    }
-    data.resize(size.max(data.len()), 0x5a);
-    Bytes::from(data)
 }
 
 fn candidate_frame(call: &str, leg: &str, init: &RTCIceCandidateInit) -> Value {

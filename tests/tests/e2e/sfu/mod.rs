@@ -19,6 +19,7 @@ mod growth;
 mod media;
 mod privacy;
 mod room_setting;
+mod synthetic;
 
 use mentorhub::config::Secret;
 use mentorhub_tests::janus::{Janus, JanusOptions, random_secret};
@@ -77,7 +78,7 @@ pub async fn sfu_app_for(
 /// This machine's first non-loopback IPv4 address, as a peer gathering host candidates
 /// finds it.
 pub async fn host_ipv4() -> std::net::IpAddr {
-    let (_, addresses) = crate::calls::agent::host_candidates().await;
+    let (_, addresses) = crate::calls::ice::host_candidates().await;
     addresses
         .iter()
         .filter_map(|a| a.parse::<std::net::Ipv4Addr>().ok())

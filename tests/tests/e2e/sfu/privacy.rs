@@ -8,7 +8,7 @@ use super::agent::{SfuAgent, SfuOptions};
 use mentorhub_tests::janus::{Janus, JanusOptions, free_port, random_secret};
 
 use super::{call_everyone, devices, people, room, sfu_app_for};
-use crate::calls::agent::Leak;
+use crate::calls::ice::Leak;
 
 /// Addresses no interface here has (TEST-NET-3, a private one): only a leak carries them.
 const LEAKED: &str = "203.0.113.77";

@@ -150,7 +150,7 @@ pub(super) async fn read_markers_and_unread(store: Arc<dyn Store>) {
         .unwrap()
         .member;
     assert_eq!(
-        store.unread(&mentee).await.unwrap().main,
+        store.unread(&mentee, &[]).await.unwrap().main,
         3,
         "own messages never count"
     );
@@ -172,7 +172,7 @@ pub(super) async fn read_markers_and_unread(store: Arc<dyn Store>) {
         .unwrap()
         .member;
     assert_eq!(mentee.read_seq, 3);
-    assert_eq!(store.unread(&mentee).await.unwrap().main, 1);
+    assert_eq!(store.unread(&mentee, &[]).await.unwrap().main, 1);
 }
 
 /// Many writers on one conversation: every seq taken exactly once, none skipped.

@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 
 use super::{agree, answer, create_room, enter_room, invite_code, join_with_code, request, settle};
 
+mod surface;
+mod surface_table;
+
 /// Replaces every id (`c_…`, `m_…`, `r_…`, …), account id and timestamp by a
 /// placeholder numbered in order of first appearance, so two worlds' answers compare.
 fn normalise(value: &Value, seen: &mut HashMap<String, usize>) -> Value {
@@ -60,6 +63,8 @@ struct World {
     room: String,
     /// Night Owl's member id, as the mentor sees it in the room.
     owl_member: String,
+    /// Whether Night Owl is the mentor's mentee "Rural Resident".
+    linked: bool,
 }
 
 async fn world(linked: bool) -> World {
@@ -103,6 +108,7 @@ async fn world(linked: bool) -> World {
         other,
         room,
         owl_member,
+        linked,
     }
 }
 
@@ -276,7 +282,15 @@ async fn unlinkable_assigned_mentee_is_unnamed_until_she_accepts() {
             "{seen}"
         );
     }
-    answer(rest, &mentor, &id, "accept", json!({})).await.ok();
+    // His own acceptance does not name her either: she has not chosen yet.
+    let his_answer = answer(rest, &mentor, &id, "accept", json!({})).await.ok();
+    let after_his = super::summary(rest, &mentor, &conversation).await;
+    for seen in [&his_answer, &after_his] {
+        assert!(
+            !seen.to_string().contains("Nora Student"),
+            "the mentor sees her name before she accepts: {seen}"
+        );
+    }
     let accepted = answer(rest, &mentee, &id, "accept", json!({"pseudonym": "Wren"}))
         .await
         .ok();
@@ -320,6 +334,21 @@ async fn unlinkable_hidden_history_answers_not_found_before_visible_from() {
     let code = invite_code(rest, &host, &room).await;
     let gated = join_with_code(rest, &late, &code, Some("Newcomer")).await;
     assert!(gated.get("visible_from").is_none(), "{gated}");
+    assert_eq!(gated["last_seq"], 0, "{gated}");
+    let listed = rest.get("/api/conversations", Some(&late.token)).await.ok();
+    let listed_room = listed["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == room.as_str())
+        .cloned()
+        .unwrap();
+    assert!(listed_room.get("visible_from").is_none(), "{listed_room}");
+    assert_eq!(listed_room["last_seq"], 0, "{listed_room}");
+    let gated_ws = WsClient::connect(&app.ws_url, &late.token).await;
+    let welcomed = serde_json::to_string(&gated_ws.welcome).unwrap();
+    assert!(!welcomed.contains("visible_from"), "{welcomed}");
+    gated_ws.close().await;
     let full = agree(rest, &late, &room).await;
     assert!(full["visible_from"].as_u64().unwrap() > before, "{full}");
     let mut late_ws = WsClient::connect(&app.ws_url, &late.token).await;
@@ -333,6 +362,23 @@ async fn unlinkable_hidden_history_answers_not_found_before_visible_from() {
         "a hidden top-level message answers like a missing one"
     );
     assert_eq!(to_hidden["code"], "not_found");
+    // Editing or deleting a hidden message answers like a seq that does not exist
+    // (not "not your message", which would say a message is there).
+    for frame in [
+        json!({"type": "edit", "conversation": room, "seq": before, "body": "mine?"}),
+        json!({"type": "delete", "conversation": room, "seq": before}),
+    ] {
+        let mut missing = frame.clone();
+        missing["seq"] = json!(before + 1000);
+        let hidden = late_ws.request(frame).await;
+        let nothing = late_ws.request(missing).await;
+        assert_eq!(hidden["code"], "not_found", "{hidden}");
+        assert_eq!(
+            (&hidden["code"], &hidden["message"]),
+            (&nothing["code"], &nothing["message"]),
+            "{hidden} / {nothing}"
+        );
+    }
     app.shutdown().await;
 }
 
