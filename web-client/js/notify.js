@@ -6,7 +6,8 @@
 // of thing happened and how many — never a message body, a conversation's title or a
 // person's name (the sender may be pseudonymous, or the screen seen by others). They
 // are shown only if the person turned them on in Settings (which asks the browser's
-// permission) and only while the tab is hidden; coming back to the tab clears them.
+// permission) and only while the tab is hidden; opening the app or coming back to the
+// tab clears them, and the service worker's pushed ones too.
 
 const TAGS = { message: 'mentorhub-message', request: 'mentorhub-request', call: 'mentorhub-call' };
 const APP_TITLE = 'Mentorhub';
@@ -24,8 +25,11 @@ export class Notifier {
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState !== 'visible') return;
       this.hiddenMessages = 0;
-      for (const tag of Object.values(TAGS)) this.#close(tag);
+      this.#closeAll();
     });
+    // Opened (from the home screen, not from a notification): what the notifications
+    // said is on screen now, with its unread counts.
+    if (document.visibilityState === 'visible') this.#closeAll();
   }
 
   /** Keeps the tab title's unread count and the call notification up to date. */
@@ -110,6 +114,17 @@ export class Notifier {
     } catch {
       // Not shown (no permission after all, or no notification service): the chime
       // and the title count still say it.
+    }
+  }
+
+  /** Every notification this app shows, pushed ones included (replies, invitations,
+   * missed calls): all of it is in the open app. */
+  async #closeAll() {
+    try {
+      const registration = await navigator.serviceWorker?.getRegistration();
+      for (const shown of (await registration?.getNotifications()) || []) shown.close();
+    } catch {
+      // Nothing to close.
     }
   }
 

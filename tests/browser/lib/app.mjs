@@ -144,3 +144,13 @@ export function expectConsoleError(errors, label, pattern) {
   assert.ok(index >= 0, `expected a console error matching ${pattern} from ${label}`);
   errors.splice(index, 1);
 }
+
+/** Makes the page's tab hidden or visible as far as the app can tell (headless Chromium
+ * never hides a tab): its visibility state, and the event a browser fires. */
+export function setHidden(page, hidden) {
+  return page.evaluate((value) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (value ? 'hidden' : 'visible') });
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => value });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}

@@ -44,8 +44,10 @@ class Server(dbus.service.Object):
         else:
             self.last_id += 1
             nid = self.last_id
+        urgency = hints.get('urgency')
         emit({'event': 'notify', 'id': nid, 'replaces': int(replaces_id), 'summary': str(summary),
-              'body': str(body), 'actions': [str(a) for a in actions]})
+              'body': str(body), 'actions': [str(a) for a in actions], 'timeout': int(timeout),
+              'urgency': None if urgency is None else int(urgency)})
         return dbus.UInt32(nid)
 
     @dbus.service.method(NAME, in_signature='u', out_signature='')

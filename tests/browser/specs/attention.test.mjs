@@ -12,7 +12,7 @@ import { launchBrowser } from '../lib/browser.mjs';
 import { startServer } from '../lib/server.mjs';
 import {
   acceptRequestFrom, assertNoConsoleErrors, conversationAction, expectMessage, openConversationWith,
-  publishMentorProfile, requestMentor, sendMessage, signInAs,
+  publishMentorProfile, requestMentor, sendMessage, setHidden, signInAs,
 } from '../lib/app.mjs';
 
 let server;
@@ -44,14 +44,6 @@ function recordNotifications() {
       record(title, options);
     }
   };
-}
-
-function setHidden(page, hidden) {
-  return page.evaluate((value) => {
-    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (value ? 'hidden' : 'visible') });
-    Object.defineProperty(document, 'hidden', { configurable: true, get: () => value });
-    document.dispatchEvent(new Event('visibilitychange'));
-  }, hidden);
 }
 
 async function notifications(page, count) {
