@@ -40,6 +40,7 @@ pub struct EmailDigestSettings {
     pub email_digest: EmailDigest,
     /// Hours for `after_hours`, 1–168 (default 12).
     #[serde(default = "default_after_hours")]
+    #[schemars(range(min = 1, max = rules::MAX_AFTER_HOURS))]
     pub email_after_hours: u32,
 }
 

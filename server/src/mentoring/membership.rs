@@ -26,7 +26,16 @@ use super::{MemberCtx, Mentoring};
 #[serde(deny_unknown_fields)]
 pub struct RoleRequest {
     /// `facilitator` or `member`.
+    #[schemars(schema_with = "room_role_schema")]
     pub role: String,
+}
+
+/// The two of [`MemberRole`]'s words a room member can be given.
+fn room_role_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "enum": [MemberRole::Facilitator.as_str(), MemberRole::Member.as_str()],
+    })
 }
 
 fn no_member() -> Refusal {

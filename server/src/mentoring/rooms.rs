@@ -44,11 +44,13 @@ pub struct RoomRequest {
     pub title: String,
     /// `group` (facilitated, the default) or `peer`.
     #[serde(default)]
+    #[schemars(with = "Option<RoomKind>")]
     pub kind: Option<String>,
     /// The confidentiality agreement every member accepts before seeing anything.
     #[serde(default)]
     pub agreement: Option<String>,
     #[serde(default)]
+    #[schemars(range(min = 2, max = MAX_MEMBER_LIMIT))]
     pub member_limit: Option<u32>,
     /// Whether new members may read what was said before they joined (default: no).
     #[serde(default)]
