@@ -19,7 +19,7 @@ use mentorhub::protocol::vocabulary::{
     ConversationState, Origin, PartyRole, RelationshipState, Response,
 };
 use mentorhub::store::{
-    AppendKind, AppendRequest, EventKind, EventQuery, NewRelationship, ReadMarker,
+    AppendKind, AppendRequest, EventKind, EventQuery, MemberRecord, NewRelationship, ReadMarker,
     RelationshipParty, RelationshipRecord, Store, WriteError,
 };
 use mentorhub_tests::cluster::{PgDatabase, open_postgres_store, open_sqlite_store};
@@ -162,6 +162,29 @@ fn message(pair: &Pair, sender: &MemberId, client_id: &str, body: &str) -> Appen
         },
         now: 2_000,
     }
+}
+
+/// An accepted pair where the mentor sent three messages and the mentee one: three
+/// unread for the mentee, whose member record comes back with the pair.
+async fn pair_with_three_unread(store: &dyn Store) -> (Pair, MemberRecord) {
+    let p = pair(store, true).await;
+    for i in 0..3 {
+        store
+            .append(message(&p, &p.mentor, &format!("m{i}"), "hi"), None)
+            .await
+            .unwrap();
+    }
+    store
+        .append(message(&p, &p.mentee, "own", "mine"), None)
+        .await
+        .unwrap();
+    let mentee = store
+        .membership(&p.conversation, &p.mentee_account)
+        .await
+        .unwrap()
+        .unwrap()
+        .member;
+    (p, mentee)
 }
 
 fn all_events(conversation: &ConversationId) -> EventQuery {

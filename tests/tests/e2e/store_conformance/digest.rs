@@ -5,7 +5,7 @@ use std::sync::Arc;
 use mentorhub::protocol::vocabulary::EmailDigest;
 use mentorhub::store::{DigestChoice, DigestRelease, DigestUpdate, Store};
 
-use super::{message, pair, sealed};
+use super::{pair, pair_with_three_unread, sealed};
 
 /// One account, many nodes: a second lease is refused while the first runs, only the
 /// holder writes the outcome back, and an expired lease is taken over (nothing lost).
@@ -113,23 +113,7 @@ pub(super) async fn digest_lease_is_held_by_one_node(store: Arc<dyn Store>) {
 /// Unread for the digest: the others' messages after the read marker, with the first
 /// that arrived after a given time.
 pub(super) async fn digest_counts_unread_since(store: Arc<dyn Store>) {
-    let p = pair(&*store, true).await;
-    for i in 0..3 {
-        store
-            .append(message(&p, &p.mentor, &format!("m{i}"), "hi"), None)
-            .await
-            .unwrap();
-    }
-    store
-        .append(message(&p, &p.mentee, "own", "mine"), None)
-        .await
-        .unwrap();
-    let mentee = store
-        .membership(&p.conversation, &p.mentee_account)
-        .await
-        .unwrap()
-        .unwrap()
-        .member;
+    let (_, mentee) = pair_with_three_unread(&*store).await;
     let unread = store.unread_since(&mentee, &[], 0).await.unwrap();
     assert_eq!(unread.messages, 3, "own messages never count");
     assert_eq!(unread.first_after, Some(2_000));

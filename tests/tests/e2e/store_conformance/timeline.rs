@@ -132,23 +132,7 @@ pub(super) async fn timeline_and_idempotency(store: Arc<dyn Store>) {
 }
 
 pub(super) async fn read_markers_and_unread(store: Arc<dyn Store>) {
-    let p = pair(&*store, true).await;
-    for i in 0..3 {
-        store
-            .append(message(&p, &p.mentor, &format!("m{i}"), "hi"), None)
-            .await
-            .unwrap();
-    }
-    store
-        .append(message(&p, &p.mentee, "own", "mine"), None)
-        .await
-        .unwrap();
-    let mentee = store
-        .membership(&p.conversation, &p.mentee_account)
-        .await
-        .unwrap()
-        .unwrap()
-        .member;
+    let (p, mentee) = pair_with_three_unread(&*store).await;
     assert_eq!(
         store.unread(&mentee, &[]).await.unwrap().main,
         3,
