@@ -117,6 +117,14 @@ impl PushReceiver {
             .collect()
     }
 
+    /// Whether a payload of `kind` has reached `subscription`.
+    async fn has(&self, subscription: &str, kind: &str) -> bool {
+        self.payloads(subscription)
+            .await
+            .iter()
+            .any(|p| p["kind"] == kind)
+    }
+
     /// Waits for a payload of `kind` to `subscription`.
     async fn wait_for(&self, subscription: &str, kind: &str) -> Value {
         eventually(
@@ -254,11 +262,7 @@ async fn notify_each_kind_content_free_never_while_connected_nor_in_quiet_hours(
         .await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(
-        !receiver
-            .payloads(&mentor_sub)
-            .await
-            .iter()
-            .any(|p| p["kind"] == "message"),
+        !receiver.has(&mentor_sub, "message").await,
         "a push while a device was connected"
     );
     mentor_ws.close().await;
@@ -324,11 +328,7 @@ async fn notify_each_kind_content_free_never_while_connected_nor_in_quiet_hours(
     // The mentee is connected (her socket is open): nothing yet.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
-        !receiver
-            .payloads(&mentee_sub)
-            .await
-            .iter()
-            .any(|p| p["kind"] == "invitation"),
+        !receiver.has(&mentee_sub, "invitation").await,
         "an invitation pushed to a connected account"
     );
     mentee_ws.close().await;
