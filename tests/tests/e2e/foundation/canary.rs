@@ -350,21 +350,13 @@ async fn foundation_canary_rooms_stored_in_plaintext_are_sealed_at_start_up_on_s
         sqlx::Connection::close(conn).await.unwrap();
         assert_eq!(left, 0, "start {start}: plaintext left");
         let files = all_bytes(&server.data_dir);
-        for secret in [&title, &agreement] {
-            assert!(
-                !contains(&files, secret.as_bytes()),
-                "start {start}: {secret} in the data dir"
-            );
-        }
+        assert_absent(
+            &files,
+            &[&title, &agreement],
+            &format!("start {start}: the data dir"),
+        );
     }
-    let logs = server.logs();
-    assert_eq!(
-        logs.matches("sealed room titles and agreements stored in plaintext")
-            .count(),
-        1,
-        "sealed once, at the first start after:\n{logs}"
-    );
-    assert!(!logs.contains(&title) && !logs.contains(&agreement));
+    assert_sealed_once(&server.logs(), &[&title, &agreement]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,22 +394,36 @@ async fn foundation_canary_rooms_stored_in_plaintext_are_sealed_at_start_up_on_p
             .unwrap();
         assert_eq!(left, 0, "start {start}: plaintext left");
         let files = postgres_database_bytes(&postgres_admin_url(), &db.name).await;
-        for secret in [&title, &agreement] {
-            assert!(
-                !contains(&files, secret.as_bytes()),
-                "start {start}: {secret} in the database files"
-            );
-        }
+        assert_absent(
+            &files,
+            &[&title, &agreement],
+            &format!("start {start}: the database files"),
+        );
     }
-    let logs = server.logs();
+    assert_sealed_once(&server.logs(), &[&title, &agreement]);
+    let _ = conn.close().await;
+    drop(server);
+    db.drop_now().await;
+}
+
+/// None of `secrets` in `bytes` (what `place` holds).
+fn assert_absent(bytes: &[u8], secrets: &[&str], place: &str) {
+    for secret in secrets {
+        assert!(
+            !contains(bytes, secret.as_bytes()),
+            "{place}: {secret} found"
+        );
+    }
+}
+
+/// The start-up seal pass said once that it sealed plaintext, and the logs name none of
+/// the `secrets`.
+fn assert_sealed_once(logs: &str, secrets: &[&str]) {
     assert_eq!(
         logs.matches("sealed room titles and agreements stored in plaintext")
             .count(),
         1,
-        "sealed once:\n{logs}"
+        "sealed once, at the first start after:\n{logs}"
     );
-    assert!(!logs.contains(&title) && !logs.contains(&agreement));
-    let _ = conn.close().await;
-    drop(server);
-    db.drop_now().await;
+    assert!(secrets.iter().all(|secret| !logs.contains(secret)));
 }
